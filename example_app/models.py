@@ -1,0 +1,194 @@
+"""The club's own models. flask-avg only adds declarations to them.
+
+Both SQLAlchemy styles appear on purpose: ``Member`` and ``Invoice`` use 2.0
+``Mapped[...]`` annotations, the rest classic ``db.Column``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from flask_login import UserMixin
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import ForeignKey, Numeric, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from flask_avg import ModelPolicy, PersonalDataMixin, SubjectMixin, personal
+
+db = SQLAlchemy()
+
+
+class User(db.Model, UserMixin, PersonalDataMixin):
+    """A login account. Linked to a member through ``Member.user_id``."""
+
+    __tablename__ = "users"
+    __avg__ = ModelPolicy(purpose="Login to the club website", basis="contract", label="Account")
+
+    id = db.Column(db.Integer, primary_key=True)
+    email = db.Column(db.String(200), unique=True, nullable=False, info=personal("account"))
+    password_hash = db.Column(db.String(200), nullable=False, info=personal("account", secret=True))
+    last_login = db.Column(db.DateTime, info=personal("account", label="Last login"))
+    active = db.Column(db.Boolean, nullable=False, default=True)
+
+    @property
+    def is_active(self) -> bool:  # type: ignore[override]
+        return bool(self.active)
+
+
+class Member(db.Model, SubjectMixin):
+    """A member (lid): the data subject."""
+
+    __tablename__ = "members"
+    __avg__ = ModelPolicy(
+        retention="members",
+        anchor="end_date",
+        purpose="Membership administration",
+        basis="contract",
+        erase="anonymise",
+        label="Member",
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), unique=True)
+    member_number: Mapped[str] = mapped_column(String(20), unique=True)
+    first_name: Mapped[str] = mapped_column(String(80), info=personal("identity", label="First name"))
+    last_name: Mapped[str] = mapped_column(String(120), info=personal("identity", label="Last name"))
+    birth_date: Mapped[date | None] = mapped_column(info=personal("identity", label="Date of birth"))
+    email: Mapped[str] = mapped_column(
+        String(200), unique=True, info=personal("contact", editable=True, label="E-mail")
+    )
+    phone: Mapped[str | None] = mapped_column(
+        String(30), info=personal("contact", editable=True, label="Phone")
+    )
+    street: Mapped[str | None] = mapped_column(
+        String(200), info=personal("address", editable=True, label="Street and number")
+    )
+    postcode: Mapped[str | None] = mapped_column(
+        String(10), info=personal("address", editable=True, label="Postcode")
+    )
+    city: Mapped[str | None] = mapped_column(
+        String(100), info=personal("address", editable=True, label="City")
+    )
+    iban: Mapped[str | None] = mapped_column(
+        String(34),
+        info=personal("financial", purpose="Collecting the membership fee", label="IBAN"),
+    )
+    start_date: Mapped[date] = mapped_column(info=personal("membership", label="Member since"))
+    end_date: Mapped[date | None] = mapped_column(
+        info=personal("membership", label="End of membership")
+    )
+    medical_notes: Mapped[str | None] = mapped_column(
+        String(500),
+        info=personal(
+            "health",
+            purpose="First aid during training",
+            basis="consent",
+            label="Medical notes",
+        ),
+    )
+
+
+class Invoice(db.Model, PersonalDataMixin):
+    """A membership-fee invoice; kept seven years for the tax authority."""
+
+    __tablename__ = "invoices"
+    __avg__ = ModelPolicy(
+        retention="invoices",
+        anchor="invoice_date",
+        purpose="Collecting the membership fee",
+        basis="legal_obligation",
+        recipients=("Accountant",),
+        label="Invoices",
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    invoice_date: Mapped[date] = mapped_column(info=personal("financial", label="Invoice date"))
+    description: Mapped[str] = mapped_column(
+        String(200), info=personal("financial", label="Description")
+    )
+    amount: Mapped[Decimal] = mapped_column(
+        Numeric(10, 2), info=personal("financial", label="Amount")
+    )
+
+
+class Payment(db.Model, PersonalDataMixin):
+    """A payment against an invoice: two foreign-key hops from the member."""
+
+    __tablename__ = "payments"
+    __avg__ = ModelPolicy(
+        retention="invoices",
+        anchor="paid_on",
+        purpose="Collecting the membership fee",
+        basis="legal_obligation",
+        label="Payments",
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    invoice_id = db.Column(db.ForeignKey("invoices.id"), nullable=False, index=True)
+    paid_on = db.Column(db.Date, nullable=False, info=personal("financial", label="Paid on"))
+    amount = db.Column(db.Numeric(10, 2), nullable=False, info=personal("financial", label="Amount"))
+    iban_used = db.Column(db.String(34), info=personal("financial", label="Paid from IBAN"))
+
+
+class SignUp(db.Model, PersonalDataMixin):
+    """A sign-up (aanmelding) for membership or a trial training."""
+
+    __tablename__ = "signups"
+    __avg__ = ModelPolicy(
+        retention="signups",
+        anchor="signed_up_on",
+        purpose="Handling sign-ups",
+        basis="contract",
+        label="Sign-ups",
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    member_id = db.Column(db.ForeignKey("members.id"), index=True)
+    signed_up_on = db.Column(db.Date, nullable=False, info=personal("activity", label="Date"))
+    kind = db.Column(db.String(40), nullable=False, info=personal("activity", label="Kind"))
+    remarks = db.Column(db.String(500), info=personal("notes", label="Remarks"))
+
+
+class Message(db.Model, PersonalDataMixin):
+    """A message between two members: two foreign keys to the subject."""
+
+    __tablename__ = "messages"
+    __avg__ = ModelPolicy(
+        retention="members",
+        anchor="sent_at",
+        purpose="Messages between members",
+        basis="contract",
+        label="Messages",
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    sender_id = db.Column(db.ForeignKey("members.id"), index=True)
+    recipient_id = db.Column(db.ForeignKey("members.id"), index=True)
+    sent_at = db.Column(db.DateTime, nullable=False, info=personal("communication", label="Sent"))
+    subject_line = db.Column(db.String(200), info=personal("communication", label="Subject"))
+
+
+class Team(db.Model):
+    """A team. Not personal data itself; membership of it is (see team_members)."""
+
+    __tablename__ = "teams"
+
+    id = db.Column(db.Integer, primary_key=True)
+    name = db.Column(db.String(100), nullable=False)
+
+
+#: An association table: plain ``db.Table`` declared through ``info``.
+team_members = db.Table(
+    "team_members",
+    db.Column("team_id", db.ForeignKey("teams.id"), primary_key=True),
+    db.Column("member_id", db.ForeignKey("members.id"), primary_key=True),
+    db.Column("role", db.String(40), info=personal("activity", label="Role in team")),
+    info={"avg": ModelPolicy(purpose="Team composition", basis="contract", label="Teams")},
+)
+
+
+def now() -> datetime:
+    return datetime.now()

@@ -1,0 +1,244 @@
+"""Joomla-style access control on top of Flask-Principal.
+
+Groups form a tree and inherit their parent's rules. For each action a group
+rule is *allowed*, *denied* or absent (inherited). A user's permission is
+computed over every group they belong to and all those groups' ancestors:
+an explicit deny anywhere wins over any allow, an allow anywhere grants, and
+nothing at all means denied. A Super User group passes everything.
+
+Visitors belong implicitly to ``public``; logged-in users to ``registered``,
+and logged-in users that have a member record to ``member``, so a new member
+starts with the self-service actions only (least privilege).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import g, has_request_context
+from flask_login import current_user
+from flask_principal import ActionNeed, Identity, Permission, RoleNeed
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .i18n import lazy_gettext as _l
+from .models import Group, GroupMember, Rule
+
+#: flask-avg's own actions: name -> label. Hosts add theirs with ``AVG.register_action``.
+BUILTIN_ACTIONS: dict[str, Any] = {
+    "avg.self.view": _l("See own personal data"),
+    "avg.self.edit": _l("Correct own personal data"),
+    "avg.self.export": _l("Download own personal data"),
+    "avg.self.request": _l("File privacy requests"),
+    "avg.members.view": _l("See members' personal data"),
+    "avg.members.edit": _l("Change members' personal data"),
+    "avg.members.export": _l("Export members' personal data"),
+    "avg.members.erase": _l("Erase a member"),
+    "avg.special.view": _l("See special-category data (health, ...)"),
+    "avg.requests.handle": _l("Handle privacy requests"),
+    "avg.retention.manage": _l("Manage retention settings"),
+    "avg.fields.manage": _l("Choose which fields members may edit"),
+    "avg.consent.manage": _l("Manage consent purposes and records"),
+    "avg.register.manage": _l("Manage the register of processing activities"),
+    "avg.breaches.manage": _l("Record and manage data breaches"),
+    "avg.audit.view": _l("See the audit log"),
+    "avg.audit.export": _l("Export the audit log"),
+    "avg.acl.manage": _l("Manage groups and permissions"),
+}
+
+SELF_SERVICE = ("avg.self.view", "avg.self.edit", "avg.self.export", "avg.self.request")
+BOARD = (
+    "avg.members.view",
+    "avg.members.edit",
+    "avg.members.export",
+    "avg.members.erase",
+    "avg.requests.handle",
+    "avg.retention.manage",
+    "avg.fields.manage",
+    "avg.consent.manage",
+    "avg.register.manage",
+    "avg.breaches.manage",
+    "avg.audit.view",
+    "avg.audit.export",
+)
+
+
+@dataclass(frozen=True)
+class DefaultGroup:
+    key: str
+    title: str
+    parent: str | None
+    allow: tuple[str, ...] = ()
+    super_user: bool = False
+
+
+#: The club defaults: Public > Registered > Member > Board > Administrator, Super User apart.
+DEFAULT_GROUPS = (
+    DefaultGroup("public", "Public", None),
+    DefaultGroup("registered", "Registered", "public"),
+    DefaultGroup("member", "Member", "registered", SELF_SERVICE),
+    DefaultGroup("board", "Board", "member", BOARD),
+    DefaultGroup("administrator", "Administrator", "board", ("avg.acl.manage",)),
+    DefaultGroup("super_user", "Super User", None, super_user=True),
+)
+
+PUBLIC, REGISTERED, MEMBER = "public", "registered", "member"
+
+
+@dataclass
+class Decision:
+    """Why an action is allowed or denied: the deciding group and rule, if any."""
+
+    allowed: bool
+    action: str
+    group: str | None = None
+    rule: str = "not set"  # "allow", "deny", "super user", "not set"
+
+    def explain(self) -> str:
+        if self.group is None:
+            return "denied: no group allows it"
+        word = "allowed" if self.allowed else "denied"
+        return f"{word}: {self.rule} on group {self.group}"
+
+
+@dataclass
+class GroupTree:
+    """All groups and rules, loaded once; answers any permission question in memory."""
+
+    groups: dict[int, Group]
+    rules: dict[tuple[int, str], bool] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, session: Session) -> GroupTree:
+        groups = {grp.id: grp for grp in session.scalars(select(Group))}
+        rules = {(r.group_id, r.action): r.allow for r in session.scalars(select(Rule))}
+        return cls(groups, rules)
+
+    def by_key(self, key: str) -> Group | None:
+        return next((grp for grp in self.groups.values() if grp.key == key), None)
+
+    def ancestors(self, group_id: int) -> list[Group]:
+        """The group and its ancestors, root first."""
+        chain: list[Group] = []
+        seen: set[int] = set()
+        current: int | None = group_id
+        while current is not None and current not in seen and current in self.groups:
+            seen.add(current)
+            chain.append(self.groups[current])
+            current = self.groups[current].parent_id
+        return chain[::-1]
+
+    def decide(self, group_ids: Iterable[int], action: str) -> Decision:
+        """Joomla's calculated setting for a set of groups (a user, or one group)."""
+        allow_by: Group | None = None
+        for gid in group_ids:
+            for grp in self.ancestors(gid):
+                if grp.super_user:
+                    return Decision(True, action, grp.key, "super user")
+                value = self.rules.get((grp.id, action))
+                if value is False:
+                    return Decision(False, action, grp.key, "deny")
+                if value is True and allow_by is None:
+                    allow_by = grp
+        if allow_by is not None:
+            return Decision(True, action, allow_by.key, "allow")
+        return Decision(False, action)
+
+    def allowed_actions(self, group_ids: Iterable[int], actions: Iterable[str]) -> set[str]:
+        ids = list(group_ids)
+        return {a for a in actions if self.decide(ids, a).allowed}
+
+
+class Acl:
+    """Per-request permission answers for the current user, via Flask-Principal needs."""
+
+    def __init__(self, state: Any) -> None:
+        self.state = state
+
+    @property
+    def session(self) -> Session:
+        return self.state.db.session  # type: ignore[no-any-return]
+
+    def user_group_ids(self, user: Any, tree: GroupTree) -> list[int]:
+        """Explicit memberships plus the implicit public/registered/member groups."""
+        implicit = [PUBLIC]
+        explicit: list[int] = []
+        if user is not None and getattr(user, "is_authenticated", False):
+            implicit.append(REGISTERED)
+            if self.state.subject_for(user) is not None:
+                implicit.append(MEMBER)
+            explicit = list(
+                self.session.scalars(
+                    select(GroupMember.group_id).where(GroupMember.user_id == str(user.get_id()))
+                )
+            )
+        keyed = [grp.id for key in implicit if (grp := tree.by_key(key)) is not None]
+        return sorted(set(keyed + explicit))
+
+    def identity_needs(self, user: Any) -> set[Any]:
+        tree = GroupTree.load(self.session)
+        gids = self.user_group_ids(user, tree)
+        needs: set[Any] = {RoleNeed(tree.groups[gid].key) for gid in gids}
+        needs |= {ActionNeed(a) for a in tree.allowed_actions(gids, self.state.actions)}
+        return needs
+
+    def load_needs(self, identity: Identity) -> Identity:
+        """Give ``identity`` the current user's group and action needs (once per request).
+
+        Connected to Flask-Principal's ``identity_loaded``; also called lazily
+        for anonymous visitors, for whom Principal sends no signal.
+        """
+        if g.get("_avg_identity") is identity:
+            return identity
+        user = current_user if has_request_context() else None
+        identity.provides.update(self.identity_needs(user))
+        g._avg_identity = identity
+        return identity
+
+    def current_identity(self) -> Identity:
+        """``g.identity`` with flask-avg's needs, computed once per request."""
+        cached = g.get("_avg_identity")
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        identity = g.get("identity")
+        if identity is None:
+            user = current_user if has_request_context() else None
+            authenticated = user is not None and user.is_authenticated
+            identity = Identity(user.get_id() if authenticated else None)
+        return self.load_needs(identity)
+
+    def can(self, action: str, user: Any = None) -> bool:
+        if action not in self.state.actions:
+            raise KeyError(f"unknown flask-avg action {action!r}; register it first")
+        if user is None:
+            return Permission(ActionNeed(action)).allows(self.current_identity())
+        return self.decide_for(user, action).allowed
+
+    def decide_for(self, user: Any, action: str) -> Decision:
+        """The decision and the rule behind it, for any user (used by the CLI)."""
+        tree = GroupTree.load(self.session)
+        return tree.decide(self.user_group_ids(user, tree), action)
+
+
+def ensure_default_groups(session: Session) -> int:
+    """Create the default groups and their rules where missing; returns how many were added."""
+    existing = {grp.key: grp for grp in session.scalars(select(Group))}
+    added = 0
+    for spec in DEFAULT_GROUPS:
+        if spec.key in existing:
+            continue
+        parent = existing.get(spec.parent) if spec.parent else None
+        grp = Group(
+            key=spec.key,
+            title=spec.title,
+            parent_id=parent.id if parent else None,
+            super_user=spec.super_user,
+        )
+        session.add(grp)
+        session.flush()
+        session.add_all(Rule(group_id=grp.id, action=a, allow=True) for a in spec.allow)
+        existing[spec.key] = grp
+        added += 1
+    return added

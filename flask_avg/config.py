@@ -1,0 +1,76 @@
+"""Every ``AVG_*`` configuration key, its default and one strict reader.
+
+Defaults live here and nowhere else; :func:`apply_defaults` copies them into
+``app.config`` with ``setdefault`` and rejects keys that look like ours but
+are not, so a typo such as ``AVG_RETENTON_DAYS`` fails at start-up instead of
+being silently ignored.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from flask import Flask, current_app
+
+PREFIX = "AVG_"
+
+#: key -> (default, one-line description). The docs' configuration reference is
+#: checked against this table by the test suite.
+DEFAULTS: dict[str, tuple[Any, str]] = {
+    "URL_PREFIX": ("/avg", "URL prefix under which every flask-avg page is mounted."),
+    "BLUEPRINTS": (
+        ("core", "self_service", "admin", "acl", "retention", "export", "accountability"),
+        "Which flask-avg blueprints to register; leave one out to mount your own instead.",
+    ),
+    "BASE_TEMPLATE": (
+        "avg/base.html",
+        "Template every flask-avg page extends; set it to your site's layout "
+        "(it must define the blocks ``title`` and ``content``).",
+    ),
+    "DEFAULT_LOCALE": ("nl", "Language of the pages when the visitor has not chosen one."),
+    "LOCALES": (("nl", "en"), "Languages a visitor can choose."),
+    "CLUB_NAME": ("", "Name of the club (the controller), shown on pages and in exports."),
+    "CLUB_CONTACT": ("", "Contact address for privacy questions, shown to members."),
+    "LOGIN_VIEW": (
+        None,
+        "Endpoint to send anonymous visitors to; defaults to Flask-Login's ``login_view``.",
+    ),
+    "AUDIT_IP": (False, "Store the client IP address in audit entries (it is personal data)."),
+    "AUDIT_RETENTION_DAYS": (730, "Days audit entries are kept before ``flask avg purge`` drops them."),
+    "REQUEST_DEADLINE_DAYS": (30, "Days a data-subject request may take (Art. 12(3): one month)."),
+    "EXPORT_EXPIRES_HOURS": (72, "Hours an export link stays valid."),
+    "PURGE_BATCH_SIZE": (5000, "Rows per transaction in a retention purge."),
+    "CONSENT_RECORD_IP": (False, "Store the IP address with a consent record."),
+    "STALE_ACCOUNT_DAYS": (0, "Remove login accounts unused this many days (0 = off)."),
+    "DEFAULT_GROUPS": (True, "Create the default ACL groups (Public ... Administrator) at init-db."),
+}
+
+
+class ConfigurationError(RuntimeError):
+    """A flask-avg configuration or declaration mistake, found at ``init_app``."""
+
+
+def apply_defaults(app: Flask) -> None:
+    """Fill in missing ``AVG_*`` keys and reject unknown ones."""
+    for key, (default, _doc) in DEFAULTS.items():
+        app.config.setdefault(PREFIX + key, default)
+    unknown = [k for k in app.config if k.startswith(PREFIX) and k[len(PREFIX) :] not in DEFAULTS]
+    if unknown:
+        hints = []
+        for key in sorted(unknown):
+            close = difflib.get_close_matches(key[len(PREFIX) :], DEFAULTS, n=1)
+            hints.append(f"{key}" + (f" (did you mean {PREFIX}{close[0]}?)" if close else ""))
+        raise ConfigurationError("Unknown flask-avg configuration key(s): " + ", ".join(hints))
+    locales = app.config[PREFIX + "LOCALES"]
+    if app.config[PREFIX + "DEFAULT_LOCALE"] not in locales:
+        raise ConfigurationError(
+            f"AVG_DEFAULT_LOCALE {app.config[PREFIX + 'DEFAULT_LOCALE']!r} is not in AVG_LOCALES"
+        )
+
+
+def config_value(key: str, app: Flask | None = None) -> Any:
+    """Read ``AVG_<key>``; an unknown key is a programming error."""
+    if key not in DEFAULTS:
+        raise KeyError(f"flask-avg has no configuration key AVG_{key}")
+    return (app or current_app).config[PREFIX + key]

@@ -1,0 +1,303 @@
+"""The :class:`AVG` extension object and its per-app state."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask, abort, current_app, g, redirect, render_template, request, url_for
+from flask_babel import Babel
+from flask_login import current_user
+from flask_principal import Identity, Principal, identity_loaded
+from sqlalchemy import select
+
+from . import config as cfg
+from . import jinja
+from .acl import BUILTIN_ACTIONS, Acl
+from .audit import AuditLog
+from .declarations import CATEGORIES, Category
+from .i18n import domain
+from .registry import Catalogue, Registry, build_registry
+from .resolver import Resolver
+from .retention_categories import RETENTION_CATEGORIES, RetentionCategory
+from .settings import Settings
+from .signals import access_denied
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Feature modules, in registration order. Each may define ``create_blueprint(state)``
+#: (mounted when its name is in ``AVG_BLUEPRINTS``) and ``register_commands(group)``.
+FEATURES: tuple[tuple[str, str], ...] = (
+    ("core", "flask_avg.views.core"),
+    ("self_service", "flask_avg.views.self_service"),
+    ("admin", "flask_avg.views.members"),
+)
+
+
+class AvgState:
+    """Everything flask-avg knows about one app; lives in ``app.extensions["avg"]``."""
+
+    def __init__(self, ext: AVG, app: Flask, registry: Registry) -> None:
+        self.ext = ext
+        self.db = ext.db
+        self.registry = registry
+        self.resolver = Resolver(registry)
+        self.audit = AuditLog(lambda: self.db.session, lambda: self.db.engine)
+        self.settings = Settings(lambda: self.db.session)
+        self.acl = Acl(self)
+        self.actions: dict[str, Any] = dict(ext._actions)
+        self.catalogue = ext._catalogue()
+        #: menu entries; features append :class:`~flask_avg.jinja.NavItem` in create_blueprint
+        self.nav: list[Any] = []
+
+    # -- subjects and users ------------------------------------------------
+    def subject_for(self, user: Any) -> Any:
+        """The member record of a logged-in user (cached per request)."""
+        if user is None or not getattr(user, "is_authenticated", False):
+            return None
+        cache = g.setdefault("_avg_subjects", {})
+        key = user.get_id()
+        if key not in cache:
+            loader = self.ext._subject_loader or self._default_subject_loader
+            cache[key] = loader(user)
+        return cache[key]
+
+    def _default_subject_loader(self, user: Any) -> Any:
+        subject = self.registry.subject
+        if subject.cls is not None and isinstance(user, subject.cls):
+            return user
+        user_model = self.ext.user_model
+        if user_model is None or subject.cls is None:
+            return None
+        user_table = user_model.__table__
+        for col in subject.table.columns:
+            for fk in col.foreign_keys:
+                if fk.column.table is user_table:
+                    value = getattr(user, fk.column.key)
+                    return self.db.session.scalars(
+                        select(subject.cls).where(col == value)
+                    ).first()
+        return None
+
+    def find_user(self, login: str) -> Any:
+        """A user by e-mail (or whatever the host's ``user_lookup`` understands)."""
+        if self.ext._user_lookup is not None:
+            return self.ext._user_lookup(login)
+        model = self.ext.user_model
+        if model is None:
+            raise RuntimeError("pass user_model= to AVG or register @avg.user_lookup")
+        return self.db.session.scalars(select(model).where(model.email == login)).first()
+
+    # -- access ------------------------------------------------------------
+    def can(self, action: str, user: Any = None) -> bool:
+        return self.acl.can(action, user)
+
+    def deny(self, action: str) -> Any:
+        """Refuse the current request: log in first, or a 403 page and an audit entry."""
+        if not current_user.is_authenticated:
+            login_view = cfg.config_value("LOGIN_VIEW") or getattr(
+                current_app.login_manager, "login_view", None  # type: ignore[attr-defined]
+            )
+            if login_view:
+                return redirect(url_for(login_view, next=request.full_path))
+            abort(401)
+        self.audit.denied(action, detail={"endpoint": request.endpoint or ""})
+        access_denied.send(
+            current_app._get_current_object(),  # type: ignore[attr-defined]
+            user=current_user._get_current_object(),  # type: ignore[attr-defined]
+            action=action,
+            endpoint=request.endpoint,
+        )
+        return render_template("avg/denied.html", action=action), 403
+
+
+class AVG:
+    """The flask-avg extension.
+
+    ``AVG(app, db)`` or ``avg = AVG(db=db)`` and later ``avg.init_app(app)``.
+    ``db`` is the host's Flask-SQLAlchemy object; flask-avg's tables live in
+    the same database. Pass ``principal=`` when the host already has a
+    Flask-Principal instance, and ``user_model=`` so the CLI can find users by
+    e-mail and a member can be found from their login.
+    """
+
+    def __init__(
+        self,
+        app: Flask | None = None,
+        db: Any = None,
+        *,
+        principal: Principal | None = None,
+        user_model: type | None = None,
+    ) -> None:
+        self.db = db
+        self.principal = principal
+        self.user_model = user_model
+        self._subject_loader: Callable[[Any], Any] | None = None
+        self._user_lookup: Callable[[str], Any] | None = None
+        self._actions: dict[str, Any] = dict(BUILTIN_ACTIONS)
+        self._categories: dict[str, Category] = dict(CATEGORIES)
+        self._retention: dict[str, RetentionCategory] = dict(RETENTION_CATEGORIES)
+        if app is not None:
+            self.init_app(app)
+
+    # -- host hooks ----------------------------------------------------------
+    def subject_loader(self, func: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """Decorator: map a logged-in user to their member record (or None)."""
+        self._subject_loader = func
+        return func
+
+    def user_lookup(self, func: Callable[[str], Any]) -> Callable[[str], Any]:
+        """Decorator: find a user by the login name the CLI is given (an e-mail)."""
+        self._user_lookup = func
+        return func
+
+    def register_action(self, name: str, label: Any) -> None:
+        """Add a host action such as ``"club.events.manage"`` to the ACL."""
+        if "." not in name:
+            raise ValueError(f"action {name!r} must be namespaced, like 'club.events.manage'")
+        self._actions[name] = label
+        try:
+            state = current_app.extensions["avg"]
+        except (RuntimeError, KeyError):
+            return
+        state.actions[name] = label
+
+    def add_category(self, key: str, label: Any, *, special: bool = False) -> None:
+        """Add a data category (call before ``init_app``)."""
+        self._categories[key] = Category(key, label, special)
+
+    def add_retention_category(self, category: RetentionCategory) -> None:
+        """Add a retention category (call before ``init_app``)."""
+        self._retention[category.key] = category
+
+    def _catalogue(self) -> Catalogue:
+        return Catalogue(categories=dict(self._categories), retention=dict(self._retention))
+
+    # -- setup ---------------------------------------------------------------
+    def init_app(self, app: Flask) -> None:
+        if "avg" in app.extensions:
+            raise RuntimeError("flask-avg is already registered on this app")
+        if self.db is None:
+            raise cfg.ConfigurationError("AVG needs the host's Flask-SQLAlchemy object: AVG(db=db)")
+        if "sqlalchemy" not in app.extensions:
+            raise cfg.ConfigurationError("call db.init_app(app) before avg.init_app(app)")
+        if not hasattr(app, "login_manager"):
+            raise cfg.ConfigurationError(
+                "flask-avg needs Flask-Login: call login_manager.init_app(app) first"
+            )
+        cfg.apply_defaults(app)
+        registry = build_registry(self.db, self._catalogue())
+        state = AvgState(self, app, registry)
+        app.extensions["avg"] = state
+
+        self._init_babel(app)
+        self._init_principal(app, state)
+        jinja.install(app, state)
+        app.context_processor(
+            lambda: {"avg_base_template": cfg.config_value("BASE_TEMPLATE"), "avg_state": state}
+        )
+
+        from .cli import avg_cli, register_feature_commands
+
+        enabled = cfg.config_value("BLUEPRINTS", app)
+        for name, module_name in FEATURES:
+            module = importlib.import_module(module_name)
+            if name in enabled and hasattr(module, "create_blueprint"):
+                app.register_blueprint(
+                    module.create_blueprint(state),
+                    url_prefix=cfg.config_value("URL_PREFIX", app),
+                )
+            register_feature_commands(module)
+        if "avg" not in app.cli.commands:
+            app.cli.add_command(avg_cli)
+
+    def _init_babel(self, app: Flask) -> None:
+        if "babel" not in app.extensions:
+            Babel(
+                app,
+                locale_selector=preferred_locale,
+                default_locale=app.config["AVG_DEFAULT_LOCALE"],
+            )
+        # flask-avg's templates translate through their own domain: _avg("...").
+        app.jinja_env.globals["_avg"] = domain.gettext
+        app.jinja_env.globals["_avg_n"] = domain.ngettext
+
+    def _init_principal(self, app: Flask, state: AvgState) -> None:
+        principal = self.principal
+        if principal is None:
+            principal = Principal(app, use_sessions=False)
+
+            @principal.identity_loader
+            def _from_login() -> Identity | None:
+                if current_user.is_authenticated:
+                    return Identity(current_user.get_id(), "flask-login")
+                return None
+
+        identity_loaded.connect_via(app)(lambda _app, identity: state.acl.load_needs(identity))
+
+    # -- host-facing API (proxies to the current app's state) ------------------
+    @property
+    def state(self) -> AvgState:
+        return current_app.extensions["avg"]  # type: ignore[no-any-return]
+
+    @property
+    def registry(self) -> Registry:
+        return self.state.registry
+
+    @property
+    def resolver(self) -> Resolver:
+        return self.state.resolver
+
+    @property
+    def audit(self) -> AuditLog:
+        return self.state.audit
+
+    @property
+    def settings(self) -> Settings:
+        return self.state.settings
+
+    def can(self, action: str, user: Any = None) -> bool:
+        """Whether the current user (or ``user``) may perform ``action``."""
+        return self.state.can(action, user)
+
+    def subject_for(self, user: Any) -> Any:
+        return self.state.subject_for(user)
+
+    def require(self, action: str) -> Callable[[F], F]:
+        """View decorator: only users allowed ``action`` get in; others get a 403 page."""
+        return require(action)
+
+
+def require(action: str) -> Callable[[F], F]:
+    """View decorator usable without the extension object: ``@require("avg.audit.view")``."""
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            state: AvgState = current_app.extensions["avg"]
+            if not state.can(action):
+                return state.deny(action)
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+def preferred_locale() -> str:
+    """The visitor's chosen language, else ``AVG_DEFAULT_LOCALE`` (Dutch by default).
+
+    Hosts with their own Flask-Babel locale selector can call this from it.
+    """
+    from flask import session
+
+    chosen = session.get("avg_locale")
+    if chosen in cfg.config_value("LOCALES"):
+        return str(chosen)
+    return str(cfg.config_value("DEFAULT_LOCALE"))
+
+
+def get_state() -> AvgState:
+    return current_app.extensions["avg"]  # type: ignore[no-any-return]

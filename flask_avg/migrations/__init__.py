@@ -1,0 +1,58 @@
+"""flask-avg's own Alembic migrations, kept apart from the host's.
+
+They record their version in ``avg_alembic_version`` so they never touch the
+host's ``alembic_version``. Hosts on Flask-Migrate keep running
+``flask db upgrade`` for their own tables and run ``flask avg upgrade`` for
+flask-avg's, and pass :func:`include_object` to their ``env.py`` so that
+autogenerate leaves flask-avg's tables alone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+
+HERE = Path(__file__).parent
+VERSION_TABLE = "avg_alembic_version"
+
+
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """For the host's Alembic ``env.py``: skip flask-avg's tables in autogenerate."""
+    if type_ == "table" and name is not None and name.startswith("avg_"):
+        return False
+    table = getattr(obj, "table", None)
+    return not (table is not None and str(table.name).startswith("avg_"))
+
+
+def alembic_config(connection: Any) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(HERE))
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(state: Any, revision: str = "head") -> None:
+    with state.db.engine.begin() as conn:
+        command.upgrade(alembic_config(conn), revision)
+
+
+def create_and_stamp(state: Any) -> int:
+    """Create every flask-avg table, mark the schema current, add the default groups."""
+    from ..acl import ensure_default_groups
+    from ..models import AvgBase
+
+    engine = state.db.engine
+    AvgBase.metadata.create_all(engine)
+    with engine.begin() as conn:
+        command.stamp(alembic_config(conn), "head")
+    added = 0
+    if state.ext is not None:
+        from flask import current_app
+
+        if current_app.config["AVG_DEFAULT_GROUPS"]:
+            added = ensure_default_groups(state.db.session)
+            state.db.session.commit()
+    return added

@@ -1,0 +1,70 @@
+"""The board's member pages: the list and one member's data (guarded by the ACL)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, render_template, request
+from sqlalchemy import String, func, or_, select
+
+from ..extension import require
+from ..presenters import collect
+from . import make_blueprint
+
+PAGE_SIZE = 50
+
+
+def create_blueprint(state: Any) -> Blueprint:
+    bp = make_blueprint("admin", __name__)
+
+    @bp.route("/members")
+    @require("avg.members.view")
+    def members() -> Any:
+        subject = state.registry.subject
+        table = subject.table
+        shown = list(subject.exported_columns(special=state.can("avg.special.view")))
+        query = request.args.get("q", "").strip()
+        page = max(request.args.get("page", 1, type=int) or 1, 1)
+        stmt = select(table)
+        if query:
+            text_cols = [
+                table.c[name]
+                for name in shown
+                if isinstance(table.c[name].type, String)
+            ]
+            if text_cols:
+                stmt = stmt.where(or_(*(c.ilike(f"%{query}%") for c in text_cols)))
+        total = state.db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+        rows = state.db.session.execute(
+            stmt.order_by(*subject.primary_key).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+        ).mappings()
+        return render_template(
+            "avg/members.html",
+            rows=list(rows),
+            columns=shown,
+            subject=subject,
+            key=subject.primary_key[0].name,
+            total=total,
+            page=page,
+            pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
+            q=query,
+        )
+
+    @bp.route("/members/<subject_id>")
+    @require("avg.members.view")
+    def member(subject_id: str) -> Any:
+        subject_model = state.registry.subject
+        key = subject_model.primary_key[0]
+        try:
+            typed = key.type.python_type(subject_id)
+        except (TypeError, ValueError):
+            abort(404)
+        subject = state.db.session.get(subject_model.cls, typed)
+        if subject is None:
+            abort(404)
+        data = collect(state, subject, special=state.can("avg.special.view"))
+        state.audit.record("members.view", subject=data.subject_id)
+        state.db.session.commit()
+        return render_template("avg/member.html", data=data)
+
+    return bp

@@ -1,0 +1,150 @@
+"""Shared fixtures: a fresh example-club app per test, on every database leg.
+
+Legs come from ``AVG_TEST_DATABASES`` (default ``sqlite,postgresql,mariadb``).
+A server leg that cannot be reached is skipped with the reason locally; with
+``CI=true`` (or ``AVG_TEST_REQUIRE_SERVERS=1``) it fails instead, so CI always
+runs every leg. Each test run works in databases of its own (named after the
+process), so two runs on one machine do not trample each other.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from example_app import create_app
+from example_app.models import db
+from flask_avg.acl import ensure_default_groups
+from flask_avg.models import AvgBase
+
+SERVERS = {
+    "postgresql": os.environ.get(
+        "AVG_TEST_POSTGRESQL_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    ),
+    "mariadb": os.environ.get("AVG_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test"),
+}
+LEGS = [
+    leg.strip()
+    for leg in os.environ.get("AVG_TEST_DATABASES", "sqlite,postgresql,mariadb").split(",")
+    if leg.strip()
+]
+REQUIRE_SERVERS = os.environ.get("CI") == "true" or os.environ.get("AVG_TEST_REQUIRE_SERVERS") == "1"
+RUN_DB = f"avg_test_{os.getpid()}"
+
+_server_urls: dict[str, str | None] = {}
+_server_errors: dict[str, str] = {}
+
+
+def _admin_engine(leg: str) -> sa.Engine:
+    return sa.create_engine(SERVERS[leg], isolation_level="AUTOCOMMIT", pool_pre_ping=True)
+
+
+def _server_url(leg: str) -> str | None:
+    """Create this run's database on the server once; None when unreachable."""
+    if leg in _server_urls:
+        return _server_urls[leg]
+    url: str | None = None
+    try:
+        engine = _admin_engine(leg)
+        with engine.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {RUN_DB}"))
+            suffix = " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci" if leg == "mariadb" else ""
+            conn.execute(sa.text(f"CREATE DATABASE {RUN_DB}{suffix}"))
+        engine.dispose()
+        url = str(sa.make_url(SERVERS[leg]).set(database=RUN_DB).render_as_string(False))
+    except Exception as exc:  # noqa: BLE001 - any failure means "server not usable"
+        _server_errors[leg] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+    _server_urls[leg] = url
+    return url
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    for leg, url in _server_urls.items():
+        if url is None:
+            continue
+        engine = _admin_engine(leg)
+        with engine.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {RUN_DB}"))
+        engine.dispose()
+
+
+@pytest.fixture(params=LEGS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    leg = request.param
+    if leg == "sqlite":
+        return f"sqlite:///{tmp_path / 'club.db'}"
+    url = _server_url(leg)
+    if url is None:
+        reason = f"{leg} server not reachable ({_server_errors.get(leg)})"
+        if REQUIRE_SERVERS:
+            pytest.fail(reason + "; CI runs every database leg")
+        pytest.skip(reason)
+    return url
+
+
+def make_app(url: str, **config: Any) -> Flask:
+    settings = {
+        "TESTING": True,
+        "SECRET_KEY": "test",
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SERVER_NAME": "club.test",
+    }
+    settings.update(config)
+    return create_app(settings)
+
+
+def reset_schema(app: Flask) -> None:
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+        AvgBase.metadata.drop_all(db.engine)
+        db.create_all()
+        AvgBase.metadata.create_all(db.engine)
+        ensure_default_groups(db.session)
+        db.session.commit()
+
+
+@pytest.fixture
+def app(db_url: str) -> Iterator[Flask]:
+    """A fresh example-club app with empty tables, on one database leg."""
+    application = make_app(db_url)
+    reset_schema(application)
+    with application.app_context():
+        yield application
+        db.session.remove()
+        db.drop_all()
+        AvgBase.metadata.drop_all(db.engine)
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_token(client: FlaskClient, url: str) -> str:
+    """The CSRF token from the form on ``url``, as a browser would read it."""
+    page = client.get(url)
+    match = CSRF_RE.search(page.get_data(as_text=True))
+    assert match, f"no CSRF token on {url} ({page.status_code})"
+    return match.group(1)
+
+
+def login(client: FlaskClient, email: str, password: str = "avg-demo") -> None:
+    token = csrf_token(client, "/login")
+    response = client.post(
+        "/login", data={"email": email, "password": password, "csrf_token": token}
+    )
+    assert response.status_code == 302, f"login as {email} failed"
