@@ -23,21 +23,79 @@ DEMO_LOGINS = (
     ("admin@example.org", "administrator"),
 )
 
-FIRST = (
-    "Anna Bram Carla Daan Emma Femke Gijs Hanna Iris Jeroen Kees Lotte Mark Noor Olga "
-    "Pieter Quinten Rosa Sanne Thijs Ulla Vera Willem Xander Yara Zoë Fleur Bas Ruben Mila"
-).split()
-LAST = (
-    "de Vries|Jansen|de Jong|Bakker|Visser|Smit|Meijer|de Boer|Mulder|de Groot|Bos|Vos|"
-    "Peters|Hendriks|van Dijk|van den Berg|Dekker|Brouwer|Kok|Willems|El Amrani|Yılmaz"
-).split("|")
-STREETS = "Dorpsstraat Kerkweg Molenlaan Stationsplein Beukenlaan Schoolstraat Wilhelminaweg".split()
+FIRST = [
+    "Anna",
+    "Bram",
+    "Carla",
+    "Daan",
+    "Emma",
+    "Femke",
+    "Gijs",
+    "Hanna",
+    "Iris",
+    "Jeroen",
+    "Kees",
+    "Lotte",
+    "Mark",
+    "Noor",
+    "Olga",
+    "Pieter",
+    "Quinten",
+    "Rosa",
+    "Sanne",
+    "Thijs",
+    "Ulla",
+    "Vera",
+    "Willem",
+    "Xander",
+    "Yara",
+    "Zoë",
+    "Fleur",
+    "Bas",
+    "Ruben",
+    "Mila",
+]
+LAST = [
+    "de Vries",
+    "Jansen",
+    "de Jong",
+    "Bakker",
+    "Visser",
+    "Smit",
+    "Meijer",
+    "de Boer",
+    "Mulder",
+    "de Groot",
+    "Bos",
+    "Vos",
+    "Peters",
+    "Hendriks",
+    "van Dijk",
+    "van den Berg",
+    "Dekker",
+    "Brouwer",
+    "Kok",
+    "Willems",
+    "El Amrani",
+    "Yılmaz",
+]
+STREETS = [
+    "Dorpsstraat",
+    "Kerkweg",
+    "Molenlaan",
+    "Stationsplein",
+    "Beukenlaan",
+    "Schoolstraat",
+    "Wilhelminaweg",
+]
 CITIES = (("Utrecht", "3511"), ("Zeist", "3701"), ("Houten", "3991"), ("Bunnik", "3981"))
 TEAMS = ("Heren 1", "Dames 1", "Jongens JO13", "Meisjes MO15", "Veteranen")
 HEALTH = ("Astma, inhalator in tas", "Allergisch voor wespen", "Diabetes type 1")
 
 
-def seed(n_members: int = 300, *, rng_seed: int = 2018, today: date | None = None) -> dict[str, int]:
+def seed(
+    n_members: int = 300, *, rng_seed: int = 2018, today: date | None = None
+) -> dict[str, int]:
     """Fill an empty club database; returns counts per table."""
     rng = random.Random(rng_seed)
     today = today or date.today()
@@ -138,7 +196,7 @@ def seed(n_members: int = 300, *, rng_seed: int = 2018, today: date | None = Non
         counts["signups"] += 1
 
     groups = {grp.key: grp for grp in db.session.scalars(db.select(Group))}
-    for (login, group_key), member in zip(DEMO_LOGINS, members, strict=False):
+    for (_login, group_key), member in zip(DEMO_LOGINS, members, strict=False):
         if group_key != "member":
             db.session.add(GroupMember(user_id=str(member.user_id), group_id=groups[group_key].id))
     db.session.commit()
@@ -188,7 +246,7 @@ def seed_command(members: int, reset: bool) -> None:
     counts = seed(members)
     click.echo(", ".join(f"{n} {name}" for name, n in counts.items()))
     click.echo(f"Database: {current_app.config['SQLALCHEMY_DATABASE_URI']}")
-    click.echo("Demo logins (password: %s):" % DEMO_PASSWORD)
+    click.echo(f"Demo logins (password: {DEMO_PASSWORD}):")
     for login, group in DEMO_LOGINS:
         click.echo(f"  {login:<22} {group}")
 

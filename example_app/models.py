@@ -52,9 +52,15 @@ class Member(db.Model, SubjectMixin):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), unique=True)
     member_number: Mapped[str] = mapped_column(String(20), unique=True)
-    first_name: Mapped[str] = mapped_column(String(80), info=personal("identity", label="First name"))
-    last_name: Mapped[str] = mapped_column(String(120), info=personal("identity", label="Last name"))
-    birth_date: Mapped[date | None] = mapped_column(info=personal("identity", label="Date of birth"))
+    first_name: Mapped[str] = mapped_column(
+        String(80), info=personal("identity", label="First name")
+    )
+    last_name: Mapped[str] = mapped_column(
+        String(120), info=personal("identity", label="Last name")
+    )
+    birth_date: Mapped[date | None] = mapped_column(
+        info=personal("identity", label="Date of birth")
+    )
     email: Mapped[str] = mapped_column(
         String(200), unique=True, info=personal("contact", editable=True, label="E-mail")
     )
@@ -129,7 +135,9 @@ class Payment(db.Model, PersonalDataMixin):
     id = db.Column(db.Integer, primary_key=True)
     invoice_id = db.Column(db.ForeignKey("invoices.id"), nullable=False, index=True)
     paid_on = db.Column(db.Date, nullable=False, info=personal("financial", label="Paid on"))
-    amount = db.Column(db.Numeric(10, 2), nullable=False, info=personal("financial", label="Amount"))
+    amount = db.Column(
+        db.Numeric(10, 2), nullable=False, info=personal("financial", label="Amount")
+    )
     iban_used = db.Column(db.String(34), info=personal("financial", label="Paid from IBAN"))
 
 

@@ -33,8 +33,10 @@ def login() -> Any:
         user = db.session.execute(
             db.select(User).where(User.email == form.email.data.strip().lower())
         ).scalar_one_or_none()
-        if user is not None and user.is_active and check_password_hash(
-            user.password_hash, form.password.data
+        if (
+            user is not None
+            and user.is_active
+            and check_password_hash(user.password_hash, form.password.data)
         ):
             login_user(user)
             user.last_login = now()

@@ -206,7 +206,7 @@ class Acl:
         if identity is None:
             user = current_user if has_request_context() else None
             authenticated = user is not None and user.is_authenticated
-            identity = Identity(user.get_id() if authenticated else None)
+            identity = Identity(user.get_id() if authenticated and user is not None else None)
         return self.load_needs(identity)
 
     def can(self, action: str, user: Any = None) -> bool:

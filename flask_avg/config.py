@@ -37,13 +37,19 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
         "Endpoint to send anonymous visitors to; defaults to Flask-Login's ``login_view``.",
     ),
     "AUDIT_IP": (False, "Store the client IP address in audit entries (it is personal data)."),
-    "AUDIT_RETENTION_DAYS": (730, "Days audit entries are kept before ``flask avg purge`` drops them."),
+    "AUDIT_RETENTION_DAYS": (
+        730,
+        "Days audit entries are kept before ``flask avg purge`` drops them.",
+    ),
     "REQUEST_DEADLINE_DAYS": (30, "Days a data-subject request may take (Art. 12(3): one month)."),
     "EXPORT_EXPIRES_HOURS": (72, "Hours an export link stays valid."),
     "PURGE_BATCH_SIZE": (5000, "Rows per transaction in a retention purge."),
     "CONSENT_RECORD_IP": (False, "Store the IP address with a consent record."),
     "STALE_ACCOUNT_DAYS": (0, "Remove login accounts unused this many days (0 = off)."),
-    "DEFAULT_GROUPS": (True, "Create the default ACL groups (Public ... Administrator) at init-db."),
+    "DEFAULT_GROUPS": (
+        True,
+        "Create the default ACL groups (Public ... Administrator) at init-db.",
+    ),
 }
 
 

@@ -68,7 +68,7 @@ class AvgState:
         subject = self.registry.subject
         if subject.cls is not None and isinstance(user, subject.cls):
             return user
-        user_model = self.ext.user_model
+        user_model: Any = self.ext.user_model
         if user_model is None or subject.cls is None:
             return None
         user_table = user_model.__table__
@@ -76,16 +76,14 @@ class AvgState:
             for fk in col.foreign_keys:
                 if fk.column.table is user_table:
                     value = getattr(user, fk.column.key)
-                    return self.db.session.scalars(
-                        select(subject.cls).where(col == value)
-                    ).first()
+                    return self.db.session.scalars(select(subject.cls).where(col == value)).first()
         return None
 
     def find_user(self, login: str) -> Any:
         """A user by e-mail (or whatever the host's ``user_lookup`` understands)."""
         if self.ext._user_lookup is not None:
             return self.ext._user_lookup(login)
-        model = self.ext.user_model
+        model: Any = self.ext.user_model
         if model is None:
             raise RuntimeError("pass user_model= to AVG or register @avg.user_lookup")
         return self.db.session.scalars(select(model).where(model.email == login)).first()
@@ -97,9 +95,8 @@ class AvgState:
     def deny(self, action: str) -> Any:
         """Refuse the current request: log in first, or a 403 page and an audit entry."""
         if not current_user.is_authenticated:
-            login_view = cfg.config_value("LOGIN_VIEW") or getattr(
-                current_app.login_manager, "login_view", None  # type: ignore[attr-defined]
-            )
+            manager = getattr(current_app, "login_manager", None)
+            login_view = cfg.config_value("LOGIN_VIEW") or getattr(manager, "login_view", None)
             if login_view:
                 return redirect(url_for(login_view, next=request.full_path))
             abort(401)
@@ -183,7 +180,7 @@ class AVG:
             raise cfg.ConfigurationError("AVG needs the host's Flask-SQLAlchemy object: AVG(db=db)")
         if "sqlalchemy" not in app.extensions:
             raise cfg.ConfigurationError("call db.init_app(app) before avg.init_app(app)")
-        if not hasattr(app, "login_manager"):
+        if getattr(app, "login_manager", None) is None:
             raise cfg.ConfigurationError(
                 "flask-avg needs Flask-Login: call login_manager.init_app(app) first"
             )

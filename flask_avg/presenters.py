@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
+
 from .declarations import LEGAL_BASES, Personal
 from .registry import DeclaredModel
 

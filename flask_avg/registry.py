@@ -138,9 +138,10 @@ def build_registry(db: Any, catalogue: Catalogue) -> Registry:
     for mapper in mappers:
         cls = mapper.class_
         if not issubclass(cls, PersonalDataMixin):
-            _warn_stray_info(cls.__name__, mapper.local_table, errors)
+            _warn_stray_info(cls.__name__, mapper.local_table, errors)  # type: ignore[arg-type]
             continue
-        model = _read_model(cls.__name__, mapper.local_table, cls, cls.__avg__, catalogue, errors)
+        table: Table = mapper.local_table  # type: ignore[assignment]
+        model = _read_model(cls.__name__, table, cls, cls.__avg__, catalogue, errors)
         model.is_subject = issubclass(cls, SubjectMixin)
         declared.append(model)
         if model.is_subject:
@@ -153,9 +154,7 @@ def build_registry(db: Any, catalogue: Catalogue) -> Registry:
         declared.append(_read_model(table.name, table, None, policy, catalogue, errors))
 
     if not subject_models:
-        errors.append(
-            "no subject model: mark your member model with flask_avg.SubjectMixin"
-        )
+        errors.append("no subject model: mark your member model with flask_avg.SubjectMixin")
     elif len(subject_models) > 1:
         names = ", ".join(m.name for m in subject_models)
         errors.append(f"more than one subject model ({names}); exactly one may use SubjectMixin")
@@ -205,15 +204,15 @@ def _read_model(
         columns[col.name] = spec
     for col_name, info in policy.columns.items():
         if col_name not in table.c:
-            errors.append(f"{name}.{col_name}: declared in ModelPolicy but the column does not exist")
+            errors.append(
+                f"{name}.{col_name}: declared in ModelPolicy but the column does not exist"
+            )
             continue
         columns[col_name] = info[INFO_KEY]
     categories = catalogue.categories
     for col_name, spec in list(columns.items()):
         cat = categories.get(spec.category)
-        columns[col_name] = replace(
-            policy.with_defaults(spec), special=bool(cat and cat.special)
-        )
+        columns[col_name] = replace(policy.with_defaults(spec), special=bool(cat and cat.special))
 
     for col_name, spec in columns.items():
         where = f"{name}.{col_name}"
@@ -261,6 +260,7 @@ def _read_model(
         errors.append(f"{name}: erase must be 'delete' or 'anonymise', not {policy.erase!r}")
     attributes: dict[str, str] = {}
     if cls is not None:
+        prop: Any
         for prop in sa_inspect(cls).column_attrs:
             for col in prop.columns:
                 if getattr(col, "table", None) is table:

@@ -48,11 +48,7 @@ class Resolver:
     def select_rows(self, model: DeclaredModel, subject_ids: SubjectIds) -> Select[Any]:
         """``SELECT`` of the model's rows (ORM entities where mapped), ordered by key."""
         entity: Any = model.cls if model.cls is not None else model.table
-        return (
-            select(entity)
-            .where(self.ownership(model, subject_ids))
-            .order_by(*model.primary_key)
-        )
+        return select(entity).where(self.ownership(model, subject_ids)).order_by(*model.primary_key)
 
     def rows_for(self, session: Session, subject_id: Any) -> dict[DeclaredModel, list[Any]]:
         """Every row of every declared model that belongs to one subject.

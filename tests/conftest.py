@@ -36,7 +36,9 @@ LEGS = [
     for leg in os.environ.get("AVG_TEST_DATABASES", "sqlite,postgresql,mariadb").split(",")
     if leg.strip()
 ]
-REQUIRE_SERVERS = os.environ.get("CI") == "true" or os.environ.get("AVG_TEST_REQUIRE_SERVERS") == "1"
+REQUIRE_SERVERS = (
+    os.environ.get("CI") == "true" or os.environ.get("AVG_TEST_REQUIRE_SERVERS") == "1"
+)
 RUN_DB = f"avg_test_{os.getpid()}"
 
 _server_urls: dict[str, str | None] = {}
@@ -148,3 +150,75 @@ def login(client: FlaskClient, email: str, password: str = "avg-demo") -> None:
         "/login", data={"email": email, "password": password, "csrf_token": token}
     )
     assert response.status_code == 302, f"login as {email} failed"
+
+
+# -- browser tests ---------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[Any]:
+    """The example club on SQLite with a small demo club, served on a free local port."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from example_app.demo import seed
+
+    application = make_app(f"sqlite:///{tmp_path / 'live.db'}", SERVER_NAME=None)
+    with application.app_context():
+        seed(n_members=25)
+    server = make_server("127.0.0.1", 0, application, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.url = f"http://127.0.0.1:{server.server_port}"  # type: ignore[attr-defined]
+    server.app = application  # type: ignore[attr-defined]
+    yield server
+    server.shutdown()
+    thread.join(timeout=5)
+    server.server_close()
+    with application.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        reason = f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)"
+        if REQUIRE_SERVERS:
+            pytest.fail(reason + "; CI runs the browser tests")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(accept_downloads=True, locale="nl-NL")
+    pg = context.new_page()
+    pg.set_default_timeout(10_000)
+    yield pg
+    context.close()
+
+
+def browser_login(page: Any, base_url: str, email: str, password: str = "avg-demo") -> None:
+    page.goto(base_url + "/login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Wachtwoord").fill(password)
+    page.get_by_role("button", name="Inloggen").click()
+    page.wait_for_url(base_url + "/")

@@ -68,8 +68,12 @@ def full_member(n: int, team: Team | None = None) -> Built:
     db.session.add_all([inv1, inv2])
     db.session.flush()
     pays = [
-        Payment(invoice_id=inv1.id, paid_on=date(2020, 2, 1), amount=Decimal("60"), iban_used="NL1"),
-        Payment(invoice_id=inv1.id, paid_on=date(2020, 3, 1), amount=Decimal("60"), iban_used="NL1"),
+        Payment(
+            invoice_id=inv1.id, paid_on=date(2020, 2, 1), amount=Decimal("60"), iban_used="NL1"
+        ),
+        Payment(
+            invoice_id=inv1.id, paid_on=date(2020, 3, 1), amount=Decimal("60"), iban_used="NL1"
+        ),
         Payment(invoice_id=inv2.id, paid_on=date(2021, 2, 1), amount=Decimal("125.5")),
     ]
     signup = SignUp(member_id=member.id, signed_up_on=date(2015, 2, 1), kind="lidmaatschap")
@@ -78,7 +82,9 @@ def full_member(n: int, team: Team | None = None) -> Built:
     team = team or Team(name=f"Team {n}")
     db.session.add(team)
     db.session.flush()
-    db.session.execute(team_members.insert().values(team_id=team.id, member_id=member.id, role="speler"))
+    db.session.execute(
+        team_members.insert().values(team_id=team.id, member_id=member.id, role="speler")
+    )
     built.ids = {
         "User": {user.id},
         "Member": {member.id},

@@ -24,7 +24,9 @@ def strings() -> dict[str, str]:
         for match in CALL.finditer(text):
             msgid = "".join(a or b for a, b in PIECE.findall(match.group(1)))
             msgid = msgid.encode().decode("unicode_escape") if "\\" in msgid else msgid
-            found.setdefault(msgid, f"{path.relative_to(PACKAGE)}:{text[: match.start()].count(chr(10)) + 1}")
+            found.setdefault(
+                msgid, f"{path.relative_to(PACKAGE)}:{text[: match.start()].count(chr(10)) + 1}"
+            )
     return found
 
 

@@ -19,7 +19,9 @@ HERE = Path(__file__).parent
 VERSION_TABLE = "avg_alembic_version"
 
 
-def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
     """For the host's Alembic ``env.py``: skip flask-avg's tables in autogenerate."""
     if type_ == "table" and name is not None and name.startswith("avg_"):
         return False

@@ -27,11 +27,7 @@ def create_blueprint(state: Any) -> Blueprint:
         page = max(request.args.get("page", 1, type=int) or 1, 1)
         stmt = select(table)
         if query:
-            text_cols = [
-                table.c[name]
-                for name in shown
-                if isinstance(table.c[name].type, String)
-            ]
+            text_cols = [table.c[name] for name in shown if isinstance(table.c[name].type, String)]
             if text_cols:
                 stmt = stmt.where(or_(*(c.ilike(f"%{query}%") for c in text_cols)))
         total = state.db.session.scalar(select(func.count()).select_from(stmt.subquery()))

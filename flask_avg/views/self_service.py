@@ -28,7 +28,7 @@ def create_blueprint(state: Any) -> Blueprint:
             "self.view", subject=data.subject_id, detail={"models": len(data.models)}
         )
         state.db.session.commit()
-        personal_data_viewed.send(current_app._get_current_object(), subject=subject)
+        personal_data_viewed.send(current_app._get_current_object(), subject=subject)  # type: ignore[attr-defined]
         return render_template("avg/me.html", data=data)
 
     return bp

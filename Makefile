@@ -1,0 +1,54 @@
+# The two commands a newcomer needs:  make demo  and  make test.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+
+.PHONY: demo test lint docs bench chromium clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.runtime: $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime
+	$(BIN)/pip install -q -e ".[test,dev]"
+	touch $@
+
+## make demo: the example club site with demo data on SQLite, at http://127.0.0.1:5000
+demo: $(VENV)/.runtime
+	$(BIN)/flask --app example_app avg init-db
+	$(BIN)/flask --app example_app demo-seed
+	$(BIN)/flask --app example_app run --host 127.0.0.1 --port $(PORT)
+
+## make test: install everything the tests need, then lint, type-check, test and build the docs
+test: $(VENV)/.dev chromium
+	$(BIN)/ruff check flask_avg example_app tests bench
+	$(BIN)/ruff format --check flask_avg example_app tests bench
+	$(BIN)/mypy
+	$(BIN)/python -m pytest
+	$(BIN)/sphinx-build -W -q -b html docs docs/_build/html
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check flask_avg example_app tests bench
+	$(BIN)/mypy
+
+docs: $(VENV)/.dev
+	$(BIN)/sphinx-build -W -b html docs docs/_build/html
+
+## make bench: every benchmark, printing ratios against baselines measured in the same run
+bench: $(VENV)/.dev
+	$(BIN)/python -m bench
+
+# Browser tests drive Debian's chromium; never a downloaded browser.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium not installed: browser tests will be skipped (apt-get install chromium)"; fi; }
+
+clean:
+	rm -rf $(VENV) instance docs/_build .pytest_cache .mypy_cache .ruff_cache
