@@ -51,6 +51,8 @@ class AvgState:
         self.catalogue = ext._catalogue()
         #: menu entries; features append :class:`~flask_avg.jinja.NavItem` in create_blueprint
         self.nav: list[Any] = []
+        #: board dashboard panels; features append :class:`~flask_avg.dashboard.DashboardPanel`
+        self.dashboard: list[Any] = []
 
     # -- subjects and users ------------------------------------------------
     def subject_for(self, user: Any) -> Any:
