@@ -7,6 +7,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import flask_babel
 from flask import Flask, abort, current_app, g, redirect, render_template, request, url_for
 from flask_babel import Babel
 from flask_login import current_user
@@ -191,6 +192,9 @@ class AVG:
         state = AvgState(self, app, registry)
         app.extensions["avg"] = state
 
+        # g can outlive one request when an app context is pushed around several
+        # (tests, scripts); per-request answers must not leak into the next request.
+        app.before_request_funcs.setdefault(None, []).insert(0, _reset_request_caches)
         self._init_babel(app)
         self._init_principal(app, state)
         jinja.install(app, state)
@@ -219,7 +223,7 @@ class AVG:
                 locale_selector=preferred_locale,
                 default_locale=app.config["AVG_DEFAULT_LOCALE"],
             )
-        # flask-avg's templates translate through their own domain: _avg("...").
+        # flask-avg templates translate through their own domain with _avg.
         app.jinja_env.globals["_avg"] = domain.gettext
         app.jinja_env.globals["_avg_n"] = domain.ngettext
 
@@ -283,6 +287,15 @@ def require(action: str) -> Callable[[F], F]:
         return wrapped  # type: ignore[return-value]
 
     return decorator
+
+
+_REQUEST_CACHES = ("_avg_identity", "_avg_subjects", "_avg_settings")
+
+
+def _reset_request_caches() -> None:
+    for key in _REQUEST_CACHES:
+        g.pop(key, None)
+    flask_babel.refresh()
 
 
 def preferred_locale() -> str:
