@@ -240,11 +240,11 @@ def seed_command(members: int, reset: bool) -> None:
     if reset:
         db.drop_all()
         AvgBase.metadata.drop_all(db.engine)
-    elif db.session.scalar(db.select(db.func.count()).select_from(Member)) if _has_tables() else 0:
-        click.echo("The database already has members; use --reset to start again.")
-        return
-    counts = seed(members)
-    click.echo(", ".join(f"{n} {name}" for name, n in counts.items()))
+    if _has_tables() and db.session.scalar(db.select(db.func.count()).select_from(Member)):
+        click.echo("The database already has members (use --reset to start again).")
+    else:
+        counts = seed(members)
+        click.echo(", ".join(f"{n} {name}" for name, n in counts.items()))
     click.echo(f"Database: {current_app.config['SQLALCHEMY_DATABASE_URI']}")
     click.echo(f"Demo logins (password: {DEMO_PASSWORD}):")
     for login, group in DEMO_LOGINS:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
+import pytest
 from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
 
 from example_app.models import Invoice, Member, Payment, db
 from flask_avg.extension import get_state
@@ -89,3 +92,18 @@ def test_paths_follow_foreign_keys(app):
     assert len(message_model.path) == 1 and len(message_model.path[0].pairs) == 2
     user = registry.get("User")
     assert [h.up for h in user.path] == [False]  # members.user_id points at users
+
+
+def test_foreign_keys_are_enforced_on_every_leg(app):
+    db.session.add(
+        Invoice(
+            member_id=424242,
+            number="X-1",
+            invoice_date=date(2024, 1, 1),
+            description="orphan",
+            amount=1,
+        )
+    )
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()
