@@ -19,16 +19,27 @@ from flask_avg import ModelPolicy, PersonalDataMixin, SubjectMixin, personal
 db = SQLAlchemy()
 
 
+def t(nl: str, en: str) -> dict[str, str]:
+    """A label in both languages of the site (the club keeps no translation catalogue)."""
+    return {"nl": nl, "en": en}
+
+
 class User(db.Model, UserMixin, PersonalDataMixin):
     """A login account. Linked to a member through ``Member.user_id``."""
 
     __tablename__ = "users"
-    __avg__ = ModelPolicy(purpose="Login to the club website", basis="contract", label="Account")
+    __avg__ = ModelPolicy(
+        purpose=t("Inloggen op de website", "Logging in to the club website"),
+        basis="contract",
+        label=t("Inlogaccount", "Account"),
+    )
 
     id = db.Column(db.Integer, primary_key=True)
     email = db.Column(db.String(200), unique=True, nullable=False, info=personal("account"))
     password_hash = db.Column(db.String(200), nullable=False, info=personal("account", secret=True))
-    last_login = db.Column(db.DateTime, info=personal("account", label="Last login"))
+    last_login = db.Column(
+        db.DateTime, info=personal("account", label=t("Laatst ingelogd", "Last login"))
+    )
     active = db.Column(db.Boolean, nullable=False, default=True)
 
     @property
@@ -43,54 +54,65 @@ class Member(db.Model, SubjectMixin):
     __avg__ = ModelPolicy(
         retention="members",
         anchor="end_date",
-        purpose="Membership administration",
+        purpose=t("Ledenadministratie", "Membership administration"),
         basis="contract",
         erase="anonymise",
-        label="Member",
+        label=t("Lid", "Member"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), unique=True)
     member_number: Mapped[str] = mapped_column(String(20), unique=True)
     first_name: Mapped[str] = mapped_column(
-        String(80), info=personal("identity", label="First name")
+        String(80), info=personal("identity", label=t("Voornaam", "First name"))
     )
     last_name: Mapped[str] = mapped_column(
-        String(120), info=personal("identity", label="Last name")
+        String(120), info=personal("identity", label=t("Achternaam", "Last name"))
     )
     birth_date: Mapped[date | None] = mapped_column(
-        info=personal("identity", label="Date of birth")
+        info=personal("identity", label=t("Geboortedatum", "Date of birth"))
     )
     email: Mapped[str] = mapped_column(
-        String(200), unique=True, info=personal("contact", editable=True, label="E-mail")
+        String(200),
+        unique=True,
+        info=personal("contact", editable=True, label=t("E-mail", "E-mail")),
     )
     phone: Mapped[str | None] = mapped_column(
-        String(30), info=personal("contact", editable=True, label="Phone")
+        String(30), info=personal("contact", editable=True, label=t("Telefoon", "Phone"))
     )
     street: Mapped[str | None] = mapped_column(
-        String(200), info=personal("address", editable=True, label="Street and number")
+        String(200),
+        info=personal(
+            "address", editable=True, label=t("Straat en huisnummer", "Street and number")
+        ),
     )
     postcode: Mapped[str | None] = mapped_column(
-        String(10), info=personal("address", editable=True, label="Postcode")
+        String(10), info=personal("address", editable=True, label=t("Postcode", "Postcode"))
     )
     city: Mapped[str | None] = mapped_column(
-        String(100), info=personal("address", editable=True, label="City")
+        String(100), info=personal("address", editable=True, label=t("Woonplaats", "City"))
     )
     iban: Mapped[str | None] = mapped_column(
         String(34),
-        info=personal("financial", purpose="Collecting the membership fee", label="IBAN"),
+        info=personal(
+            "financial",
+            purpose=t("Innen van de contributie", "Collecting the membership fee"),
+            label=t("IBAN", "IBAN"),
+        ),
     )
-    start_date: Mapped[date] = mapped_column(info=personal("membership", label="Member since"))
+    start_date: Mapped[date] = mapped_column(
+        info=personal("membership", label=t("Lid sinds", "Member since"))
+    )
     end_date: Mapped[date | None] = mapped_column(
-        info=personal("membership", label="End of membership")
+        info=personal("membership", label=t("Einde lidmaatschap", "End of membership"))
     )
     medical_notes: Mapped[str | None] = mapped_column(
         String(500),
         info=personal(
             "health",
-            purpose="First aid during training",
+            purpose=t("Eerste hulp tijdens trainingen", "First aid during training"),
             basis="consent",
-            label="Medical notes",
+            label=t("Medische bijzonderheden", "Medical notes"),
         ),
     )
 
@@ -102,21 +124,23 @@ class Invoice(db.Model, PersonalDataMixin):
     __avg__ = ModelPolicy(
         retention="invoices",
         anchor="invoice_date",
-        purpose="Collecting the membership fee",
+        purpose=t("Innen van de contributie", "Collecting the membership fee"),
         basis="legal_obligation",
-        recipients=("Accountant",),
-        label="Invoices",
+        recipients=(t("Accountant", "Accountant"),),
+        label=t("Facturen", "Invoices"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)
-    invoice_date: Mapped[date] = mapped_column(info=personal("financial", label="Invoice date"))
+    invoice_date: Mapped[date] = mapped_column(
+        info=personal("financial", label=t("Factuurdatum", "Invoice date"))
+    )
     description: Mapped[str] = mapped_column(
-        String(200), info=personal("financial", label="Description")
+        String(200), info=personal("financial", label=t("Omschrijving", "Description"))
     )
     amount: Mapped[Decimal] = mapped_column(
-        Numeric(10, 2), info=personal("financial", label="Amount")
+        Numeric(10, 2), info=personal("financial", label=t("Bedrag", "Amount"))
     )
 
 
@@ -127,18 +151,22 @@ class Payment(db.Model, PersonalDataMixin):
     __avg__ = ModelPolicy(
         retention="invoices",
         anchor="paid_on",
-        purpose="Collecting the membership fee",
+        purpose=t("Innen van de contributie", "Collecting the membership fee"),
         basis="legal_obligation",
-        label="Payments",
+        label=t("Betalingen", "Payments"),
     )
 
     id = db.Column(db.Integer, primary_key=True)
     invoice_id = db.Column(db.ForeignKey("invoices.id"), nullable=False, index=True)
-    paid_on = db.Column(db.Date, nullable=False, info=personal("financial", label="Paid on"))
-    amount = db.Column(
-        db.Numeric(10, 2), nullable=False, info=personal("financial", label="Amount")
+    paid_on = db.Column(
+        db.Date, nullable=False, info=personal("financial", label=t("Betaald op", "Paid on"))
     )
-    iban_used = db.Column(db.String(34), info=personal("financial", label="Paid from IBAN"))
+    amount = db.Column(
+        db.Numeric(10, 2), nullable=False, info=personal("financial", label=t("Bedrag", "Amount"))
+    )
+    iban_used = db.Column(
+        db.String(34), info=personal("financial", label=t("Betaald van IBAN", "Paid from IBAN"))
+    )
 
 
 class SignUp(db.Model, PersonalDataMixin):
@@ -148,16 +176,20 @@ class SignUp(db.Model, PersonalDataMixin):
     __avg__ = ModelPolicy(
         retention="signups",
         anchor="signed_up_on",
-        purpose="Handling sign-ups",
+        purpose=t("Afhandelen van aanmeldingen", "Handling sign-ups"),
         basis="contract",
-        label="Sign-ups",
+        label=t("Aanmeldingen", "Sign-ups"),
     )
 
     id = db.Column(db.Integer, primary_key=True)
     member_id = db.Column(db.ForeignKey("members.id"), index=True)
-    signed_up_on = db.Column(db.Date, nullable=False, info=personal("activity", label="Date"))
-    kind = db.Column(db.String(40), nullable=False, info=personal("activity", label="Kind"))
-    remarks = db.Column(db.String(500), info=personal("notes", label="Remarks"))
+    signed_up_on = db.Column(
+        db.Date, nullable=False, info=personal("activity", label=t("Datum", "Date"))
+    )
+    kind = db.Column(
+        db.String(40), nullable=False, info=personal("activity", label=t("Soort", "Kind"))
+    )
+    remarks = db.Column(db.String(500), info=personal("notes", label=t("Opmerkingen", "Remarks")))
 
 
 class Message(db.Model, PersonalDataMixin):
@@ -167,16 +199,20 @@ class Message(db.Model, PersonalDataMixin):
     __avg__ = ModelPolicy(
         retention="members",
         anchor="sent_at",
-        purpose="Messages between members",
+        purpose=t("Berichten tussen leden", "Messages between members"),
         basis="contract",
-        label="Messages",
+        label=t("Berichten", "Messages"),
     )
 
     id = db.Column(db.Integer, primary_key=True)
     sender_id = db.Column(db.ForeignKey("members.id"), index=True)
     recipient_id = db.Column(db.ForeignKey("members.id"), index=True)
-    sent_at = db.Column(db.DateTime, nullable=False, info=personal("communication", label="Sent"))
-    subject_line = db.Column(db.String(200), info=personal("communication", label="Subject"))
+    sent_at = db.Column(
+        db.DateTime, nullable=False, info=personal("communication", label=t("Verzonden", "Sent"))
+    )
+    subject_line = db.Column(
+        db.String(200), info=personal("communication", label=t("Onderwerp", "Subject"))
+    )
 
 
 class Team(db.Model):
@@ -193,8 +229,16 @@ team_members = db.Table(
     "team_members",
     db.Column("team_id", db.ForeignKey("teams.id"), primary_key=True),
     db.Column("member_id", db.ForeignKey("members.id"), primary_key=True),
-    db.Column("role", db.String(40), info=personal("activity", label="Role in team")),
-    info={"avg": ModelPolicy(purpose="Team composition", basis="contract", label="Teams")},
+    db.Column(
+        "role", db.String(40), info=personal("activity", label=t("Rol in het team", "Role in team"))
+    ),
+    info={
+        "avg": ModelPolicy(
+            purpose=t("Teamindeling", "Team composition"),
+            basis="contract",
+            label=t("Teams", "Teams"),
+        )
+    },
 )
 
 

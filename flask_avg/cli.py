@@ -8,6 +8,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from .i18n import localise
+
 avg_cli = AppGroup("avg", help="AVG (GDPR) tools: set up tables, check declarations, ...")
 _registered: set[str] = set()
 
@@ -55,7 +57,7 @@ def check() -> None:
         if model.policy.retention:
             click.echo(f"  retention: {model.policy.retention} from {model.policy.anchor}")
         for name, spec in model.columns.items():
-            flags = [spec.category, spec.purpose or "-", spec.basis or "-"]
+            flags = [spec.category, str(localise(spec.purpose) or "-"), spec.basis or "-"]
             if spec.editable:
                 flags.append("editable")
             if spec.secret:

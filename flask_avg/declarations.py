@@ -71,7 +71,7 @@ class Personal:
     """Personal-data metadata for one column; build it with :func:`personal`."""
 
     category: str
-    purpose: str | None = None
+    purpose: Any = None
     basis: str | None = None
     editable: bool = False
     export: bool = True
@@ -79,7 +79,7 @@ class Personal:
     anonymise: str | Callable[..., Any] = "auto"
     anonymise_value: Any = None
     label: Any = None
-    recipients: tuple[str, ...] = ()
+    recipients: tuple[Any, ...] = ()
     #: Art. 9 special category; filled in from the category when the registry is built.
     special: bool = False
 
@@ -87,7 +87,7 @@ class Personal:
 def personal(
     category: str,
     *,
-    purpose: str | None = None,
+    purpose: Any = None,
     basis: str | None = None,
     editable: bool = False,
     export: bool | None = None,
@@ -95,12 +95,14 @@ def personal(
     anonymise: str | Callable[..., Any] = "auto",
     anonymise_value: Any = None,
     label: Any = None,
-    recipients: tuple[str, ...] | list[str] = (),
+    recipients: tuple[Any, ...] | list[Any] = (),
     **extra_info: Any,
 ) -> dict[str, Any]:
     """Mark a column as personal data: ``db.Column(..., info=personal("contact"))``.
 
     ``purpose`` and ``basis`` default to the model's :class:`ModelPolicy`.
+    Texts (``purpose``, ``label``, ``recipients``) may be plain strings, lazy
+    strings from the host's catalogue, or ``{"nl": ..., "en": ...}``.
     ``secret=True`` (passwords, tokens) means never shown and never exported.
     ``editable`` is the default for whether a member may correct the value
     themselves; the board can change it per field. ``anonymise`` picks how
@@ -140,9 +142,9 @@ class ModelPolicy:
 
     retention: str | None = None
     anchor: str | None = None
-    purpose: str | None = None
+    purpose: Any = None
     basis: str | None = None
-    recipients: tuple[str, ...] = ()
+    recipients: tuple[Any, ...] = ()
     via: tuple[str, ...] = ()
     erase: str = "delete"
     label: Any = None

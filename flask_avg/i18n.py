@@ -17,6 +17,7 @@ from typing import Any
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
+from flask import current_app, has_app_context, has_request_context
 from flask_babel import Domain, get_locale
 
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
@@ -64,6 +65,27 @@ class AvgDomain(Domain):
         if locale is None:
             return NullTranslations()
         return load_catalogue(str(locale.language))
+
+
+def localise(value: Any) -> Any:
+    """A host-supplied text in the page's language.
+
+    Labels, purposes and recipients may be plain strings, lazy strings from the
+    host's own catalogue, or ``{"nl": "Telefoon", "en": "Phone"}`` for hosts
+    that keep no catalogue of their own.
+    """
+    if not isinstance(value, dict):
+        return value
+    locale = get_locale() if has_request_context() else None
+    if locale is not None:
+        language = locale.language
+    elif has_app_context():
+        language = current_app.config.get("AVG_DEFAULT_LOCALE")
+    else:
+        language = None
+    if language in value:
+        return value[language]
+    return next(iter(value.values()), "")
 
 
 domain = AvgDomain()

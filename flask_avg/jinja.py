@@ -34,7 +34,11 @@ def format_value(value: Any) -> str:
         return str(format_datetime(value, "short"))
     if isinstance(value, date):
         return str(format_date(value, "medium"))
-    if isinstance(value, Decimal | float):
+    if isinstance(value, Decimal):
+        # Keep the stored precision: an amount of 85.00 reads "85,00", not "85".
+        places = max(-value.as_tuple().exponent, 0) if value.is_finite() else 0  # type: ignore[operator]
+        return str(format_decimal(value, format="#,##0." + "0" * places if places else "#,##0"))
+    if isinstance(value, float):
         return str(format_decimal(value))
     return str(value)
 

@@ -14,6 +14,7 @@ from typing import Any
 from flask import current_app
 
 from .declarations import LEGAL_BASES, Personal
+from .i18n import localise
 from .registry import DeclaredModel
 
 
@@ -60,7 +61,7 @@ class SubjectData:
 def column_label(model: DeclaredModel, name: str) -> Any:
     spec = model.columns.get(name)
     if spec is not None and spec.label:
-        return spec.label
+        return localise(spec.label)
     return name.replace("_", " ").capitalize()
 
 
@@ -100,11 +101,11 @@ def collect(state: Any, subject: Any, *, special: bool) -> SubjectData:
         for spec in columns.values():
             cat = state.catalogue.categories[spec.category]
             grp = groups.setdefault(spec.category, CategoryGroup(cat.key, cat.label, cat.special))
-            _add(grp.purposes, spec.purpose)
+            _add(grp.purposes, localise(spec.purpose))
             _add(grp.bases, LEGAL_BASES.get(spec.basis) if spec.basis else None)
             for recipient in spec.recipients:
-                _add(grp.recipients, recipient)
-            _add(grp.models, str(model.label))
+                _add(grp.recipients, localise(recipient))
+            _add(grp.models, str(localise(model.label)))
     return SubjectData(subject, subject_id, models, list(groups.values()))
 
 

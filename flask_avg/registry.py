@@ -73,7 +73,10 @@ class DeclaredModel:
 
     @property
     def label(self) -> Any:
-        return self.policy.label or self.name
+        """The model's readable name in the page's language."""
+        from .i18n import localise
+
+        return localise(self.policy.label) or self.name
 
     @property
     def primary_key(self) -> list[Column[Any]]:

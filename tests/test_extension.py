@@ -97,6 +97,6 @@ def test_cli_group_is_registered(tmp_path):
     result = runner.invoke(args=["avg", "check"])
     assert result.exit_code == 0, result.output
     assert "Payment (related, payments): payments -> invoices -> members" in result.output
-    assert "password_hash: account, Login to the club website, contract, secret" in result.output
+    assert "password_hash: account, Inloggen op de website, contract, secret" in result.output
     with app.app_context():
         db.engine.dispose()
