@@ -48,3 +48,26 @@ def test_host_catalogue_is_untouched(app):
     with app.test_request_context("/"):
         # The host's own domain does not know flask-avg's Dutch strings.
         assert host_gettext("My data") == "My data"
+
+
+def test_host_texts_follow_the_page_language(app):
+    from decimal import Decimal
+
+    from flask import session
+    from flask_babel import refresh
+
+    from flask_avg.i18n import localise
+    from flask_avg.jinja import format_value
+
+    text = {"nl": "Telefoon", "en": "Phone"}
+    with app.test_request_context("/"):
+        assert localise(text) == "Telefoon"
+        assert format_value(Decimal("85.00")) == "85,00"
+        assert format_value(True) == "ja"
+        assert format_value(None) == "–"
+    with app.test_request_context("/"):
+        session["avg_locale"] = "en"
+        refresh()  # the fixture's app context outlives this request; drop Babel's cache
+        assert localise(text) == "Phone"
+        assert format_value(Decimal("1234.5")) == "1,234.5"
+    assert localise("plain") == "plain"
