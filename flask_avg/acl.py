@@ -13,6 +13,8 @@ starts with the self-service actions only (least privilege).
 
 from __future__ import annotations
 
+import threading
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,63 +105,184 @@ class Decision:
         return f"{word}: {self.rule} on group {self.group}"
 
 
+@dataclass(frozen=True)
+class GroupNode:
+    """A snapshot of one :class:`~flask_avg.models.Group` row, safe to keep between requests."""
+
+    id: int
+    key: str
+    title: str
+    parent_id: int | None
+    super_user: bool = False
+
+
 @dataclass
 class GroupTree:
-    """All groups and rules, loaded once; answers any permission question in memory."""
+    """All groups and rules, loaded once; answers any permission question in memory.
 
-    groups: dict[int, Group]
+    ``groups`` maps id to anything with ``id``, ``key``, ``title``,
+    ``parent_id`` and ``super_user`` (``load`` uses :class:`GroupNode`).
+    """
+
+    groups: dict[int, Any]
     rules: dict[tuple[int, str], bool] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._by_key = {grp.key: grp for grp in self.groups.values()}
+        self._chains: dict[int, list[Any]] = {}
 
     @classmethod
     def load(cls, session: Session) -> GroupTree:
-        groups = {grp.id: grp for grp in session.scalars(select(Group))}
+        groups = {
+            grp.id: GroupNode(grp.id, grp.key, grp.title, grp.parent_id, bool(grp.super_user))
+            for grp in session.scalars(select(Group))
+        }
         rules = {(r.group_id, r.action): r.allow for r in session.scalars(select(Rule))}
         return cls(groups, rules)
 
-    def by_key(self, key: str) -> Group | None:
-        return next((grp for grp in self.groups.values() if grp.key == key), None)
+    def by_key(self, key: str) -> Any:
+        return self._by_key.get(key)
 
-    def ancestors(self, group_id: int) -> list[Group]:
+    def ancestors(self, group_id: int) -> list[Any]:
         """The group and its ancestors, root first."""
-        chain: list[Group] = []
+        cached = self._chains.get(group_id)
+        if cached is not None:
+            return cached
+        chain: list[Any] = []
         seen: set[int] = set()
         current: int | None = group_id
         while current is not None and current not in seen and current in self.groups:
             seen.add(current)
             chain.append(self.groups[current])
             current = self.groups[current].parent_id
-        return chain[::-1]
+        chain.reverse()
+        self._chains[group_id] = chain
+        return chain
+
+    def children(self, group_id: int | None) -> list[Any]:
+        """Direct children of a group (``None``: the roots), by title."""
+        kids = [grp for grp in self.groups.values() if grp.parent_id == group_id]
+        if group_id is None:
+            kids += [
+                grp
+                for grp in self.groups.values()
+                if grp.parent_id is not None and grp.parent_id not in self.groups
+            ]
+        return sorted(kids, key=lambda grp: (str(grp.title).lower(), grp.id))
+
+    def descendants(self, group_id: int) -> set[int]:
+        """Ids of every group below ``group_id`` (not the group itself)."""
+        return {
+            gid
+            for gid in self.groups
+            if gid != group_id and any(a.id == group_id for a in self.ancestors(gid))
+        }
+
+    def walk(self) -> list[tuple[int, Any]]:
+        """Every group as ``(depth, group)``, parents before children."""
+        out: list[tuple[int, Any]] = []
+
+        def visit(parent: int | None, depth: int) -> None:
+            for grp in self.children(parent):
+                out.append((depth, grp))
+                visit(grp.id, depth + 1)
+
+        visit(None, 0)
+        return out
 
     def decide(self, group_ids: Iterable[int], action: str) -> Decision:
-        """Joomla's calculated setting for a set of groups (a user, or one group)."""
-        allow_by: Group | None = None
-        for gid in group_ids:
-            for grp in self.ancestors(gid):
-                if grp.super_user:
-                    return Decision(True, action, grp.key, "super user")
-                value = self.rules.get((grp.id, action))
-                if value is False:
-                    return Decision(False, action, grp.key, "deny")
-                if value is True and allow_by is None:
-                    allow_by = grp
+        """Joomla's calculated setting for a set of groups (a user, or one group).
+
+        Super User anywhere in the chains passes; otherwise an explicit deny on
+        any group or ancestor wins; otherwise an allow grants; otherwise denied.
+        """
+        chain = [grp for gid in group_ids for grp in self.ancestors(gid)]
+        for grp in chain:
+            if grp.super_user:
+                return Decision(True, action, grp.key, "super user")
+        allow_by: Any = None
+        for grp in chain:
+            value = self.rules.get((grp.id, action))
+            if value is False:
+                return Decision(False, action, grp.key, "deny")
+            if value is True and allow_by is None:
+                allow_by = grp
         if allow_by is not None:
             return Decision(True, action, allow_by.key, "allow")
         return Decision(False, action)
 
     def allowed_actions(self, group_ids: Iterable[int], actions: Iterable[str]) -> set[str]:
         ids = list(group_ids)
-        return {a for a in actions if self.decide(ids, a).allowed}
+        chain = [grp for gid in ids for grp in self.ancestors(gid)]
+        if any(grp.super_user for grp in chain):
+            return set(actions)
+        allowed: set[str] = set()
+        for action in actions:
+            values = {self.rules.get((grp.id, action)) for grp in chain}
+            if True in values and False not in values:
+                allowed.add(action)
+        return allowed
+
+
+#: ``avg_setting`` key whose value changes with every ACL change; processes
+#: compare it to decide whether their cached :class:`GroupTree` is still current.
+VERSION_KEY = "avg.acl.version"
+
+
+def bump_version(session: Session) -> str:
+    """Mark the groups and rules as changed, so every process reloads them."""
+    from .settings import Settings
+
+    version = uuid.uuid4().hex
+    Settings(lambda: session).set(VERSION_KEY, version)
+    return version
 
 
 class Acl:
-    """Per-request permission answers for the current user, via Flask-Principal needs."""
+    """Per-request permission answers for the current user, via Flask-Principal needs.
+
+    The group tree and rules are cached per process and reloaded when the
+    version stamp in ``avg_setting`` (:data:`VERSION_KEY`) changes; the
+    allowed actions of a combination of groups are cached with the tree. Per
+    request that leaves one query for the user's memberships (the settings
+    query is shared with the rest of flask-avg).
+    """
 
     def __init__(self, state: Any) -> None:
         self.state = state
+        self._cache: tuple[Any, GroupTree, dict[Any, frozenset[str]]] | None = None
+        self._lock = threading.Lock()
 
     @property
     def session(self) -> Session:
         return self.state.db.session  # type: ignore[no-any-return]
+
+    def tree(self) -> GroupTree:
+        """The current group tree, from the process cache when its version stamp still holds."""
+        return self._entry()[1]
+
+    def _entry(self) -> tuple[Any, GroupTree, dict[Any, frozenset[str]]]:
+        version = self.state.settings.get(VERSION_KEY)
+        cached = self._cache
+        if cached is not None and version is not None and cached[0] == version:
+            return cached
+        with self._lock:
+            entry: tuple[Any, GroupTree, dict[Any, frozenset[str]]] = (
+                version,
+                GroupTree.load(self.session),
+                {},
+            )
+            self._cache = entry
+        return entry
+
+    def invalidate(self) -> None:
+        """Drop this process's cached tree (others notice the bumped version stamp)."""
+        self._cache = None
+
+    def changed(self) -> str:
+        """Call after changing groups, rules or memberships, in the same transaction."""
+        self.invalidate()
+        return bump_version(self.session)
 
     def user_group_ids(self, user: Any, tree: GroupTree) -> list[int]:
         """Explicit memberships plus the implicit public/registered/member groups."""
@@ -178,10 +301,15 @@ class Acl:
         return sorted(set(keyed + explicit))
 
     def identity_needs(self, user: Any) -> set[Any]:
-        tree = GroupTree.load(self.session)
+        _version, tree, allowed_cache = self._entry()
         gids = self.user_group_ids(user, tree)
-        needs: set[Any] = {RoleNeed(tree.groups[gid].key) for gid in gids}
-        needs |= {ActionNeed(a) for a in tree.allowed_actions(gids, self.state.actions)}
+        cache_key = (frozenset(gids), len(self.state.actions))
+        allowed = allowed_cache.get(cache_key)
+        if allowed is None:
+            allowed = frozenset(tree.allowed_actions(gids, self.state.actions))
+            allowed_cache[cache_key] = allowed
+        needs: set[Any] = {RoleNeed(tree.groups[gid].key) for gid in gids if gid in tree.groups}
+        needs |= {ActionNeed(a) for a in allowed}
         return needs
 
     def load_needs(self, identity: Identity) -> Identity:
@@ -216,9 +344,10 @@ class Acl:
             return Permission(ActionNeed(action)).allows(self.current_identity())
         return self.decide_for(user, action).allowed
 
-    def decide_for(self, user: Any, action: str) -> Decision:
-        """The decision and the rule behind it, for any user (used by the CLI)."""
-        tree = GroupTree.load(self.session)
+    def decide_for(self, user: Any, action: str, tree: GroupTree | None = None) -> Decision:
+        """The decision and the rule behind it, for any user (used by the CLI and the
+        lock-out check, which passes a tree loaded from the uncommitted session)."""
+        tree = tree or self.tree()
         return tree.decide(self.user_group_ids(user, tree), action)
 
 
@@ -241,4 +370,6 @@ def ensure_default_groups(session: Session) -> int:
         session.add_all(Rule(group_id=grp.id, action=a, allow=True) for a in spec.allow)
         existing[spec.key] = grp
         added += 1
+    if added:
+        bump_version(session)
     return added
