@@ -88,6 +88,24 @@ DEFAULT_GROUPS = (
 
 PUBLIC, REGISTERED, MEMBER = "public", "registered", "member"
 
+#: Translations of the default groups' titles, shown while a group keeps its default title.
+DEFAULT_TITLES: dict[str, Any] = {
+    "Public": _l("Public"),
+    "Registered": _l("Registered"),
+    "Member": _l("Member"),
+    "Board": _l("Board"),
+    "Administrator": _l("Administrator"),
+    "Super User": _l("Super User"),
+}
+
+
+def group_title(group: Any) -> str:
+    """A group's title for display: default groups in the page's language until renamed."""
+    spec = next((d for d in DEFAULT_GROUPS if d.key == group.key), None)
+    if spec is not None and group.title == spec.title:
+        return str(DEFAULT_TITLES[spec.title])
+    return str(group.title)
+
 
 @dataclass
 class Decision:

@@ -17,7 +17,7 @@ from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from .. import acl_admin
-from ..acl import Decision, GroupTree
+from ..acl import Decision, GroupTree, group_title
 from ..extension import require
 from ..i18n import gettext as _
 from ..i18n import lazy_gettext as _l
@@ -65,7 +65,7 @@ def _checked(form: FlaskForm) -> bool:
 def _parent_choices(tree: GroupTree, exclude: set[int] = frozenset()) -> list[tuple[int, str]]:  # type: ignore[assignment]
     choices = [(NO_PARENT, _("(top level)"))]
     choices += [
-        (grp.id, "\u2014 " * depth + str(grp.title))
+        (grp.id, "\u2014 " * depth + group_title(grp))
         for depth, grp in tree.walk()
         if grp.id not in exclude
     ]
@@ -77,7 +77,7 @@ def explain(decision: Decision, tree: GroupTree, here: Any) -> str:
     if decision.group is None:
         return _("Denied: no group allows it")
     grp = tree.by_key(decision.group)
-    title = str(grp.title) if grp is not None else decision.group
+    title = group_title(grp) if grp is not None else decision.group
     if decision.rule == "super user":
         return _("Allowed: %(group)s passes every check", group=title)
     if decision.rule == "deny":
@@ -138,6 +138,7 @@ def create_blueprint(state: Any) -> Blueprint:
             counts=counts,
             form=form,
             implicit=acl_admin.IMPLICIT_KEYS,
+            title_of=group_title,
         )
 
     @bp.route("/acl/groups", methods=["POST"])
@@ -181,7 +182,7 @@ def create_blueprint(state: Any) -> Blueprint:
         member_ids = sorted(
             session().scalars(select(GroupMember.user_id).where(GroupMember.group_id == grp.id))
         )
-        rename = RenameForm(title=grp.title)
+        rename = RenameForm(title=group_title(grp))
         move = MoveForm(parent=grp.parent_id or NO_PARENT)
         move.parent.choices = _parent_choices(tree, {grp.id, *tree.descendants(grp.id)})
         return render_template(
@@ -197,6 +198,7 @@ def create_blueprint(state: Any) -> Blueprint:
             confirm=ConfirmForm(),
             deletable=grp.key not in acl_admin.DEFAULT_KEYS,
             implicit=grp.key in acl_admin.IMPLICIT_KEYS,
+            title_of=group_title,
         )
 
     @bp.route("/acl/groups/<int:group_id>/rename", methods=["POST"])
@@ -236,7 +238,7 @@ def create_blueprint(state: Any) -> Blueprint:
         grp = group_or_404(group_id)
         if not _checked(ConfirmForm()):
             return back(group_id)
-        title = grp.title
+        title = group_title(grp)
         try:
             acl_admin.delete_group(state, grp, editor=current_user)
         except acl_admin.AclRefused as exc:
