@@ -147,23 +147,25 @@ def test_a_tree_stored_in_the_database_loads_to_the_same_answers(app):
 
     rng = random.Random(7)
     db_ids: list[int] = []
+    groups: dict[int, GroupNode] = {}
+    rules: dict[tuple[int, str], bool] = {}
     for n in range(10):
         parent = rng.choice([None, *db_ids]) if db_ids else None
         grp = Group(key=f"p{n}", title=f"P{n}", parent_id=parent, super_user=n == 9)
         db.session.add(grp)
         db.session.flush()
         db_ids.append(grp.id)
+        groups[grp.id] = GroupNode(grp.id, grp.key, grp.title, parent, n == 9)
     for gid in db_ids:
         for action in ACTIONS:
             choice = rng.choice([None, None, True, False])
             if choice is not None:
                 db.session.add(Rule(group_id=gid, action=action, allow=choice))
+                rules[(gid, action)] = choice
     db.session.commit()
 
     tree = GroupTree.load(db.session)
-    groups = {gid: tree.groups[gid] for gid in tree.groups}
-    rules = dict(tree.rules)
-    assert {gid for gid in db_ids} <= set(groups)
+    assert {gid: tree.groups[gid] for gid in db_ids} == groups
     for size in (1, 2):
         for member_of in itertools.combinations(db_ids, size):
             for action in ACTIONS:
