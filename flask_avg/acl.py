@@ -13,6 +13,7 @@ starts with the self-service actions only (least privilege).
 
 from __future__ import annotations
 
+import itertools
 import threading
 import uuid
 from collections.abc import Iterable
@@ -22,7 +23,7 @@ from typing import Any
 from flask import g, has_request_context
 from flask_login import current_user
 from flask_principal import ActionNeed, Identity, Permission, RoleNeed
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from .i18n import lazy_gettext as _l
@@ -256,19 +257,46 @@ def bump_version(session: Session) -> str:
     return version
 
 
+@event.listens_for(Session, "before_flush")
+def _stamp_acl_changes(session: Session, _context: Any, _instances: Any) -> None:
+    """Any ORM change to groups, memberships or rules bumps the version stamp in the same flush,
+    so every process's cache notices it (bulk SQL statements: call ``Acl.changed()``)."""
+    for obj in itertools.chain(session.new, session.dirty, session.deleted):
+        if isinstance(obj, Group | GroupMember | Rule):
+            with session.no_autoflush:
+                bump_version(session)
+            return
+
+
+class _Cached:
+    """One version of the ACL in a process: the tree and what was computed from it."""
+
+    def __init__(self, version: Any, tree: GroupTree) -> None:
+        self.version = version
+        self.tree = tree
+        #: (frozenset of group ids, number of actions) -> allowed actions
+        self.allowed: dict[Any, frozenset[str]] = {}
+        #: user id -> explicit group ids
+        self.memberships: dict[str, list[int]] = {}
+
+
+MAX_CACHED_USERS = 50_000
+
+
 class Acl:
     """Per-request permission answers for the current user, via Flask-Principal needs.
 
     The group tree and rules are cached per process and reloaded when the
-    version stamp in ``avg_setting`` (:data:`VERSION_KEY`) changes; the
-    allowed actions of a combination of groups are cached with the tree. Per
-    request that leaves one query for the user's memberships (the settings
-    query is shared with the rest of flask-avg).
+    version stamp in ``avg_setting`` (:data:`VERSION_KEY`) changes; users'
+    explicit memberships and the allowed actions of each combination of groups
+    are cached with the tree. Any ORM change to groups, memberships or rules
+    bumps the stamp in the same flush. Per request that leaves the settings
+    query and the member-record lookup, both shared with the rest of flask-avg.
     """
 
     def __init__(self, state: Any) -> None:
         self.state = state
-        self._cache: tuple[Any, GroupTree, dict[Any, frozenset[str]]] | None = None
+        self._cache: _Cached | None = None
         self._lock = threading.Lock()
 
     @property
@@ -277,19 +305,15 @@ class Acl:
 
     def tree(self) -> GroupTree:
         """The current group tree, from the process cache when its version stamp still holds."""
-        return self._entry()[1]
+        return self._entry().tree
 
-    def _entry(self) -> tuple[Any, GroupTree, dict[Any, frozenset[str]]]:
+    def _entry(self) -> _Cached:
         version = self.state.settings.get(VERSION_KEY)
         cached = self._cache
-        if cached is not None and version is not None and cached[0] == version:
+        if cached is not None and version is not None and cached.version == version:
             return cached
         with self._lock:
-            entry: tuple[Any, GroupTree, dict[Any, frozenset[str]]] = (
-                version,
-                GroupTree.load(self.session),
-                {},
-            )
+            entry = _Cached(version, GroupTree.load(self.session))
             self._cache = entry
         return entry
 
@@ -302,30 +326,45 @@ class Acl:
         self.invalidate()
         return bump_version(self.session)
 
-    def user_group_ids(self, user: Any, tree: GroupTree) -> list[int]:
-        """Explicit memberships plus the implicit public/registered/member groups."""
+    def user_group_ids(
+        self, user: Any, tree: GroupTree, memberships: dict[str, list[int]] | None = None
+    ) -> list[int]:
+        """Explicit memberships plus the implicit public/registered/member groups.
+
+        ``memberships`` is a cache of explicit memberships by user id, valid for
+        one ACL version; without it they are read from the session.
+        """
         implicit = [PUBLIC]
         explicit: list[int] = []
         if user is not None and getattr(user, "is_authenticated", False):
             implicit.append(REGISTERED)
             if self.state.subject_for(user) is not None:
                 implicit.append(MEMBER)
-            explicit = list(
-                self.session.scalars(
-                    select(GroupMember.group_id).where(GroupMember.user_id == str(user.get_id()))
+            user_id = str(user.get_id())
+            known = memberships.get(user_id) if memberships is not None else None
+            if known is None:
+                known = list(
+                    self.session.scalars(
+                        select(GroupMember.group_id).where(GroupMember.user_id == user_id)
+                    )
                 )
-            )
+                if memberships is not None:
+                    if len(memberships) >= MAX_CACHED_USERS:
+                        memberships.clear()
+                    memberships[user_id] = known
+            explicit = known
         keyed = [grp.id for key in implicit if (grp := tree.by_key(key)) is not None]
         return sorted(set(keyed + explicit))
 
     def identity_needs(self, user: Any) -> set[Any]:
-        _version, tree, allowed_cache = self._entry()
-        gids = self.user_group_ids(user, tree)
+        entry = self._entry()
+        tree = entry.tree
+        gids = self.user_group_ids(user, tree, entry.memberships)
         cache_key = (frozenset(gids), len(self.state.actions))
-        allowed = allowed_cache.get(cache_key)
+        allowed = entry.allowed.get(cache_key)
         if allowed is None:
             allowed = frozenset(tree.allowed_actions(gids, self.state.actions))
-            allowed_cache[cache_key] = allowed
+            entry.allowed[cache_key] = allowed
         needs: set[Any] = {RoleNeed(tree.groups[gid].key) for gid in gids if gid in tree.groups}
         needs |= {ActionNeed(a) for a in allowed}
         return needs
