@@ -163,9 +163,25 @@ def delete_group(state: Any, grp: Group, *, editor: Any = None) -> None:
     apply_change(state, "group.delete", mutate, editor=editor, detail={"group": key})
 
 
+def is_super_user(state: Any, user: Any) -> bool:
+    tree = state.acl.tree()
+    return any(
+        grp.super_user
+        for gid in state.acl.user_group_ids(user, tree)
+        for grp in tree.ancestors(gid)
+    )
+
+
+def _guard_super_group(state: Any, grp: Group, editor: Any) -> None:
+    """Only a Super User decides who else is one (as in Joomla); the CLI may always."""
+    if editor is not None and grp.super_user and not is_super_user(state, editor):
+        raise AclRefused(_("Only a Super User can change who is a Super User."))
+
+
 def add_member(state: Any, grp: Group, user: Any, *, editor: Any = None) -> bool:
     """Put ``user`` in ``grp``; False when they already were."""
     session: Session = state.db.session
+    _guard_super_group(state, grp, editor)
     user_id = str(user.get_id())
     if session.get(GroupMember, (user_id, grp.id)) is not None:
         return False
@@ -181,6 +197,7 @@ def add_member(state: Any, grp: Group, user: Any, *, editor: Any = None) -> bool
 
 def remove_member(state: Any, grp: Group, user_id: str, *, editor: Any = None) -> bool:
     session: Session = state.db.session
+    _guard_super_group(state, grp, editor)
     row = session.get(GroupMember, (user_id, grp.id))
     if row is None:
         return False

@@ -136,19 +136,35 @@ def test_add_and_remove_a_member_by_email(admin, users):
     assert audit_actions() == ["acl.member.add", "acl.member.remove"]
 
 
-def test_the_last_super_user_cannot_be_removed(app, admin, users):
+def test_the_last_super_user_cannot_be_removed(app, users):
     su = group("super_user")
     only = str(users["super_user"].id)
+    su_client = client_for(app, users["super_user"])
     before = acl_snapshot()
-    post(admin, f"/avg/acl/groups/{su.id}/members/{only}/remove", {})
+    post(su_client, f"/avg/acl/groups/{su.id}/members/{only}/remove", {})
     assert acl_snapshot() == before
-    page = admin.get(f"/avg/acl/groups/{su.id}").get_data(as_text=True)
+    page = su_client.get(f"/avg/acl/groups/{su.id}").get_data(as_text=True)
     assert "Het laatste lid van de groep Superbeheerder" in page
-    # With a second super user the first may go.
-    post(admin, f"/avg/acl/groups/{su.id}/members", {"email": "m3@example.org"})
-    post(admin, f"/avg/acl/groups/{su.id}/members/{only}/remove", {})
+    # Removing themself would also lock them out (they are otherwise a plain member) ...
+    post(su_client, f"/avg/acl/groups/{su.id}/members", {"email": "m3@example.org"})
+    post(su_client, f"/avg/acl/groups/{su.id}/members/{only}/remove", {})
+    db.session.rollback()
+    assert db.session.get(GroupMember, (only, su.id)) is not None
+    # ... but the second super user may remove the first.
+    second = client_for(app, users["administrator"])
+    post(second, f"/avg/acl/groups/{su.id}/members/{only}/remove", {})
     db.session.rollback()
     assert db.session.get(GroupMember, (only, su.id)) is None
+
+
+def test_only_a_super_user_changes_who_is_one(admin, users):
+    su = group("super_user")
+    before = acl_snapshot()
+    post(admin, f"/avg/acl/groups/{su.id}/members", {"email": "m3@example.org"})
+    post(admin, f"/avg/acl/groups/{su.id}/members/{users['super_user'].id}/remove", {})
+    assert acl_snapshot() == before
+    page = admin.get(f"/avg/acl/groups/{su.id}").get_data(as_text=True)
+    assert "Alleen een superbeheerder" in page
 
 
 def test_an_edit_that_locks_the_editor_out_is_refused(admin, users):
