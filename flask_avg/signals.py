@@ -49,5 +49,7 @@ consent_expiring = _signals.signal("avg-consent-expiring")
 #: A personal-data breach was recorded or updated. ``breach``, ``created`` (bool).
 breach_recorded = _signals.signal("avg-breach-recorded")
 
-#: An ACL group, membership or rule changed. ``change``: a short description, ``actor``.
+#: An ACL group, membership or rule changed. ``change``: a short code such as
+#: "group.add" or "rules.set", ``actor``: the user who made it (None from the CLI),
+#: ``detail``: the audited detail (group key, user id, rule values).
 acl_changed = _signals.signal("avg-acl-changed")

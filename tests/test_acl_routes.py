@@ -1,0 +1,99 @@
+"""Every flask-avg route against every default group, from a table of minimum groups.
+
+The table maps an endpoint to the least privileged default group that may use
+it (``"public"``: anyone). A route without an entry fails the test, so a new
+view cannot slip in unguarded. Entries are ``"group"`` or ``("group", status)``
+when a permitted request does not answer 200 (a redirect, or 400 for a POST
+sent here without its CSRF token). Users below the minimum get 403, anonymous
+visitors a redirect to the login page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from example_app.models import db
+
+from .acl_support import LEVELS, client_for, group, log_in, make_users
+
+POST_WITHOUT_CSRF = 400
+
+#: endpoint -> minimum default group, or (minimum group, status when permitted).
+ROUTES: dict[str, str | tuple[str, int]] = {
+    # core
+    "avg_core.static": "public",
+    "avg_core.set_language": ("public", 302),
+    "avg_core.index": "member",
+    # self-service
+    "avg_self.me": "member",
+    # the board's member pages
+    "avg_admin.members": "board",
+    "avg_admin.member": "board",
+    # access control
+    "avg_acl.index": "administrator",
+    "avg_acl.group": "administrator",
+    "avg_acl.add_group": ("administrator", POST_WITHOUT_CSRF),
+    "avg_acl.rename_group": ("administrator", POST_WITHOUT_CSRF),
+    "avg_acl.move_group": ("administrator", POST_WITHOUT_CSRF),
+    "avg_acl.delete_group": ("administrator", POST_WITHOUT_CSRF),
+    "avg_acl.add_member": ("administrator", POST_WITHOUT_CSRF),
+    "avg_acl.remove_member": ("administrator", POST_WITHOUT_CSRF),
+    "avg_acl.set_rules": ("administrator", POST_WITHOUT_CSRF),
+}
+
+
+def url_arguments(users: Any) -> dict[str, Any]:
+    """A value for every URL argument name any flask-avg route uses."""
+    from example_app.models import Member
+
+    member = db.session.scalars(db.select(Member).order_by(Member.id)).first()
+    return {
+        "filename": "avg.css",
+        "code": "en",
+        "subject_id": member.id,
+        "group_id": group("board").id,
+        "user_id": str(users["board"].id),
+    }
+
+
+def expected(endpoint: str, level: str) -> int:
+    entry = ROUTES[endpoint]
+    minimum, ok = (entry, 200) if isinstance(entry, str) else entry
+    if LEVELS.index(level) >= LEVELS.index(minimum):
+        return ok
+    return 302 if level == "public" else 403
+
+
+def avg_rules(app: Flask) -> list[Any]:
+    return [rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("avg_")]
+
+
+def test_every_route_has_an_entry(app):
+    missing = sorted({rule.endpoint for rule in avg_rules(app)} - set(ROUTES))
+    assert not missing, f"add these flask-avg endpoints to ROUTES in {__name__}: {missing}"
+
+
+def test_every_route_against_every_default_group(app):
+    users = make_users()
+    args = url_arguments(users)
+    client = client_for(app)
+    wrong = []
+    for rule in sorted(avg_rules(app), key=lambda r: r.endpoint):
+        assert rule.endpoint in ROUTES, f"{rule.endpoint} has no entry in ROUTES"
+        with app.test_request_context():
+            from flask import url_for
+
+            url = url_for(rule.endpoint, **{name: args[name] for name in rule.arguments})
+        method = "GET" if "GET" in (rule.methods or ()) else "POST"
+        for level in LEVELS:
+            log_in(client, users[level])
+            response = client.open(url, method=method)
+            response.close()
+            want = expected(rule.endpoint, level)
+            if response.status_code != want:
+                wrong.append(f"{method} {url} as {level}: {response.status_code}, expected {want}")
+            if want == 302 and level == "public" and expected(rule.endpoint, "super_user") != 302:
+                assert "/login" in response.headers["Location"], url
+    assert not wrong, "\n".join(wrong)
