@@ -1,0 +1,29 @@
+"""The accountability blueprint: consent, the register, the inventory, breaches, the dashboard
+and the audit log screen. Each concept's routes live in a module of its own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+from ..i18n import lazy_gettext as _l
+from ..jinja import NavItem
+from . import make_blueprint
+
+
+def create_blueprint(state: Any) -> Blueprint:
+    from . import consent
+
+    bp = make_blueprint("accountability", __name__)
+    consent.register_routes(bp, state)
+    state.nav.append(
+        NavItem("avg_accountability.consent_purposes", _l("Consent"), "avg.consent.manage")
+    )
+    return bp
+
+
+def register_commands(group: Any) -> None:
+    from ..accountability_cli import register
+
+    register(group)
