@@ -23,3 +23,36 @@ def register(group: Any) -> None:
         sent = send_expiry_reminders(state, days)
         state.db.session.commit()
         click.echo(f"{sent} consent reminder(s) sent.")
+
+    @group.command("register")
+    @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write an .xlsx file.")
+    def register_command(output: str | None) -> None:
+        """The register of processing activities (Art. 30): print it, or -o FILE.xlsx."""
+        from . import register
+
+        reg = register.build(_state())
+        if output:
+            with open(output, "wb") as fh:
+                fh.write(register.to_excel(reg))
+            click.echo(f"Register written to {output}.")
+            return
+        for act in reg.activities:
+            click.echo(act.purpose)
+            click.echo("  basis: " + "; ".join(str(b) for b in act.bases))
+            click.echo("  data: " + ", ".join(str(c.label) for c in act.categories))
+            for line in act.retention:
+                click.echo("  retention: " + register.retention_text(line))
+
+    @group.command("annex")
+    @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file.")
+    def annex_command(output: str | None) -> None:
+        """The processor agreement's data annex, as Markdown."""
+        from . import annex, register
+
+        text = annex.to_markdown(register.build(_state()))
+        if output:
+            with open(output, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            click.echo(f"Annex written to {output}.")
+        else:
+            click.echo(text)

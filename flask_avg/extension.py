@@ -329,9 +329,10 @@ def preferred_locale() -> str:
 
     Hosts with their own Flask-Babel locale selector can call this from it.
     """
-    from flask import session
+    from flask import has_request_context, session
 
-    chosen = session.get("avg_locale")
+    # The CLI and background jobs have no session: they use the default language.
+    chosen = session.get("avg_locale") if has_request_context() else None
     if chosen in cfg.config_value("LOCALES"):
         return str(chosen)
     return str(cfg.config_value("DEFAULT_LOCALE"))

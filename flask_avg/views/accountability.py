@@ -13,12 +13,16 @@ from . import make_blueprint
 
 
 def create_blueprint(state: Any) -> Blueprint:
-    from . import consent
+    from . import consent, register
 
     bp = make_blueprint("accountability", __name__)
     consent.register_routes(bp, state)
+    register.register_routes(bp, state)
     state.nav.append(
         NavItem("avg_accountability.consent_purposes", _l("Consent"), "avg.consent.manage")
+    )
+    state.nav.append(
+        NavItem("avg_accountability.register_page", _l("Register"), "avg.register.manage")
     )
     return bp
 
