@@ -13,11 +13,12 @@ from . import make_blueprint
 
 
 def create_blueprint(state: Any) -> Blueprint:
-    from . import consent, register
+    from . import consent, inventory, register
 
     bp = make_blueprint("accountability", __name__)
     consent.register_routes(bp, state)
     register.register_routes(bp, state)
+    inventory.register_routes(bp, state)
     state.nav.append(
         NavItem("avg_accountability.consent_purposes", _l("Consent"), "avg.consent.manage")
     )
