@@ -133,4 +133,5 @@ class Rule(AvgBase):
     allow: Mapped[bool] = mapped_column(Boolean, nullable=False)
 
 
+from .breaches import models as _breach_models  # noqa: E402,F401
 from .consent import models as _consent_models  # noqa: E402,F401
