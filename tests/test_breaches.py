@@ -36,7 +36,7 @@ def test_clock_counts_down_72_hours_from_discovery(app):
         c = breaches.clock(b)
         assert c.status == "open" and c.remaining == timedelta(hours=71)
         assert c.deadline == datetime(2026, 3, 5, 9, 30, tzinfo=UTC)
-        assert "71 h 0 min" in c.describe()
+        assert "71 u 0 min" in c.describe()  # Dutch by default
     with time_machine.travel(FOUND + timedelta(hours=71, minutes=59), tick=False):
         assert breaches.clock(b).status == "open"
     with time_machine.travel(FOUND + timedelta(hours=72), tick=False):
@@ -44,7 +44,7 @@ def test_clock_counts_down_72_hours_from_discovery(app):
     with time_machine.travel(FOUND + timedelta(hours=80, minutes=15), tick=False):
         c = breaches.clock(b)
         assert c.status == "overdue" and c.remaining == -timedelta(hours=8, minutes=15)
-        assert "8 h 15 min" in c.describe()
+        assert "8 u 15 min te laat" in c.describe()
         assert [x.id for x, _c in breaches.running(db.session)] == [b.id]
 
 
@@ -104,7 +104,7 @@ def test_board_records_a_breach_with_a_computed_count(app, client):
         assert entry.detail == {"breach": b.id, "affected": 8}
         dash = client.get("/avg/dashboard").get_data(as_text=True)
         assert f'data-breach="{b.id}"' in dash and 'data-clock="open"' in dash
-        assert "67 h 0 min" in dash or "67 u 0 min" in dash
+        assert "Nog 67 u 0 min" in dash
         traveller.shift(timedelta(hours=85))
         # The test app context outlives requests: drop the CSRF token Flask-WTF cached in g.
         g.pop("csrf_token", None)
