@@ -246,3 +246,21 @@ def test_members_cannot_open_the_board_consent_screens(app, client):
     login(client, "lid@example.org")
     assert client.get("/avg/consent/purposes").status_code == 403
     assert client.get("/avg/consent/members/1").status_code == 403
+
+
+def test_retired_board_purpose_still_answers_and_forget_clears_state(app):
+    _board_purpose("sms", "SMS bij afgelasting")
+    a = full_member(1)
+    db.session.commit()
+    app.config["AVG_CONSENT_RECORD_IP"] = True
+    state = get_state()
+    consent.record(state, a.member, "sms", given=True)
+    db.session.get(ConsentPurposeRow, "sms").active = False
+    db.session.commit()
+    assert "sms" not in consent.purposes(state)
+    assert avg.has_consent(a.member, "sms")  # a host's check does not break
+    assert consent.forget(state, a.member) == 1
+    db.session.commit()
+    assert not avg.has_consent(a.member, "sms")
+    rec = db.session.scalars(select(ConsentRecord)).one()
+    assert rec.ip is None and rec.given  # the proof stays, without the address

@@ -106,9 +106,10 @@ def purposes(state: Any, *, inactive: bool = False) -> dict[str, Purpose]:
     return found
 
 
-def get_purpose(state: Any, key: str) -> Purpose:
+def get_purpose(state: Any, key: str, *, inactive: bool = False) -> Purpose:
+    """A purpose by key; ``KeyError`` for a typo. Retired board purposes only with ``inactive``."""
     try:
-        return purposes(state)[key]
+        return purposes(state, inactive=inactive)[key]
     except KeyError:
         raise KeyError(f"unknown consent purpose {key!r}") from None
 
@@ -208,7 +209,7 @@ def has_consent(state: Any, member: Any, key: str, *, current_version: bool = Fa
 
     With ``current_version=True`` only agreement to the purpose's current text counts.
     """
-    purpose = get_purpose(state, key)
+    purpose = get_purpose(state, key, inactive=True)
     row = state.db.session.get(ConsentState, (subject_key(state, member), key))
     if current_version and row is not None and row.text_hash != purpose.text_hash:
         return False
@@ -217,7 +218,7 @@ def has_consent(state: Any, member: Any, key: str, *, current_version: bool = Fa
 
 def consent_filter(state: Any, key: str, *, current_version: bool = False) -> ColumnElement[bool]:
     """A WHERE clause on the subject model: ``select(Member).where(avg.consent_filter("x"))``."""
-    purpose = get_purpose(state, key)
+    purpose = get_purpose(state, key, inactive=True)
     subject_col = state.registry.subject.primary_key[0]
     consenting = ConsentState.subject
     key_col: Any = consenting if isinstance(subject_col.type, String) else None
@@ -299,3 +300,21 @@ def send_expiry_reminders(state: Any, within_days: int = 30) -> int:
     if rows:
         state.audit.record("consent.reminders", detail={"sent": len(rows)})
     return len(rows)
+
+
+def forget(state: Any, member: Any) -> int:
+    """For the erasure of a member: drop their current answers and the IP addresses kept.
+
+    The answers themselves (when, which text, how) stay as proof that consent
+    was given (Art. 7(1)), keyed by the member's former key only. Returns the
+    number of current answers removed; the caller commits.
+    """
+    from sqlalchemy import delete, update
+
+    subject = subject_key(state, member)
+    session: Session = state.db.session
+    removed = session.execute(delete(ConsentState).where(ConsentState.subject == subject))
+    session.execute(update(ConsentRecord).where(ConsentRecord.subject == subject).values(ip=None))
+    count = int(getattr(removed, "rowcount", 0) or 0)
+    state.audit.record("consent.forget", subject=subject, detail={"removed": count})
+    return count
