@@ -22,6 +22,12 @@ from .models import Member, User, db
 login_manager = LoginManager()
 avg = AVG(db=db, user_model=User)
 login_manager.login_view = "club.login"
+avg.consent_purpose(
+    "newsletter",
+    "Nieuwsbrief",
+    "Ik wil de nieuwsbrief van De Wielewaal per e-mail ontvangen (ongeveer eens per maand).",
+    "2026-1",
+)
 
 
 @login_manager.user_loader

@@ -35,6 +35,7 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("self_service", "flask_avg.views.self_service"),
     ("admin", "flask_avg.views.members"),
     ("acl", "flask_avg.views.acl"),
+    ("accountability", "flask_avg.views.accountability"),
 )
 
 
@@ -140,6 +141,7 @@ class AVG:
         self._actions: dict[str, Any] = dict(BUILTIN_ACTIONS)
         self._categories: dict[str, Category] = dict(CATEGORIES)
         self._retention: dict[str, RetentionCategory] = dict(RETENTION_CATEGORIES)
+        self._consent_purposes: dict[str, Any] = {}
         if app is not None:
             self.init_app(app)
 
@@ -172,6 +174,43 @@ class AVG:
     def add_retention_category(self, category: RetentionCategory) -> None:
         """Add a retention category (call before ``init_app``)."""
         self._retention[category.key] = category
+
+    # -- consent (flask_avg.consent) ----------------------------------------
+    def consent_purpose(
+        self, key: str, label: Any, text: Any, version: str, *, expires_days: int | None = None
+    ) -> Any:
+        """Declare a consent purpose such as ``"newsletter"``; changing ``text`` re-asks members."""
+        from .consent import declare
+
+        return declare(self._consent_purposes, key, label, text, version, expires_days=expires_days)
+
+    def has_consent(self, member: Any, purpose: str, *, current_version: bool = False) -> bool:
+        """Whether ``member`` (object or key) currently agrees to ``purpose``."""
+        from .consent import has_consent
+
+        return has_consent(self.state, member, purpose, current_version=current_version)
+
+    def consent_filter(self, purpose: str, *, current_version: bool = False) -> Any:
+        """WHERE clause for bulk mailings: ``select(Member).where(avg.consent_filter("x"))``."""
+        from .consent import consent_filter
+
+        return consent_filter(self.state, purpose, current_version=current_version)
+
+    def record_consent(
+        self,
+        member: Any,
+        purpose: str,
+        *,
+        given: bool,
+        method: str = "signup_form",
+        recorded_by: str | None = None,
+    ) -> Any:
+        """Store an answer (e.g. from the host's sign-up form) in the current transaction."""
+        from .consent import record
+
+        return record(
+            self.state, member, purpose, given=given, method=method, recorded_by=recorded_by
+        )
 
     def _catalogue(self) -> Catalogue:
         return Catalogue(categories=dict(self._categories), retention=dict(self._retention))
@@ -304,9 +343,10 @@ def preferred_locale() -> str:
 
     Hosts with their own Flask-Babel locale selector can call this from it.
     """
-    from flask import session
+    from flask import has_request_context, session
 
-    chosen = session.get("avg_locale")
+    # The CLI and background jobs have no session: they use the default language.
+    chosen = session.get("avg_locale") if has_request_context() else None
     if chosen in cfg.config_value("LOCALES"):
         return str(chosen)
     return str(cfg.config_value("DEFAULT_LOCALE"))

@@ -131,3 +131,7 @@ class Rule(AvgBase):
     )
     action: Mapped[str] = mapped_column(String(100), nullable=False)
     allow: Mapped[bool] = mapped_column(Boolean, nullable=False)
+
+
+from .breaches import models as _breach_models  # noqa: E402,F401
+from .consent import models as _consent_models  # noqa: E402,F401

@@ -1,0 +1,126 @@
+"""Consent filter and breach counting against hand-written SQL, in the same run (SQLite).
+
+``python -m bench accountability`` (20,000 members) or ``--full`` (200,000).
+Prints the time of flask-avg's query and of the hand-written one, and their ratio.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+
+def _timed(fn: Any, repeat: int = 5) -> float:
+    runs = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - started)
+    return statistics.median(runs)
+
+
+def main(args: list[str]) -> None:
+    from example_app import create_app
+    from example_app.models import Invoice, Member, db
+    from flask_avg import breaches
+    from flask_avg.consent.models import ConsentState
+    from flask_avg.extension import get_state
+    from flask_avg.models import AvgBase
+
+    n = 200_000 if "--full" in args else 20_000
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app(
+            {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{Path(tmp) / 'bench.db'}", "TESTING": True}
+        )
+        with app.app_context():
+            db.create_all()
+            AvgBase.metadata.create_all(db.engine)
+            now = datetime.now(UTC)
+            db.session.execute(
+                sa.insert(Member),
+                [
+                    {
+                        "id": i,
+                        "member_number": f"B{i}",
+                        "first_name": "A",
+                        "last_name": "B",
+                        "email": f"m{i}@example.net",
+                        "start_date": date(2015, 1, 1),
+                    }
+                    for i in range(1, n + 1)
+                ],
+            )
+            db.session.execute(
+                sa.insert(Invoice),
+                [
+                    {
+                        "member_id": i,
+                        "number": f"{y}-{i}",
+                        "invoice_date": date(y, 1, 15),
+                        "description": "Contributie",
+                        "amount": 100,
+                    }
+                    for i in range(1, n + 1)
+                    for y in (2020, 2021)
+                ],
+            )
+            db.session.execute(
+                sa.insert(ConsentState),
+                [
+                    {
+                        "subject": str(i),
+                        "purpose": "newsletter",
+                        "given": i % 3 != 0,
+                        "at": now,
+                        "version": "1",
+                        "text_hash": "x",
+                        "record_id": i,
+                    }
+                    for i in range(1, n + 1, 2)
+                ],
+            )
+            db.session.commit()
+            state = get_state()
+            hand_sql = sa.text(
+                "SELECT count(*) FROM members WHERE id IN (SELECT CAST(subject AS INTEGER) "
+                "FROM avg_consent WHERE purpose = 'newsletter' AND given = 1 "
+                "AND (expires_at IS NULL OR expires_at > :now))"
+            )
+            ours_stmt = (
+                sa.select(sa.func.count())
+                .select_from(Member)
+                .where(state.ext.consent_filter("newsletter"))
+            )
+            a = db.session.scalar(ours_stmt)
+            b = db.session.scalar(hand_sql, {"now": now.replace(tzinfo=None)})
+            assert a == b, (a, b)
+            t_ours = _timed(lambda: db.session.scalar(ours_stmt))
+            t_hand = _timed(lambda: db.session.scalar(hand_sql, {"now": now.replace(tzinfo=None)}))
+            print(
+                f"   consent_filter, {n} members: {t_ours * 1000:.1f} ms, "
+                f"hand-written SQL {t_hand * 1000:.1f} ms, ratio {t_ours / t_hand:.2f}"
+            )
+
+            hand_count = sa.text(
+                "SELECT count(DISTINCT member_id) FROM invoices "
+                "WHERE invoice_date BETWEEN '2020-01-01' AND '2020-12-31'"
+            )
+            a = breaches.count_affected(state, ["Invoice"], date(2020, 1, 1), date(2020, 12, 31))
+            assert a == db.session.scalar(hand_count) == n
+            t_ours = _timed(
+                lambda: breaches.count_affected(
+                    state, ["Invoice"], date(2020, 1, 1), date(2020, 12, 31)
+                )
+            )
+            t_hand = _timed(lambda: db.session.scalar(hand_count))
+            print(
+                f"   breach count_affected, {2 * n} invoices: {t_ours * 1000:.1f} ms, "
+                f"hand-written {t_hand * 1000:.1f} ms, ratio {t_ours / t_hand:.2f}"
+            )
+            db.engine.dispose()
