@@ -18,6 +18,7 @@ from flask import current_app
 from .declarations import LEGAL_BASES
 from .i18n import gettext as _
 from .i18n import lazy_gettext as _l
+from .i18n import localise
 from .presenters import retention_days
 
 #: Board-entered fields: key -> label. Stored as ``register.<key>`` settings.
@@ -121,7 +122,7 @@ def build(state: Any) -> Register:
     catalogue = state.catalogue
     for model in state.registry:
         for col_name, spec in model.columns.items():
-            purpose = str(spec.purpose) if spec.purpose else no_purpose()
+            purpose = str(localise(spec.purpose)) if spec.purpose else no_purpose()
             act = activities.get(purpose)
             if act is None:
                 act = Activity(purpose, overrides.get(purpose) or fields["people"])
@@ -133,7 +134,7 @@ def build(state: Any) -> Register:
             _add(act.bases, basis)
             _add(act.models, str(model.label))
             for recipient in spec.recipients:
-                _add(act.recipients, str(recipient))
+                _add(act.recipients, str(localise(recipient)))
             overall = categories.get(cat.key)
             if overall is None:
                 overall = categories[cat.key] = DataCategory(cat.key, cat.label, cat.special)

@@ -41,6 +41,24 @@ ROUTES: dict[str, str | tuple[str, int]] = {
     "avg_acl.add_member": ("administrator", POST_WITHOUT_CSRF),
     "avg_acl.remove_member": ("administrator", POST_WITHOUT_CSRF),
     "avg_acl.set_rules": ("administrator", POST_WITHOUT_CSRF),
+    # accountability: consent, register, inventory, breaches, dashboard, audit log
+    "avg_accountability.consent_page": "member",
+    "avg_accountability.consent_choose": ("member", POST_WITHOUT_CSRF),
+    "avg_accountability.consent_review": ("member", 302),  # nothing to re-read: back to the page
+    "avg_accountability.consent_purposes": "board",
+    "avg_accountability.consent_purpose_edit": "board",
+    "avg_accountability.consent_member_lookup": ("board", 302),  # no member given: back
+    "avg_accountability.consent_member": "board",
+    "avg_accountability.register_page": "board",
+    "avg_accountability.register_xlsx": "board",
+    "avg_accountability.annex_page": "board",
+    "avg_accountability.annex_markdown": "board",
+    "avg_accountability.inventory_page": "board",
+    "avg_accountability.breaches_list": "board",
+    "avg_accountability.breach_edit": "board",
+    "avg_accountability.breaches_csv": "board",
+    "avg_accountability.dashboard": "board",
+    "avg_accountability.audit_log": "board",
 }
 
 
@@ -55,7 +73,37 @@ def url_arguments(users: Any) -> dict[str, Any]:
         "subject_id": member.id,
         "group_id": group("board").id,
         "user_id": str(users["board"].id),
+        "key": _a_board_purpose(),
+        "breach_id": _a_breach().id,
     }
+
+
+def _a_board_purpose() -> str:
+    """A consent purpose the board entered (code-declared ones are edited in code)."""
+    from flask_avg.consent.models import ConsentPurposeRow
+
+    if db.session.get(ConsentPurposeRow, "photos") is None:
+        db.session.add(
+            ConsentPurposeRow(
+                key="photos", label="Foto's", text="Foto's op de website", version="1"
+            )
+        )
+        db.session.commit()
+    return "photos"
+
+
+def _a_breach() -> Any:
+    from datetime import UTC, datetime
+
+    from flask_avg.breaches.models import Breach
+
+    breach = db.session.scalars(db.select(Breach)).first()
+    if breach is None:
+        now = datetime.now(UTC)
+        breach = Breach(title="Lost laptop", discovered_at=now, started_at=now)
+        db.session.add(breach)
+        db.session.commit()
+    return breach
 
 
 def expected(endpoint: str, level: str) -> int:

@@ -45,7 +45,9 @@ def test_board_records_a_breach_and_sees_the_clock(live_server, page):
     page.get_by_label("Korte omschrijving").fill("USB-stick met ledenlijst verloren")
     page.get_by_label("Aard van het lek (wat er gebeurde)").fill("Stick verloren in de kantine")
     page.get_by_label("Contactgegevens").check()
-    page.get_by_label("Member", exact=True).check()  # the example declares English labels
+    page.get_by_label(
+        "Lid", exact=True
+    ).check()  # the example labels its models in Dutch and English
     page.get_by_role("button", name="Opslaan").click()
     assert page.get_by_text("Het datalek is opgeslagen.").is_visible()
     assert page.get_by_text(re.compile(r"betrokkenen, geteld")).is_visible()

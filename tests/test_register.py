@@ -11,6 +11,7 @@ from sqlalchemy import select
 from example_app.demo import seed
 from flask_avg import annex, register
 from flask_avg.extension import get_state
+from flask_avg.i18n import localise
 from flask_avg.models import AuditEntry
 
 from .conftest import csrf_token, login
@@ -18,7 +19,9 @@ from .conftest import csrf_token, login
 
 def _declared() -> tuple[set[str], set[str]]:
     state = get_state()
-    purposes = {str(spec.purpose) for model in state.registry for spec in model.columns.values()}
+    purposes = {
+        str(localise(spec.purpose)) for model in state.registry for spec in model.columns.values()
+    }
     labels = {str(state.catalogue.categories[c].label) for c in state.registry.categories}
     return purposes, labels
 
@@ -39,11 +42,11 @@ def test_register_lists_every_purpose_category_and_retention(app):
     reg = register.build(get_state())
     assert {a.purpose for a in reg.activities} == purposes
     assert {str(c.label) for c in reg.categories} == labels
-    fee = next(a for a in reg.activities if a.purpose == "Collecting the membership fee")
+    fee = next(a for a in reg.activities if a.purpose == "Innen van de contributie")
     assert {r.category for r in fee.retention} == {"invoices", "members"}
     invoices = next(r for r in fee.retention if r.category == "invoices")
     assert invoices.days >= 7 * 365 and invoices.floor_reason is not None
-    health = next(a for a in reg.activities if a.purpose == "First aid during training")
+    health = next(a for a in reg.activities if a.purpose == "Eerste hulp tijdens trainingen")
     assert health.special
     assert "Accountant" in fee.recipients
     assert [p.key for p in reg.consent_purposes] == ["newsletter"]
@@ -73,7 +76,7 @@ def test_board_fills_in_register_fields_and_downloads(app, client):
     seed(n_members=4)
     login(client, "bestuur@example.org")
     page = client.get("/avg/register").get_data(as_text=True)
-    assert "Membership administration" in page and "First aid during training" in page
+    assert "Ledenadministratie" in page and "Eerste hulp tijdens trainingen" in page
     token = csrf_token(client, "/avg/register")
     resp = client.post(
         "/avg/register",
@@ -104,7 +107,7 @@ def test_board_fills_in_register_fields_and_downloads(app, client):
     annex_page = client.get("/avg/register/annex").get_data(as_text=True)
     assert "Leden en oud-leden" in annex_page
     md = client.get("/avg/register/annex.md")
-    assert md.status_code == 200 and "First aid during training" in md.get_data(as_text=True)
+    assert md.status_code == 200 and "Eerste hulp tijdens trainingen" in md.get_data(as_text=True)
 
 
 def test_members_cannot_open_the_register(app, client):
@@ -123,6 +126,6 @@ def test_cli_writes_the_register(app, tmp_path):
     out = tmp_path / "register.xlsx"
     result = app.test_cli_runner().invoke(args=["avg", "register", "-o", str(out)])
     assert result.exit_code == 0, result.output
-    assert "Membership administration" in _workbook_text(out.read_bytes())
+    assert "Ledenadministratie" in _workbook_text(out.read_bytes())
     result = app.test_cli_runner().invoke(args=["avg", "annex"])
-    assert result.exit_code == 0 and "Membership administration" in result.output
+    assert result.exit_code == 0 and "Ledenadministratie" in result.output
