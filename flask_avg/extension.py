@@ -33,6 +33,7 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("core", "flask_avg.views.core"),
     ("self_service", "flask_avg.views.self_service"),
     ("admin", "flask_avg.views.members"),
+    ("export", "flask_avg.views.export"),
 )
 
 

@@ -1,0 +1,188 @@
+"""One member's export as a format-neutral document, built from the pages' own data.
+
+:func:`build` reads :func:`flask_avg.presenters.collect`, the same function the
+self-service page and the board's member view use, so what is shown and what
+is downloaded never drift apart. Writers (:mod:`.writers`) only lay it out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from ..i18n import gettext as _
+from ..presenters import SubjectData, app_name, collect, retention_days
+from ..registry import DeclaredModel
+from ..types import utcnow
+
+#: Version of the JSON export's layout; see ``schema-v1.json`` next to this module.
+SCHEMA_VERSION = "1.0"
+SCHEMA_ID = "https://flask-avg.readthedocs.io/schema/export-v1.json"
+
+
+def translated(label: Any) -> str:
+    """A label in the current language: lazy strings render, host strings are looked up."""
+    text = str(label)
+    return str(_(text)) if text else text
+
+
+@dataclass
+class ExportColumn:
+    name: str
+    label: str
+    category: str
+    type: str
+    special: bool
+
+
+@dataclass
+class ExportTable:
+    """One declared model's rows for the subject."""
+
+    name: str
+    label: str
+    columns: list[ExportColumn]
+    keys: list[list[Any]]
+    rows: list[list[Any]]
+    deletion_date: date | None = None
+
+
+@dataclass
+class ExportCategory:
+    key: str
+    label: str
+    special: bool
+    purposes: list[str] = field(default_factory=list)
+    legal_bases: list[str] = field(default_factory=list)
+    recipients: list[str] = field(default_factory=list)
+    retention: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ExportDocument:
+    club: str
+    subject_id: Any
+    exported_at: datetime
+    exported_by: str | None
+    special_included: bool
+    categories: list[ExportCategory]
+    tables: list[ExportTable]
+
+    @property
+    def row_count(self) -> int:
+        return sum(len(t.rows) for t in self.tables)
+
+
+def column_type(model: DeclaredModel, name: str) -> str:
+    """``string``, ``integer``, ``decimal``, ``boolean``, ``date``, ``datetime``, ..."""
+    try:
+        py = model.table.c[name].type.python_type
+    except (NotImplementedError, KeyError):
+        return "string"
+    for kind, label in (
+        (bool, "boolean"),
+        (int, "integer"),
+        (float, "number"),
+        (Decimal, "decimal"),
+        (datetime, "datetime"),
+        (date, "date"),
+        (time, "time"),
+    ):
+        if issubclass(py, kind):
+            return label
+    return "string"
+
+
+def build(
+    state: Any, subject: Any, *, special: bool, actor: str | None, data: SubjectData | None = None
+) -> ExportDocument:
+    """Everything exportable on ``subject``: never secrets, special categories only if ``special``."""
+    data = data or collect(state, subject, special=special)
+    catalogue = state.catalogue
+    tables: list[ExportTable] = []
+    categories = {
+        grp.key: ExportCategory(
+            key=grp.key,
+            label=translated(grp.label),
+            special=grp.special,
+            purposes=[translated(p) for p in grp.purposes],
+            legal_bases=[translated(b) for b in grp.bases],
+            recipients=[translated(r) for r in grp.recipients],
+        )
+        for grp in data.categories
+    }
+    for md in data.models:
+        model = md.model
+        exported = model.exported_columns(special=special)
+        names = [f.name for f in md.records[0].fields if f.name in exported] if md.records else []
+        if not md.records:
+            names = list(exported)
+        if not names:
+            continue
+        columns = [
+            ExportColumn(
+                name=n,
+                label=translated(_label(model, n)),
+                category=exported[n].category,
+                type=column_type(model, n),
+                special=exported[n].special,
+            )
+            for n in names
+        ]
+        rows = []
+        for rec in md.records:
+            values = {f.name: f.value for f in rec.fields}
+            rows.append([values[n] for n in names])
+        table = ExportTable(
+            name=model.name,
+            label=translated(model.label),
+            columns=columns,
+            keys=[list(rec.key) for rec in md.records],
+            rows=rows,
+            deletion_date=md.deletion_date,
+        )
+        tables.append(table)
+        for col in columns:
+            cat = categories.get(col.category)
+            if cat is None:
+                known = catalogue.categories[col.category]
+                cat = categories[col.category] = ExportCategory(
+                    col.category, translated(known.label), known.special
+                )
+            if table.label not in cat.models:
+                cat.models.append(table.label)
+            text = _retention_text(state, model)
+            if text and text not in cat.retention:
+                cat.retention.append(text)
+    used = {c.category for t in tables for c in t.columns}
+    return ExportDocument(
+        club=app_name(),
+        subject_id=data.subject_id,
+        exported_at=utcnow(),
+        exported_by=actor,
+        special_included=special,
+        categories=[c for c in categories.values() if c.key in used],
+        tables=tables,
+    )
+
+
+def _label(model: DeclaredModel, name: str) -> Any:
+    from ..presenters import column_label
+
+    return column_label(model, name)
+
+
+def _retention_text(state: Any, model: DeclaredModel) -> str | None:
+    key = model.policy.retention
+    if not key:
+        return None
+    cat = state.catalogue.retention[key]
+    return _(
+        "%(model)s: %(days)s days after the %(anchor)s",
+        model=translated(model.label),
+        days=retention_days(state, key),
+        anchor=translated(cat.anchor_label),
+    )
