@@ -28,8 +28,8 @@ from flask import (
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import generate_csrf
-from wtforms import HiddenField, SelectField
-from wtforms.validators import InputRequired
+from wtforms import HiddenField, StringField
+from wtforms.validators import AnyOf, InputRequired
 
 from ..audit import current_actor
 from ..export import export_subject
@@ -54,29 +54,18 @@ from . import make_blueprint
 STREAM_CHUNK = 64 * 1024
 
 
+# The choices are buttons and radio buttons in the templates; the forms only check them.
 class SubjectExportForm(FlaskForm):
-    format = SelectField(
-        choices=[(f.key, f.label) for f in SUBJECT_FORMATS.values()], validators=[InputRequired()]
-    )
+    format = StringField(validators=[InputRequired(), AnyOf(list(SUBJECT_FORMATS))])
 
 
 class ListExportForm(FlaskForm):
-    format = SelectField(
-        choices=[(f.key, f.label) for f in LIST_FORMATS.values()], validators=[InputRequired()]
-    )
+    format = StringField(validators=[InputRequired(), AnyOf(list(LIST_FORMATS))])
     q = HiddenField()
 
 
 class AuditExportForm(FlaskForm):
-    separator = SelectField(
-        _l("Separator"),
-        choices=[
-            (";", _l("Semicolon (;), as Dutch Excel expects")),
-            (",", _l("Comma (,)")),
-        ],
-        default=";",
-        validators=[InputRequired()],
-    )
+    separator = StringField(default=";", validators=[InputRequired(), AnyOf(list(SEPARATORS))])
 
 
 def _filename(kind: str, fmt: Format, subject_id: Any = None) -> str:
@@ -118,6 +107,11 @@ def _stream_file(fh: IO[bytes], fmt: Format, filename: str) -> Response:
     return _no_store(response)
 
 
+def _form_status() -> int:
+    """200 for the form itself; 400 for a post that failed (no CSRF token, bad format)."""
+    return 400 if request.method == "POST" else 200
+
+
 def _load_subject(state: Any, subject_id: str) -> Any:
     subject_model = state.registry.subject
     key = subject_model.primary_key[0]
@@ -147,7 +141,8 @@ def create_blueprint(state: Any) -> Blueprint:
         form = SubjectExportForm()
         if not form.validate_on_submit():
             key = state.registry.subject.value(subject, state.registry.subject.primary_key[0].name)
-            return render_template("avg/export_member.html", form=form, subject_id=key)
+            page = render_template("avg/export_member.html", form=form, subject_id=key)
+            return page, _form_status()
         fmt = SUBJECT_FORMATS[form.format.data]
         buf = io.BytesIO()
         doc = export_subject(
@@ -169,7 +164,7 @@ def create_blueprint(state: Any) -> Blueprint:
             return render_template("avg/no_subject.html"), 404
         form = SubjectExportForm()
         if not form.validate_on_submit():
-            return render_template("avg/export_me.html", form=form)
+            return render_template("avg/export_me.html", form=form), _form_status()
         fmt = SUBJECT_FORMATS[form.format.data]
         buf = io.BytesIO()
         # Art. 15 and 20: a member gets all their data, special categories included.
@@ -186,7 +181,7 @@ def create_blueprint(state: Any) -> Blueprint:
         if not form.validate_on_submit():
             if request.method == "GET":
                 form.q.data = request.args.get("q", "")
-            return render_template("avg/export_members.html", form=form)
+            return render_template("avg/export_members.html", form=form), _form_status()
         fmt = LIST_FORMATS[form.format.data]
         special = state.can("avg.special.view")
         columns = member_columns(state, special=special)
@@ -210,10 +205,8 @@ def create_blueprint(state: Any) -> Blueprint:
     def audit() -> Any:
         form = AuditExportForm()
         if not form.validate_on_submit():
-            return render_template("avg/export_audit.html", form=form)
+            return render_template("avg/export_audit.html", form=form), _form_status()
         sep = form.separator.data
-        if sep not in SEPARATORS:
-            abort(400)
         fh = spooled()
         try:
             count = write_audit_csv(state, fh, sep)
