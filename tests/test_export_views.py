@@ -72,6 +72,7 @@ def test_board_exports_a_member_in_every_format_audited_and_signalled(app, clien
     assert any(row and row[0] == "Voornaam2" for rows in sheets.values() for row in rows)
     assert read_zip(files["csv"])["Member"][1][0] == "Voornaam2"
     assert json.loads(files["json"])["export"]["subject_id"] == member.member.id
+    assert json.loads(files["json"])["export"]["exported_by"] == board.user.email
     entries = _entries("export.subject")
     assert len(entries) == 3
     assert {e.subject for e in entries} == {str(member.member.id)}

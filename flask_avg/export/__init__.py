@@ -38,16 +38,18 @@ def export_subject(
     *,
     special: bool,
     actor: str | None,
+    requester: str | None = None,
     action: str = "export.subject",
 ) -> ExportDocument:
     """Write ``subject``'s data as ``fmt`` to ``out``, audit who exported it, send the signal.
 
     The audit entry is added to the caller's transaction (commit it); ``actor``
-    is the login id shown on the cover sheet and in the audit log.
+    is the login id kept in the audit log; ``requester`` the readable name
+    (an e-mail address) shown on the cover sheet, defaulting to ``actor``.
     """
     if fmt not in SUBJECT_FORMATS:
         raise ValueError(f"unknown export format {fmt!r} (known: {', '.join(SUBJECT_FORMATS)})")
-    doc = build(state, subject, special=special, actor=actor)
+    doc = build(state, subject, special=special, actor=requester or actor)
     write(doc, fmt, out)
     state.audit.record(
         action,

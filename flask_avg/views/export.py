@@ -107,6 +107,12 @@ def _stream_file(fh: IO[bytes], fmt: Format, filename: str) -> Response:
     return _no_store(response)
 
 
+def _requester() -> str | None:
+    """Who is exporting, readably: the login's e-mail address when it has one."""
+    email = getattr(current_user, "email", None)
+    return str(email) if email else current_actor()
+
+
 def _form_status() -> int:
     """200 for the form itself; 400 for a post that failed (no CSRF token, bad format)."""
     return 400 if request.method == "POST" else 200
@@ -152,6 +158,7 @@ def create_blueprint(state: Any) -> Blueprint:
             buf,
             special=state.can("avg.special.view"),
             actor=current_actor(),
+            requester=_requester(),
         )
         state.db.session.commit()
         return _send_buffer(buf, fmt, _filename("member", fmt, doc.subject_id))
@@ -169,7 +176,14 @@ def create_blueprint(state: Any) -> Blueprint:
         buf = io.BytesIO()
         # Art. 15 and 20: a member gets all their data, special categories included.
         doc = export_subject(
-            state, subject, fmt.key, buf, special=True, actor=current_actor(), action="self.export"
+            state,
+            subject,
+            fmt.key,
+            buf,
+            special=True,
+            actor=current_actor(),
+            requester=_requester(),
+            action="self.export",
         )
         state.db.session.commit()
         return _send_buffer(buf, fmt, _filename("my-data", fmt, doc.subject_id))
@@ -271,6 +285,7 @@ def register_commands(group: click.Group) -> None:
                 sys.stdout.buffer.write(buf.getvalue())
             else:
                 fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                os.fchmod(fd, 0o600)  # also when the file already existed
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(buf.getvalue())
             state.db.session.commit()
