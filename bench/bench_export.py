@@ -1,9 +1,10 @@
 """Export speed and memory against hand-written baselines measured in the same run.
 
 1. One member with about 100 related rows to Excel: flask-avg's export (collect,
-   labels, cover sheet, pandas + xlsxwriter) against the same SQL queries
-   (``resolver.rows_for``) plus writing the workbook directly with xlsxwriter.
-   Target: within 1.5x.
+   labels, cover sheet, formula checks, xlsxwriter) against the same SQL
+   queries (``resolver.rows_for``) plus writing the same workbook (cover sheet,
+   labelled headers, the cells) directly with xlsxwriter. Target: within 1.5x.
+   The ratio against a bare cell dump is printed too.
 2. The member list of 100,000 members to Excel: flask-avg's constant-memory
    writer against the same chunked ``SELECT`` written row by row with xlsxwriter
    in constant_memory mode; peak Python memory (tracemalloc) at a tenth of the
@@ -129,18 +130,52 @@ def _best(fn: Callable[[], Any], repeat: int) -> float:
     return statistics.median(times)
 
 
-def _baseline_member(state: Any, subject_id: int) -> bytes:
-    """The same queries, and a workbook written directly: no labels, no cover, no pandas."""
+def _baseline_member(state: Any, subject_id: int, *, cover: bool) -> bytes:
+    """The same queries, and the workbook written directly with xlsxwriter.
+
+    With ``cover`` it writes the same workbook flask-avg writes (a cover sheet
+    with the facts and one row per data category, a frozen, labelled header
+    row per model sheet); without, a bare dump of the cells. No presenters,
+    no translations, no formula checks, no pandas.
+    """
     import xlsxwriter
 
     rows = state.resolver.rows_for(state.db.session, subject_id)
     buf = io.BytesIO()
     book = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False})
     date_fmt = book.add_format({"num_format": "yyyy-mm-dd"})
+    bold = book.add_format({"bold": True})
+    if cover:
+        sheet = book.add_worksheet("About this export")
+        sheet.write_string(0, 0, f"Personal data of member {subject_id}", bold)
+        facts = [("Club", "Club"), ("Member", str(subject_id)), ("By", "bench")]
+        for r, (label, value) in enumerate(facts, start=2):
+            sheet.write_string(r, 0, label, bold)
+            sheet.write_string(r, 1, value)
+        sheet.write_datetime(5, 1, datetime.now(), date_fmt)
+        categories: dict[str, list[set[str]]] = {}
+        for model in rows:
+            for spec in model.exported_columns(special=True).values():
+                cat = categories.setdefault(spec.category, [set(), set(), set(), set()])
+                cat[0].add(spec.purpose or "")
+                cat[1].add(spec.basis or "")
+                cat[2].update(spec.recipients)
+                cat[3].add(str(model.label))
+        for r, (key, parts) in enumerate(categories.items(), start=8):
+            sheet.write_string(r, 0, key)
+            for c, part in enumerate(parts, start=1):
+                sheet.write_string(r, c, ", ".join(sorted(part)))
+        sheet.set_column(0, 5, 30)
     for model, found in rows.items():
         columns = list(model.exported_columns(special=True))
-        sheet = book.add_worksheet(model.name[:31])
-        sheet.write_row(0, 0, columns)
+        sheet = book.add_worksheet(str(model.label)[:31])
+        if cover:
+            for c, name in enumerate(columns):
+                sheet.write_string(0, c, str(model.columns[name].label or name), bold)
+            sheet.freeze_panes(1, 0)
+            sheet.set_column(0, len(columns) - 1, 18)
+        else:
+            sheet.write_row(0, 0, columns)
         for r, row in enumerate(found, start=1):
             for c, name in enumerate(columns):
                 value = model.value(row, name)
@@ -177,16 +212,24 @@ def bench_member(tmp: Path) -> None:
                 db.session.expire_all()
                 return _flask_avg_member(state, subject)
 
-            def base() -> bytes:
+            def same() -> bytes:
                 db.session.expire_all()
-                return _baseline_member(state, subject_id)
+                return _baseline_member(state, subject_id, cover=True)
 
-            t_ours, t_base = _best(ours, REPEAT), _best(base, REPEAT)
-    ratio = t_ours / t_base
+            def bare() -> bytes:
+                db.session.expire_all()
+                return _baseline_member(state, subject_id, cover=False)
+
+            t_ours, t_same, t_bare = _best(ours, REPEAT), _best(same, REPEAT), _best(bare, REPEAT)
+    ratio = t_ours / t_same
     print(
-        f"member export, {related} related rows, median of {REPEAT}: flask-avg {t_ours * 1000:.1f} ms, "
-        f"baseline {t_base * 1000:.1f} ms, ratio {ratio:.2f}x "
-        f"(target <= 1.5x: {'OK' if ratio <= 1.5 else 'MISSED'})"
+        f"member export, {related} related rows, median of {REPEAT}: "
+        f"flask-avg {t_ours * 1000:.1f} ms, baseline (same workbook) {t_same * 1000:.1f} ms, "
+        f"ratio {ratio:.2f}x (target <= 1.5x: {'OK' if ratio <= 1.5 else 'MISSED'})"
+    )
+    print(
+        f"  against a bare cell dump without cover sheet or labels ({t_bare * 1000:.1f} ms): "
+        f"{t_ours / t_bare:.2f}x"
     )
 
 

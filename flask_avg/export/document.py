@@ -7,13 +7,14 @@ is downloaded never drift apart. Writers (:mod:`.writers`) only lay it out.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from ..i18n import gettext as _
-from ..presenters import SubjectData, app_name, collect, retention_days
+from ..i18n import domain
+from ..presenters import SubjectData, app_name, collect, column_label, retention_days
 from ..registry import DeclaredModel
 from ..types import utcnow
 
@@ -22,10 +23,27 @@ SCHEMA_VERSION = "1.0"
 SCHEMA_ID = "https://flask-avg.readthedocs.io/schema/export-v1.json"
 
 
-def translated(label: Any) -> str:
+def translator() -> Callable[..., str]:
+    """``gettext`` bound to the current request's catalogue, looked up once.
+
+    An export translates a hundred or so labels; fetching the catalogue for
+    each through Flask-Babel's context would cost more than writing the cells.
+    """
+    catalogue = domain.get_translations()
+
+    def gettext(text: str, **variables: Any) -> str:
+        found = catalogue.gettext(text)
+        return found % variables if variables else found
+
+    return gettext
+
+
+def translated(label: Any, _: Callable[..., str] | None = None) -> str:
     """A label in the current language: lazy strings render, host strings are looked up."""
     text = str(label)
-    return str(_(text)) if text else text
+    if not text:
+        return text
+    return (_ or translator())(text)
 
 
 @dataclass
@@ -102,30 +120,39 @@ def build(
     """Everything exportable on ``subject``: never secrets, special categories only if ``special``."""
     data = data or collect(state, subject, special=special)
     catalogue = state.catalogue
+    _ = translator()
+    labels: dict[str, str] = {}
+
+    def tr(label: Any) -> str:  # the same few labels recur: look each up once
+        key = str(label)
+        if key not in labels:
+            labels[key] = translated(key, _)
+        return labels[key]
+
     tables: list[ExportTable] = []
     categories = {
         grp.key: ExportCategory(
             key=grp.key,
-            label=translated(grp.label),
+            label=tr(grp.label),
             special=grp.special,
-            purposes=[translated(p) for p in grp.purposes],
-            legal_bases=[translated(b) for b in grp.bases],
-            recipients=[translated(r) for r in grp.recipients],
+            purposes=[tr(p) for p in grp.purposes],
+            legal_bases=[tr(b) for b in grp.bases],
+            recipients=[tr(r) for r in grp.recipients],
         )
         for grp in data.categories
     }
     for md in data.models:
         model = md.model
+        # collect() leaves out secrets (and special categories unless allowed);
+        # columns declared export=False stay on the page but not in the file.
         exported = model.exported_columns(special=special)
-        names = [f.name for f in md.records[0].fields if f.name in exported] if md.records else []
-        if not md.records:
-            names = list(exported)
+        names = list(exported)
         if not names:
             continue
         columns = [
             ExportColumn(
                 name=n,
-                label=translated(_label(model, n)),
+                label=tr(column_label(model, n)),
                 category=exported[n].category,
                 type=column_type(model, n),
                 special=exported[n].special,
@@ -138,25 +165,25 @@ def build(
             rows.append([values[n] for n in names])
         table = ExportTable(
             name=model.name,
-            label=translated(model.label),
+            label=tr(model.label),
             columns=columns,
             keys=[list(rec.key) for rec in md.records],
             rows=rows,
             deletion_date=md.deletion_date,
         )
         tables.append(table)
+        retention = _retention_text(state, model, _)
         for col in columns:
             cat = categories.get(col.category)
             if cat is None:
                 known = catalogue.categories[col.category]
                 cat = categories[col.category] = ExportCategory(
-                    col.category, translated(known.label), known.special
+                    col.category, tr(known.label), known.special
                 )
             if table.label not in cat.models:
                 cat.models.append(table.label)
-            text = _retention_text(state, model)
-            if text and text not in cat.retention:
-                cat.retention.append(text)
+            if retention and retention not in cat.retention:
+                cat.retention.append(retention)
     used = {c.category for t in tables for c in t.columns}
     return ExportDocument(
         club=app_name(),
@@ -169,20 +196,14 @@ def build(
     )
 
 
-def _label(model: DeclaredModel, name: str) -> Any:
-    from ..presenters import column_label
-
-    return column_label(model, name)
-
-
-def _retention_text(state: Any, model: DeclaredModel) -> str | None:
+def _retention_text(state: Any, model: DeclaredModel, _: Callable[..., str]) -> str | None:
     key = model.policy.retention
     if not key:
         return None
     cat = state.catalogue.retention[key]
     return _(
         "%(model)s: %(days)s days after the %(anchor)s",
-        model=translated(model.label),
+        model=translated(model.label, _),
         days=retention_days(state, key),
-        anchor=translated(cat.anchor_label),
+        anchor=translated(cat.anchor_label, _),
     )

@@ -18,8 +18,8 @@ from sqlalchemy import Select, String, or_, select
 
 from ..models import AuditEntry
 from .document import column_type, translated
-from .safety import excel_value, neutralise, text_value
-from .writers import DATE_FORMAT, DATETIME_FORMAT, WORKBOOK_OPTIONS, column_width
+from .safety import neutralise, text_value
+from .writers import WORKBOOK_OPTIONS, cell_formats, column_width, write_cell
 
 CHUNK = 2000
 
@@ -85,11 +85,7 @@ def _fill_members_sheet(
     try:
         sheet = book.add_worksheet(translated("Members")[:31])
         head = book.add_format({"bold": True, "bottom": 1})
-        formats = {
-            "date": book.add_format({"num_format": DATE_FORMAT}),
-            "datetime": book.add_format({"num_format": DATETIME_FORMAT}),
-        }
-        col_formats = [formats.get(kind) for _label, kind in headers]
+        formats = cell_formats(book)
         for i, (label, kind) in enumerate(headers):
             sheet.set_column(i, i, column_width(label, [], kind) if kind.startswith("date") else 22)
             sheet.write_string(0, i, neutralise(label), head)
@@ -98,10 +94,7 @@ def _fill_members_sheet(
         for row in _chunks(state.db.session, stmt):
             n += 1
             for i, value in enumerate(row):
-                cell, _cut = excel_value(value)
-                if cell is None:
-                    continue
-                sheet.write(n, i, cell, col_formats[i])
+                write_cell(sheet, n, i, value, formats)
         if n:
             sheet.autofilter(0, 0, n, len(headers) - 1)
     finally:
@@ -146,10 +139,8 @@ def write_audit_csv(state: Any, out: IO[bytes], sep: str = ",") -> int:
     writer.writerow(AUDIT_COLUMNS)
     n = 0
     for row in _chunks(state.db.session, stmt):
-        values = list(row)
-        at = values[0]
-        values[0] = at.isoformat() + "Z" if at is not None and at.tzinfo is None else at
-        writer.writerow([text_value(v) for v in values])
+        # ``at`` comes back aware (UTCDateTime): ISO 8601 with +00:00.
+        writer.writerow([text_value(v) for v in row])
         n += 1
     text.flush()
     text.detach()

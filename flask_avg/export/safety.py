@@ -51,6 +51,12 @@ def excel_value(value: Any) -> tuple[Any, bool]:
     Numbers stay numbers, dates real Excel dates, text is neutralised and cut
     at Excel's cell limit, anything else becomes its text.
     """
+    if type(value) is str:  # the common case first
+        if value.startswith(FORMULA_START):
+            value = "'" + value
+        if len(value) > EXCEL_CELL_LIMIT:
+            return truncate(value)
+        return value, False
     if value is None or isinstance(value, bool | int | float | Decimal):
         return value, False
     if isinstance(value, datetime):
