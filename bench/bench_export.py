@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import insert, select
 
 RELATED = 100
-REPEAT = 25
+REPEAT = 40
 
 
 def _app(path: Path) -> Any:
@@ -120,14 +120,17 @@ def _seed_member(db: Any) -> int:
     return 1
 
 
-def _best(fn: Callable[[], Any], repeat: int) -> float:
-    fn()  # warm-up: imports, caches
-    times = []
+def _interleaved(fns: list[Callable[[], Any]], repeat: int) -> list[float]:
+    """Median seconds per function, the runs interleaved so load changes hit all alike."""
+    for fn in fns:
+        fn()  # warm-up: imports, caches
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+        for i, fn in enumerate(fns):
+            started = time.perf_counter()
+            fn()
+            times[i].append(time.perf_counter() - started)
+    return [statistics.median(t) for t in times]
 
 
 def _baseline_member(state: Any, subject_id: int, *, cover: bool) -> bytes:
@@ -220,7 +223,7 @@ def bench_member(tmp: Path) -> None:
                 db.session.expire_all()
                 return _baseline_member(state, subject_id, cover=False)
 
-            t_ours, t_same, t_bare = _best(ours, REPEAT), _best(same, REPEAT), _best(bare, REPEAT)
+            t_ours, t_same, t_bare = _interleaved([ours, same, bare], REPEAT)
     ratio = t_ours / t_same
     print(
         f"member export, {related} related rows, median of {REPEAT}: "
