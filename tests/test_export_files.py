@@ -234,3 +234,17 @@ def test_member_with_empty_related_models(app, fmt):
     else:
         assert len(read_zip(data)["Payment"]) == 1  # the header only
     _assert_file(state, fmt, data, want)
+
+
+def test_columns_declared_not_exportable_stay_out(club):
+    from dataclasses import replace
+
+    a = club[0]
+    signup = get_state().registry.get("SignUp")
+    signup.columns["kind"] = replace(signup.columns["kind"], export=False)
+    db.session.execute(update(SignUp).where(SignUp.member_id == a.member.id).values(remarks="x"))
+    db.session.commit()
+    rows = read_json_rows(json.loads(_export(a, "json", special=True)))["SignUp"]
+    assert all("kind" not in values and values["remarks"] == "x" for values in rows.values())
+    signups = read_zip(_export(a, "csv", special=True))["SignUp"]
+    assert len(signups[0]) == 2 and "lidmaatschap" not in json.dumps(signups)

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from example_app.models import Member, db
 from flask_avg.export.lists import member_columns, member_query
@@ -264,3 +264,21 @@ def test_importing_and_serving_pages_does_not_import_pandas(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "none"
+
+
+def test_board_without_the_export_right_sees_no_buttons(app, client, club):
+    board, member, _other = club
+    grp = db.session.scalars(select(Group).where(Group.key == "board")).one()
+    rule = db.session.scalars(
+        select(Rule).where(Rule.group_id == grp.id, Rule.action == "avg.members.export")
+    ).one()
+    db.session.execute(update(Rule).where(Rule.id == rule.id).values(allow=False))
+    db.session.commit()
+    _login(client, board)
+    page = client.get(f"/avg/members/{member.member.id}").get_data(as_text=True)
+    assert f"/avg/members/{member.member.id}/export" not in page
+    assert "/avg/members/export" not in client.get("/avg/members").get_data(as_text=True)
+    assert client.get(f"/avg/members/{member.member.id}/export").status_code == 403
+    db.session.rollback()  # the denial was written in a transaction of its own
+    denied = db.session.scalars(select(AuditEntry).where(AuditEntry.outcome == "denied")).all()
+    assert any(e.action == "avg.members.export" for e in denied)
