@@ -36,6 +36,7 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("admin", "flask_avg.views.members"),
     ("acl", "flask_avg.views.acl"),
     ("accountability", "flask_avg.views.accountability"),
+    ("export", "flask_avg.views.export"),
 )
 
 
