@@ -59,6 +59,11 @@ ROUTES: dict[str, str | tuple[str, int]] = {
     "avg_accountability.breaches_csv": "board",
     "avg_accountability.dashboard": "board",
     "avg_accountability.audit_log": "board",
+    # export: a GET shows the buttons, the download itself is a CSRF-checked POST
+    "avg_export.me": "member",
+    "avg_export.member": "board",
+    "avg_export.members": "board",
+    "avg_export.audit": "board",
 }
 
 
