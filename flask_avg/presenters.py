@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import Select, String, or_, select
 
 from .declarations import LEGAL_BASES, Personal
 from .i18n import localise
@@ -127,3 +128,20 @@ def _deletion_date(state: Any, model: DeclaredModel, rows: list[Any]) -> date | 
 
 def app_name() -> str:
     return str(current_app.config.get("AVG_CLUB_NAME") or current_app.name)
+
+
+def member_list_query(state: Any, columns: list[str], query: str = "") -> Select[Any]:
+    """The board's member list: key and ``columns``, text columns filtered by ``query``.
+
+    One definition for the page (``/avg/members?q=``) and the list export, so both
+    always find the same members.
+    """
+    subject = state.registry.subject
+    table = subject.table
+    stmt = select(subject.primary_key[0], *(table.c[name] for name in columns))
+    query = query.strip()
+    if query:
+        text_cols = [table.c[n] for n in columns if isinstance(table.c[n].type, String)]
+        if text_cols:
+            stmt = stmt.where(or_(*(c.ilike(f"%{query}%") for c in text_cols)))
+    return stmt.order_by(*subject.primary_key)

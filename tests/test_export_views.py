@@ -16,9 +16,10 @@ import pytest
 from sqlalchemy import select, update
 
 from example_app.models import Member, db
-from flask_avg.export.lists import member_columns, member_query
+from flask_avg.export.lists import member_columns
 from flask_avg.extension import get_state
 from flask_avg.models import AuditEntry, Group, Rule
+from flask_avg.presenters import member_list_query
 from flask_avg.signals import data_exported
 
 from .conftest import csrf_token, login
@@ -171,7 +172,7 @@ def test_member_list_export_matches_the_filtered_page(app, client, club):
 def test_member_list_query_uses_the_same_filter_as_the_page(app, club):
     state = get_state()
     columns = member_columns(state, special=False)
-    ids = db.session.scalars(member_query(state, columns, "achternaam3")).all()
+    ids = db.session.scalars(member_list_query(state, columns, "achternaam3")).all()
     assert ids == [club[2].member.id]
 
 

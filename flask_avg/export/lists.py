@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import IO, Any
 
-from sqlalchemy import Select, String, or_, select
+from sqlalchemy import Select, select
 
 from ..models import AuditEntry
 from .document import column_type, translated
@@ -27,20 +27,6 @@ CHUNK = 2000
 def member_columns(state: Any, *, special: bool) -> list[str]:
     """The subject's columns the board member may see: the list page's columns."""
     return list(state.registry.subject.exported_columns(special=special))
-
-
-def member_query(state: Any, columns: list[str], query: str = "") -> Select[Any]:
-    """The member list's ``SELECT``, filtered as ``/avg/members?q=`` filters it."""
-    subject = state.registry.subject
-    table = subject.table
-    key = subject.primary_key[0]
-    stmt = select(key, *(table.c[name] for name in columns))
-    query = query.strip()
-    if query:
-        text_cols = [table.c[n] for n in columns if isinstance(table.c[n].type, String)]
-        if text_cols:
-            stmt = stmt.where(or_(*(c.ilike(f"%{query}%") for c in text_cols)))
-    return stmt.order_by(*subject.primary_key)
 
 
 def member_headers(state: Any, columns: list[str]) -> list[tuple[str, str]]:

@@ -37,7 +37,6 @@ from ..export.formats import LIST_FORMATS, SEPARATORS, SUBJECT_FORMATS, Format
 from ..export.lists import (
     member_columns,
     member_headers,
-    member_query,
     spooled,
     write_audit_csv,
     write_members_csv,
@@ -47,7 +46,7 @@ from ..export.safety import safe_filename
 from ..extension import require
 from ..i18n import lazy_gettext as _l
 from ..jinja import NavItem
-from ..presenters import app_name
+from ..presenters import app_name, member_list_query
 from ..signals import data_exported
 from . import make_blueprint
 
@@ -199,7 +198,7 @@ def create_blueprint(state: Any) -> Blueprint:
         fmt = LIST_FORMATS[form.format.data]
         special = state.can("avg.special.view")
         columns = member_columns(state, special=special)
-        stmt = member_query(state, columns, form.q.data or "")
+        stmt = member_list_query(state, columns, form.q.data or "")
         headers = member_headers(state, columns)
         fh = spooled()
         try:

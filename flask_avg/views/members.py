@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, render_template, request
-from sqlalchemy import String, func, or_, select
+from sqlalchemy import func, select
 
 from ..extension import require
-from ..presenters import collect
+from ..presenters import collect, member_list_query
 from . import make_blueprint
 
 PAGE_SIZE = 50
@@ -21,18 +21,13 @@ def create_blueprint(state: Any) -> Blueprint:
     @require("avg.members.view")
     def members() -> Any:
         subject = state.registry.subject
-        table = subject.table
         shown = list(subject.exported_columns(special=state.can("avg.special.view")))
         query = request.args.get("q", "").strip()
         page = max(request.args.get("page", 1, type=int) or 1, 1)
-        stmt = select(table)
-        if query:
-            text_cols = [table.c[name] for name in shown if isinstance(table.c[name].type, String)]
-            if text_cols:
-                stmt = stmt.where(or_(*(c.ilike(f"%{query}%") for c in text_cols)))
+        stmt = member_list_query(state, shown, query)
         total = state.db.session.scalar(select(func.count()).select_from(stmt.subquery()))
         rows = state.db.session.execute(
-            stmt.order_by(*subject.primary_key).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+            stmt.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
         ).mappings()
         return render_template(
             "avg/members.html",
