@@ -64,7 +64,9 @@ def edit_data(client: FlaskClient, built: Built, **overrides: Any) -> dict[str, 
 
 
 def audit(action: str | None = None, outcome: str | None = None) -> list[AuditEntry]:
-    db.session.expire_all()
+    # Denials are written on a connection of their own: end our snapshot to see them
+    # (MariaDB's REPEATABLE READ would hide them otherwise).
+    db.session.rollback()
     stmt = select(AuditEntry).order_by(AuditEntry.id)
     if action is not None:
         stmt = stmt.where(AuditEntry.action == action)

@@ -13,8 +13,7 @@ from example_app.models import Member, User, db
 from flask_avg.extension import get_state
 from flask_avg.field_policy import editable_columns, setting_key
 from flask_avg.jinja import format_value
-from flask_avg.models import GroupMember
-from flask_avg.models import Group
+from flask_avg.models import Group, GroupMember
 from flask_avg.requests import ProcessingLimit
 from flask_avg.signals import personal_data_changed
 
@@ -151,9 +150,7 @@ def test_nothing_changed_writes_no_audit_entry(app):
         ("f_postcode", "12345678901", "Maximaal 10 tekens.", "At most 10 characters, please."),
     ],
 )
-def test_validation_errors_in_dutch_and_english_change_nothing(
-    app, field, value, dutch, english
-):
+def test_validation_errors_in_dutch_and_english_change_nothing(app, field, value, dutch, english):
     a = member_with_login(1)
     client = logged_in(app.test_client(), a)
     response = client.post("/avg/me/edit", data=edit_data(client, a, **{field: value}))
