@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app
+from flask import current_app, has_request_context
+from flask_babel import force_locale
 from sqlalchemy import (
     ColumnElement,
     Index,
@@ -189,10 +190,18 @@ def _send_mail(state: Any, mail: Mail) -> None:
 
 def notify(state: Any, req: DataRequest, event: str) -> None:
     """Signal ``request_event`` and hand the member and the board a notification."""
-    from .i18n import gettext as _
-
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     request_event.send(app, request=req, event=event)
+    if has_request_context():
+        _notify(state, req, event)
+    else:  # CLI or a worker: write in the club's default language
+        with force_locale(config_value("DEFAULT_LOCALE")):
+            _notify(state, req, event)
+
+
+def _notify(state: Any, req: DataRequest, event: str) -> None:
+    from .i18n import gettext as _
+
     kind = str(req.kind_label)
     texts = {
         RECEIVED: (

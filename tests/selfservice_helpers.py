@@ -11,7 +11,7 @@ from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
 from example_app.models import db
-from flask_avg.models import AuditEntry
+from flask_avg.models import AuditEntry, Group, GroupMember
 
 from .conftest import csrf_token, login
 from .factories import Built, full_member
@@ -77,3 +77,11 @@ def audit(action: str | None = None, outcome: str | None = None) -> list[AuditEn
 
 def details(entries: list[AuditEntry]) -> list[dict[str, Any]]:
     return [json.loads(e.detail_json) if e.detail_json else {} for e in entries]
+
+
+def make_board(built: Built) -> Built:
+    """Put ``built``'s login in the Board group."""
+    board = db.session.scalars(select(Group).where(Group.key == "board")).one()
+    db.session.add(GroupMember(user_id=str(built.user.id), group_id=board.id))
+    db.session.commit()
+    return built

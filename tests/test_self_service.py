@@ -6,20 +6,26 @@ import re
 from html import unescape
 
 import pytest
-from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
 from example_app.models import Member, User, db
 from flask_avg.extension import get_state
 from flask_avg.field_policy import editable_columns, setting_key
 from flask_avg.jinja import format_value
-from flask_avg.models import Group, GroupMember
 from flask_avg.requests import ProcessingLimit
 from flask_avg.signals import personal_data_changed
 
 from .conftest import csrf_token, login
 from .factories import message
-from .selfservice_helpers import audit, details, edit_data, fresh_g, logged_in, member_with_login
+from .selfservice_helpers import (
+    audit,
+    details,
+    edit_data,
+    fresh_g,
+    logged_in,
+    make_board,
+    member_with_login,
+)
 
 CELL = re.compile(r'<td data-field="([^"]+)">(.*?)</td>', re.S)
 
@@ -258,16 +264,10 @@ def test_login_without_member_record_has_no_self_service(app):
 # -- The board's field rights -------------------------------------------------------------
 
 
-def _make_board(built) -> None:
-    board = db.session.scalars(select(Group).where(Group.key == "board")).one()
-    db.session.add(GroupMember(user_id=str(built.user.id), group_id=board.id))
-    db.session.commit()
-
-
 def test_board_locks_and_opens_fields(app):
     a = member_with_login(1)
     boss = member_with_login(2)
-    _make_board(boss)
+    make_board(boss)
     state = get_state()
     board = logged_in(app.test_client(), boss)
     page = board.get("/avg/fields").get_data(as_text=True)
