@@ -350,6 +350,9 @@ def _take_effect(state: Any, req: DataRequest, *, actor: str | None) -> None:
         key_type = subject_model.primary_key[0].type.python_type
         result = erase_subject(state, key_type(req.subject), actor=actor, reason="request")
         req.result_json = json.dumps(summarise(result), sort_keys=True)
+        # The member's own words in their requests are personal data too.
+        for other in requests_of(state, req.subject):
+            other.message = None
     elif req.kind == RESTRICTION:
         if not is_restricted(state, req.subject):
             state.db.session.add(

@@ -419,13 +419,15 @@ def test_completing_an_erasure_runs_the_engine_and_keeps_a_summary(app, fake_eng
     a = member_with_login(1)
     boss = make_board(member_with_login(2))
     client = logged_in(app.test_client(), a)
-    file(client, "erasure", password=PASSWORD)
+    file(client, "erasure", password=PASSWORD, message="Ik ga verhuizen")
     req = requests_in_db()[0]
+    assert req.message == "Ik ga verhuizen"
     board = logged_in(app.test_client(), boss)
     assert board_action(board, req.id, "completed").status_code == 302
     assert fake_engine == [(a.member.id, str(boss.user.id), "request")]
     done = requests_in_db()[0]
     assert done.status == "completed"
+    assert done.message is None  # the member's own words go with the erasure
     assert done.result == {
         "removed": [
             {"model": "SignUp", "count": 1, "reason": None},
