@@ -42,6 +42,24 @@ from .presenters import column_label
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
 
 
+try:  # WTForms >= 3.3 deprecates (value, label) tuples
+    from wtforms.fields.choices import SelectChoice as _SelectChoice
+except ImportError:  # pragma: no cover - older WTForms
+    _SelectChoice = None
+
+
+def choice(value: Any, label: Any = None) -> Any:
+    """One select option, in the form this WTForms version wants."""
+    label = value if label is None else label
+    if _SelectChoice is not None:
+        return _SelectChoice(value=str(value), label=label)
+    return (str(value), label)
+
+
+def _choice_value(item: Any) -> Any:
+    return item.value if hasattr(item, "value") else item[0]
+
+
 def _strip(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
@@ -92,7 +110,7 @@ class _Select(SelectField):
     def pre_validate(self, form: Any) -> None:
         if self.data in (None, "") and not self.flags.required:
             return
-        values = [c[0] for c in self.choices or []]  # type: ignore[union-attr]
+        values = [_choice_value(c) for c in self.choices or []]  # type: ignore[union-attr]
         if not any(str(value) == str(self.data) for value in values):
             raise ValidationError(_l("Choose one of the options."))
 
@@ -124,9 +142,9 @@ def field_for(model: Any, name: str) -> Any:
                 else list(col_type.enums)  # type: ignore[attr-defined]
             )
             choices = [(v, v) for v in values]
-        choices = [c if isinstance(c, tuple | list) else (c, c) for c in choices]
+        choices = [choice(*c) if isinstance(c, tuple | list) else choice(c) for c in choices]
         if not required:
-            choices = [("", "–"), *choices]
+            choices = [choice("", "–"), *choices]
         field: Any = _Select(label, choices=choices, validators=validators)
     elif isinstance(col_type, DateTime):
         field = _DateTime(label, validators=validators)

@@ -183,6 +183,25 @@ def check_password(state: Any, user: Any, password: str) -> bool:
     return bool(checker(user, password))
 
 
+def erasure_lines(req: DataRequest) -> str:
+    """The erasure summary as plain text: what was removed, anonymised and kept, and why."""
+    from .i18n import gettext as _
+
+    labels = {
+        "removed": _("Removed"),
+        "anonymised": _("Anonymised"),
+        "retained": _("Retained"),
+    }
+    lines = []
+    for part, label in labels.items():
+        for item in req.result.get(part, []):
+            line = f"{label}: {item['model']} ({item['count']})"
+            if item.get("reason"):
+                line += f" - {item['reason']}"
+            lines.append(line)
+    return "\n".join(lines)
+
+
 def _send_mail(state: Any, mail: Mail) -> None:
     sender: Callable[[Mail], Any] = getattr(state.ext, "_mail_sender", None) or default_mail_sender
     sender(mail)
@@ -226,6 +245,8 @@ def _notify(state: Any, req: DataRequest, event: str) -> None:
     member_body = member_line
     if event == REJECTED and req.reason:
         member_body += "\n" + _("Reason: %(reason)s", reason=req.reason)
+    if event == COMPLETED and req.kind == ERASURE:
+        member_body += "\n" + erasure_lines(req)
     _send_mail(state, Mail("member", req.user_id, member_line, member_body, req, event))
     _send_mail(state, Mail("board", None, board_line, board_line + "\n" + deadline, req, event))
 

@@ -415,7 +415,7 @@ def fake_engine(monkeypatch):
     return calls
 
 
-def test_completing_an_erasure_runs_the_engine_and_keeps_a_summary(app, fake_engine, events):
+def test_completing_an_erasure_runs_the_engine_and_keeps_a_summary(app, fake_engine, events, mails):
     a = member_with_login(1)
     boss = make_board(member_with_login(2))
     client = logged_in(app.test_client(), a)
@@ -446,6 +446,9 @@ def test_completing_an_erasure_runs_the_engine_and_keeps_a_summary(app, fake_eng
     page = logged_in(app.test_client(), a).get("/avg/me/requests").get_data(as_text=True)
     assert "Bewaard" in page and "AWR art. 52" in page and "Geanonimiseerd" in page
     assert events[-1] == ("completed", req.id)
+    done_mail = [m for m in mails if m.event == "completed" and m.to == "member"][0]
+    assert "Bewaard: Invoices (2) - Tax law: keep 7 years (AWR art. 52)" in done_mail.body
+    assert "Verwijderd: SignUp (1)" in done_mail.body
 
 
 def test_failing_engine_leaves_the_request_open(app, monkeypatch):

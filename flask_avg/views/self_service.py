@@ -31,7 +31,14 @@ from ..audit import current_actor
 from ..config import config_value
 from ..dashboard import DashboardPanel
 from ..extension import require
-from ..forms import FieldRightsForm, RequestForm, StatusForm, correction_form, form_values
+from ..forms import (
+    FieldRightsForm,
+    RequestForm,
+    StatusForm,
+    choice,
+    correction_form,
+    form_values,
+)
 from ..i18n import gettext as _
 from ..i18n import lazy_gettext as _l
 from ..jinja import NavItem
@@ -181,8 +188,8 @@ def create_blueprint(state: Any) -> Blueprint:
         purposes = objection_purposes(state)
         model = state.registry.subject
         locked = field_policy.locked_columns(state)
-        form.purpose.choices = [(p, p) for p in purposes]
-        form.field.choices = [(n, str(field_policy.column_label(model, n))) for n in locked]
+        form.purpose.choices = [choice(p) for p in purposes]
+        form.field.choices = [choice(n, field_policy.column_label(model, n)) for n in locked]
         status = 200
         if form.validate_on_submit():
             kind = form.kind.data or ""
