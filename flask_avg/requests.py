@@ -54,6 +54,8 @@ KINDS: dict[str, Any] = {
     CORRECTION: _l("Correction of a field I cannot change myself"),
 }
 RECEIVED, IN_PROGRESS, COMPLETED, REJECTED = "received", "in_progress", "completed", "rejected"
+#: request_event name when the board lifts a granted restriction or objection (Art. 18(3))
+LIFTED = "lifted"
 STATUSES: dict[str, Any] = {
     RECEIVED: _l("Received"),
     IN_PROGRESS: _l("In progress"),
@@ -223,6 +225,10 @@ def _notify(state: Any, req: DataRequest, event: str) -> None:
 
     kind = str(req.kind_label)
     texts = {
+        LIFTED: (
+            _("The restriction or objection you asked for has been lifted: %(kind)s", kind=kind),
+            _("A restriction or objection was lifted: %(kind)s", kind=kind),
+        ),
         RECEIVED: (
             _("We received your request: %(kind)s", kind=kind),
             _("A new privacy request arrived: %(kind)s", kind=kind),
@@ -454,6 +460,29 @@ def lift(
             f"{kind}.lifted", subject=subject_id, detail={"count": len(rows)}, actor=actor
         )
     return len(rows)
+
+
+def active_limit(state: Any, req: DataRequest) -> ProcessingLimit | None:
+    """The restriction or objection a completed request put in place, while active."""
+    return state.db.session.scalars(
+        select(ProcessingLimit).where(
+            ProcessingLimit.request_id == req.id, ProcessingLimit.lifted_at.is_(None)
+        )
+    ).first()
+
+
+def lift_request(state: Any, req: DataRequest, *, actor: str | None) -> bool:
+    """Lift what ``req`` put in place; the member is told (Art. 18(3)). Commits."""
+    limit = active_limit(state, req)
+    if limit is None:
+        return False
+    limit.lifted_at = utcnow()
+    state.audit.record(
+        f"{limit.kind}.lifted", subject=req.subject, detail={"request": req.id}, actor=actor
+    )
+    state.db.session.commit()
+    notify(state, req, LIFTED)
+    return True
 
 
 def _subject_key(state: Any) -> Any:

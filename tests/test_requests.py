@@ -352,6 +352,27 @@ def test_completed_restriction_takes_effect_and_can_be_lifted(app):
     assert not reqs.is_restricted(state, a.member.id)
 
 
+def test_board_lifts_a_granted_objection_and_the_member_is_told(app, events, mails):
+    a = member_with_login(1)
+    boss = make_board(member_with_login(2))
+    file(logged_in(app.test_client(), a), "objection", purpose="Team composition")
+    req = requests_in_db()[0]
+    board = logged_in(app.test_client(), boss)
+    board_action(board, req.id, "completed")
+    assert _member_ids(avg.not_objected("Team composition")) == {boss.member.id}
+    url = f"/avg/requests/{req.id}"
+    page = board.get(url).get_data(as_text=True)
+    assert "Dit lid maakt bezwaar tegen: Team composition" in page
+    fresh_g()
+    token = csrf_token(board, url)
+    assert board.post(url + "/lift", data={"csrf_token": token}).status_code == 302
+    assert _member_ids(avg.not_objected("Team composition")) == {a.member.id, boss.member.id}
+    assert events[-1] == ("lifted", req.id)
+    assert [m.to for m in mails if m.event == "lifted"] == ["member", "board"]
+    assert [e.action for e in audit("objection.lifted")] == ["objection.lifted"]
+    assert "Opheffen" not in board.get(url).get_data(as_text=True)
+
+
 def test_completed_objection_excludes_from_that_purpose_only(app):
     a = member_with_login(1)
     b = member_with_login(2)

@@ -298,10 +298,22 @@ def create_blueprint(state: Any) -> Blueprint:
             "avg/request_detail.html",
             req=req,
             form=form,
+            active_limit=reqs.active_limit(state, req),
             next_states=reqs.TRANSITIONS[req.status],
             statuses=reqs.STATUSES,
             now=utcnow(),
         )
+
+    @bp.route("/requests/<int:request_id>/lift", methods=["POST"])
+    @require("avg.requests.handle")
+    def lift_request(request_id: int) -> Any:
+        req = state.db.session.get(reqs.DataRequest, request_id)
+        if req is None:
+            abort(404)
+        form = StatusForm()
+        if form.validate_on_submit() and reqs.lift_request(state, req, actor=current_actor()):
+            flash(_("Lifted; the member has been told."), "success")
+        return redirect(url_for("avg_self.request_detail", request_id=req.id))
 
     # -- the board: field rights ------------------------------------------------------
 
