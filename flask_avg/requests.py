@@ -15,10 +15,10 @@ with :func:`not_restricted` and :func:`not_objected`.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from flask import current_app, has_request_context
@@ -35,7 +35,8 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import IntegrityError, NoInspectionAvailable
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .config import config_value
@@ -43,8 +44,6 @@ from .i18n import lazy_gettext as _l
 from .models import AvgBase
 from .signals import request_event
 from .types import UTCDateTime, utcnow
-
-log = logging.getLogger("flask_avg.requests")
 
 ERASURE, RESTRICTION, OBJECTION, CORRECTION = "erasure", "restriction", "objection", "correction"
 KINDS: dict[str, Any] = {
@@ -145,7 +144,9 @@ class Mail:
     """A notification about a request, for the host's mail hook.
 
     ``to`` is ``"member"`` or ``"board"``; ``user_id`` the member's login id
-    (None for the board). ``subject_line`` and ``body`` are already
+    (None for the board) and ``user`` the member's login user, for their
+    address (after an erasure a read-only snapshot taken before it ran, since
+    the account may be gone). ``subject_line`` and ``body`` are already
     translated and hold no personal values.
     """
 
@@ -155,6 +156,7 @@ class Mail:
     body: str
     request: DataRequest
     event: str
+    user: Any = None
 
 
 def default_mail_sender(mail: Mail) -> None:
@@ -209,18 +211,36 @@ def _send_mail(state: Any, mail: Mail) -> None:
     sender(mail)
 
 
-def notify(state: Any, req: DataRequest, event: str) -> None:
+def login_user_of(req: DataRequest, *, snapshot: bool = False) -> Any:
+    """The member's login user via Flask-Login's user loader; ``snapshot`` copies its columns."""
+    manager = getattr(current_app, "login_manager", None)
+    loader = getattr(manager, "_user_callback", None)
+    if loader is None or req.user_id is None:
+        return None
+    user = loader(req.user_id)
+    if user is None or not snapshot:
+        return user
+    try:
+        attrs = sa_inspect(user).mapper.column_attrs
+    except NoInspectionAvailable:
+        return user
+    return SimpleNamespace(**{a.key: getattr(user, a.key) for a in attrs})
+
+
+def notify(state: Any, req: DataRequest, event: str, *, user: Any = None) -> None:
     """Signal ``request_event`` and hand the member and the board a notification."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     request_event.send(app, request=req, event=event)
+    if user is None:
+        user = login_user_of(req)
     if has_request_context():
-        _notify(state, req, event)
+        _notify(state, req, event, user)
     else:  # CLI or a worker: write in the club's default language
         with force_locale(config_value("DEFAULT_LOCALE")):
-            _notify(state, req, event)
+            _notify(state, req, event, user)
 
 
-def _notify(state: Any, req: DataRequest, event: str) -> None:
+def _notify(state: Any, req: DataRequest, event: str, user: Any) -> None:
     from .i18n import gettext as _
 
     kind = str(req.kind_label)
@@ -253,7 +273,7 @@ def _notify(state: Any, req: DataRequest, event: str) -> None:
         member_body += "\n" + _("Reason: %(reason)s", reason=req.reason)
     if event == COMPLETED and req.kind == ERASURE:
         member_body += "\n" + erasure_lines(req)
-    _send_mail(state, Mail("member", req.user_id, member_line, member_body, req, event))
+    _send_mail(state, Mail("member", req.user_id, member_line, member_body, req, event, user))
     _send_mail(state, Mail("board", None, board_line, board_line + "\n" + deadline, req, event))
 
 
@@ -350,7 +370,10 @@ def change_status(
         raise RequestError("a rejection needs a reason")
     session = state.db.session
     detail: dict[str, Any] = {"request": req.id, "kind": req.kind, "status": status}
+    user = None
     if status == COMPLETED:
+        if req.kind == ERASURE:  # the account may not survive the erasure
+            user = login_user_of(req, snapshot=True)
         _take_effect(state, req, actor=actor)
         if req.kind == ERASURE:
             detail["result"] = {
@@ -365,7 +388,7 @@ def change_status(
         req.reason = (reason or "").strip()
     state.audit.record(f"request.{status}", subject=req.subject, detail=detail, actor=actor)
     session.commit()
-    notify(state, req, status)
+    notify(state, req, status, user=user)
     return req
 
 
