@@ -205,7 +205,9 @@ def create_blueprint(state: Any) -> Blueprint:
             elif kind == reqs.CORRECTION and not form.message.data:
                 error = _("Tell us what the correct value is.")
             elif kind == reqs.ERASURE and not reqs.check_password(
-                state, current_user, form.password.data or ""
+                state,
+                current_user._get_current_object(),  # type: ignore[attr-defined]
+                form.password.data or "",
             ):
                 state.audit.denied(
                     "self.request", subject=subject_id, detail={"reason": "password"}
