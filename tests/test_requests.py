@@ -498,3 +498,21 @@ def test_failing_engine_leaves_the_request_open(app, monkeypatch):
     assert "kon niet worden afgehandeld" in response.get_data(as_text=True)
     assert requests_in_db()[0].status == "received"
     assert audit("request.completed") == []
+
+
+def test_cli_lists_requests_and_fails_when_one_is_overdue(app):
+    state = get_state()
+    with time_machine.travel(T0, tick=False):
+        reqs.file_request(state, 11, "restriction", user_id="1")
+        reqs.file_request(state, 12, "erasure", user_id="2")
+    runner = app.test_cli_runner()
+    with time_machine.travel(T0 + timedelta(days=29), tick=False):
+        result = runner.invoke(args=["avg", "requests"])
+    assert result.exit_code == 0, result.output
+    assert "2 open, 0 overdue" in result.output
+    assert "subject 11" in result.output and "deadline 2026-04-01" in result.output
+    with time_machine.travel(T0 + timedelta(days=31), tick=False):
+        result = runner.invoke(args=["avg", "requests", "--overdue"])
+    assert result.exit_code == 1
+    assert result.output.count("OVERDUE") == 2
+    assert "2 open, 2 overdue" in result.output

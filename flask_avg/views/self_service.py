@@ -382,3 +382,29 @@ def _unique_clash(state: Any, model: Any, subject: Any, values: dict[str, Any]) 
         if state.db.session.execute(stmt).first() is not None:
             return name
     return None
+
+
+def register_commands(group: Any) -> None:
+    """``flask avg requests``: the open requests and their deadlines, for a cron job."""
+    import click
+    from flask.cli import with_appcontext
+
+    @group.command("requests")
+    @click.option("--overdue", is_flag=True, help="Only requests past their deadline.")
+    @click.option("--all", "show_all", is_flag=True, help="Closed requests too.")
+    @with_appcontext
+    def requests_command(overdue: bool, show_all: bool) -> None:
+        """List privacy requests with their deadlines; exit status 1 when any is overdue."""
+        state = current_app.extensions["avg"]
+        now = utcnow()
+        items = reqs.queue(state, show="all" if show_all else "open")
+        late = [r for r in items if r.overdue(now)]
+        for r in late if overdue else items:
+            flag = "  OVERDUE" if r.overdue(now) else ""
+            click.echo(
+                f"#{r.id} {r.kind:<11} subject {r.subject:<8} {r.status:<11} "
+                f"received {r.received_at:%Y-%m-%d} deadline {r.deadline:%Y-%m-%d}{flag}"
+            )
+        click.echo(f"{len([r for r in items if r.is_open])} open, {len(late)} overdue")
+        if late:
+            raise SystemExit(1)
