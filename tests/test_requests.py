@@ -516,3 +516,16 @@ def test_cli_lists_requests_and_fails_when_one_is_overdue(app):
     assert result.exit_code == 1
     assert result.output.count("OVERDUE") == 2
     assert "2 open, 2 overdue" in result.output
+
+
+def test_lift_without_csrf_token_is_refused(app):
+    a = member_with_login(1)
+    boss = make_board(member_with_login(2))
+    file(logged_in(app.test_client(), a), "restriction")
+    req = requests_in_db()[0]
+    board = logged_in(app.test_client(), boss)
+    board_action(board, req.id, "completed")
+    assert board.post(f"/avg/requests/{req.id}/lift").status_code == 400
+    assert reqs.is_restricted(get_state(), a.member.id)
+    assert board.post("/avg/requests/999999/lift").status_code == 404
+    assert board.get("/avg/requests/999999").status_code == 404

@@ -305,3 +305,23 @@ def test_member_cannot_open_field_rights(app):
     client = logged_in(app.test_client(), a)
     assert client.get("/avg/fields").status_code == 403
     assert set(editable_columns(get_state())) == {"email", "phone", "street", "postcode", "city"}
+
+
+BOARD_PAGES = ["/avg/requests", "/avg/requests/1", "/avg/fields"]
+MEMBER_PAGES = ["/avg/me", "/avg/me/edit", "/avg/me/requests"]
+
+
+def test_every_self_service_route_is_guarded(app):
+    a = member_with_login(1)
+    anonymous = app.test_client()
+    for url in MEMBER_PAGES + BOARD_PAGES + ["/avg/requests/1/lift"]:
+        method = anonymous.post if url.endswith("/lift") else anonymous.get
+        response = method(url)
+        assert response.status_code == 302 and "/login" in response.headers["Location"], url
+    member = logged_in(app.test_client(), a)
+    for url in MEMBER_PAGES:
+        assert member.get(url).status_code == 200, url
+    for url in BOARD_PAGES:
+        assert member.get(url).status_code == 403, url
+    assert member.post("/avg/requests/1/lift").status_code == 403
+    assert len(audit(outcome="denied")) == len(BOARD_PAGES) + 1

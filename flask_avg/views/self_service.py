@@ -82,7 +82,7 @@ def create_blueprint(state: Any) -> Blueprint:
             template="avg/_requests_panel.html",
             context=_requests_panel,
             action="avg.requests.handle",
-            order=20,
+            order=10,
         )
     )
 
@@ -313,7 +313,9 @@ def create_blueprint(state: Any) -> Blueprint:
         if req is None:
             abort(404)
         form = StatusForm()
-        if form.validate_on_submit() and reqs.lift_request(state, req, actor=current_actor()):
+        if not form.validate_on_submit():
+            abort(400)
+        if reqs.lift_request(state, req, actor=current_actor()):
             flash(_("Lifted; the member has been told."), "success")
         return redirect(url_for("avg_self.request_detail", request_id=req.id))
 
