@@ -85,3 +85,15 @@ def make_board(built: Built) -> Built:
     db.session.add(GroupMember(user_id=str(built.user.id), group_id=board.id))
     db.session.commit()
     return built
+
+
+def dutch(text: Any) -> str:
+    """A host text as the Dutch page shows it (plain, or ``{"nl": ..., "en": ...}``)."""
+    return str(text["nl"]) if isinstance(text, dict) else str(text)
+
+
+def declared_purpose(model_name: str) -> Any:
+    """The purpose a declared model gives its columns (as declared)."""
+    from flask_avg.extension import get_state
+
+    return get_state().registry.get(model_name).policy.purpose

@@ -24,7 +24,9 @@ from .conftest import csrf_token
 from .selfservice_helpers import (
     PASSWORD,
     audit,
+    declared_purpose,
     details,
+    dutch,
     edit_data,
     fresh_g,
     logged_in,
@@ -364,7 +366,7 @@ def test_board_lifts_a_granted_objection_and_the_member_is_told(app, events, mai
     assert _member_ids(avg.not_objected("Team composition")) == {boss.member.id}
     url = f"/avg/requests/{req.id}"
     page = board.get(url).get_data(as_text=True)
-    assert "Dit lid maakt bezwaar tegen: Team composition" in page
+    assert f"Dit lid maakt bezwaar tegen: {dutch(declared_purpose('team_members'))}" in page
     fresh_g()
     token = csrf_token(board, url)
     assert board.post(url + "/lift", data={"csrf_token": token}).status_code == 302
@@ -393,14 +395,47 @@ def test_completed_objection_excludes_from_that_purpose_only(app):
     assert reqs.objections(get_state(), a.member.id) == ["Messages between members"]
     fresh_g()
     page = logged_in(app.test_client(), a).get("/avg/me").get_data(as_text=True)
-    assert "Je hebt bezwaar gemaakt tegen: Messages between members" in page
+    shown = dutch(declared_purpose("Message"))
+    assert f"Je hebt bezwaar gemaakt tegen: {shown}" in page
 
 
 def test_extra_objection_purposes_from_config(app):
-    app.config["AVG_OBJECTION_PURPOSES"] = ("newsletter",)
+    app.config["AVG_OBJECTION_PURPOSES"] = ("newsletter", {"nl": "Fotoboek", "en": "Photo book"})
     a = member_with_login(1)
     client = logged_in(app.test_client(), a)
+    page = client.get("/avg/me/requests").get_data(as_text=True)
+    assert '<option value="Photo book">Fotoboek</option>' in page
+    client.get("/avg/lang/en")
+    fresh_g()
+    page = client.get("/avg/me/requests").get_data(as_text=True)
+    assert '<option value="Photo book">Photo book</option>' in page
     assert file(client, "objection", purpose="newsletter").status_code == 302
+    assert [r.purpose for r in requests_in_db()] == ["newsletter"]
+
+
+def test_purpose_keys_do_not_change_with_the_language(app):
+    from flask import session
+
+    from flask_avg.i18n import lazy_gettext
+
+    two = {"nl": "Berichten tussen leden", "en": "Messages between members"}
+    lazy = lazy_gettext("Messages between members")
+    assert reqs.purpose_key(two) == "Messages between members"
+    assert reqs.purpose_key("Team composition") == "Team composition"
+    assert reqs.purpose_key(lazy) == "Messages between members"
+    assert reqs.purpose_key({"nl": "Alleen Nederlands"}) == "Alleen Nederlands"
+    with app.test_request_context("/"):
+        assert reqs.host_text(two) == "Berichten tussen leden"
+    with app.test_request_context("/"):
+        session["avg_locale"] = "en"
+        fresh_g()
+        assert reqs.host_text(two) == "Messages between members"
+    assert reqs.host_text("plain") == "plain"
+    keys = reqs.objection_purposes(get_state())
+    for model in get_state().registry:
+        for spec in model.columns.values():
+            if spec.purpose:
+                assert reqs.purpose_key(spec.purpose) in keys
 
 
 # -- erasure, with a stand-in for the erasure engine -------------------------------------------

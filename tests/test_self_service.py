@@ -19,7 +19,9 @@ from .conftest import csrf_token, login
 from .factories import message
 from .selfservice_helpers import (
     audit,
+    declared_purpose,
     details,
+    dutch,
     edit_data,
     fresh_g,
     logged_in,
@@ -73,7 +75,7 @@ def test_page_shows_every_declared_field_of_every_row_and_nothing_of_another_mem
     assert a.user.password_hash not in html
     # grouped by category, with purposes and bases
     assert "Wat we bewaren en waarom" in html
-    assert "Membership administration" in html
+    assert dutch(declared_purpose("Member")) in html
     assert html.count('class="avg-model"') == len(state.registry.models)
 
 

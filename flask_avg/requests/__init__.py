@@ -60,6 +60,7 @@ from .notify import (
     login_user_of,
     notify,
 )
+from .purposes import host_text, objection_purposes, purpose_key, purpose_label
 
 __all__ = [
     "COMPLETED",
@@ -88,6 +89,10 @@ __all__ = [
     "default_password_checker",
     "erasure_lines",
     "file_request",
+    "host_text",
+    "objection_purposes",
+    "purpose_key",
+    "purpose_label",
     "is_restricted",
     "lift",
     "lift_request",

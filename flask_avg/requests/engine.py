@@ -168,6 +168,13 @@ def _take_effect(state: Any, req: DataRequest, *, actor: str | None) -> None:
         )
 
 
+def _text(value: Any) -> Any:
+    """A text for JSON: ``{"nl", "en"}`` texts stay whole, anything else becomes a string."""
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items()}
+    return str(value)
+
+
 def summarise(result: Any) -> dict[str, list[dict[str, Any]]]:
     """The erasure result as counts per model and reasons; never personal values."""
     summary: dict[str, list[dict[str, Any]]] = {}
@@ -177,9 +184,9 @@ def summarise(result: Any) -> dict[str, list[dict[str, Any]]]:
             reason = getattr(item, "reason", None)
             items.append(
                 {
-                    "model": str(getattr(item, "model", "")),
+                    "model": _text(getattr(item, "model", "")),
                     "count": int(getattr(item, "count", 0) or 0),
-                    "reason": None if reason is None else str(reason),
+                    "reason": None if reason is None else _text(reason),
                 }
             )
         summary[part] = items

@@ -15,6 +15,7 @@ from sqlalchemy.exc import NoInspectionAvailable
 from ..config import config_value
 from ..signals import request_event
 from .models import COMPLETED, ERASURE, IN_PROGRESS, LIFTED, RECEIVED, REJECTED, DataRequest
+from .purposes import host_text
 
 
 @dataclass
@@ -77,9 +78,9 @@ def erasure_lines(req: DataRequest) -> str:
     lines = []
     for part, label in labels.items():
         for item in req.result.get(part, []):
-            line = f"{label}: {item['model']} ({item['count']})"
+            line = f"{label}: {host_text(item['model'])} ({item['count']})"
             if item.get("reason"):
-                line += f" - {item['reason']}"
+                line += f" - {host_text(item['reason'])}"
             lines.append(line)
     return "\n".join(lines)
 

@@ -28,7 +28,6 @@ from sqlalchemy.exc import IntegrityError
 from .. import field_policy
 from .. import requests as reqs
 from ..audit import current_actor
-from ..config import config_value
 from ..dashboard import DashboardPanel
 from ..extension import require
 from ..forms import (
@@ -48,18 +47,6 @@ from ..types import utcnow
 from . import make_blueprint
 
 
-def objection_purposes(state: Any) -> list[str]:
-    """Purposes a member may object to: every declared purpose plus ``AVG_OBJECTION_PURPOSES``."""
-    seen: dict[str, None] = {}
-    for model in state.registry:
-        for spec in model.columns.values():
-            if spec.purpose:
-                seen.setdefault(str(spec.purpose))
-    for purpose in config_value("OBJECTION_PURPOSES"):
-        seen.setdefault(str(purpose))
-    return list(seen)
-
-
 def _subject_id(state: Any, subject: Any) -> Any:
     model = state.registry.subject
     return model.value(subject, model.primary_key[0].name)
@@ -71,6 +58,8 @@ def _requests_panel(state: Any) -> dict[str, Any]:
 
 def create_blueprint(state: Any) -> Blueprint:
     bp = make_blueprint("self", __name__)
+    bp.add_app_template_filter(lambda key: reqs.purpose_label(state, key), "avg_purpose")
+    bp.add_app_template_filter(reqs.host_text, "avg_host_text")
     state.nav.append(
         NavItem("avg_self.request_queue", _l("Privacy requests"), "avg.requests.handle")
     )
@@ -185,10 +174,10 @@ def create_blueprint(state: Any) -> Blueprint:
         subject = own_subject()
         subject_id = _subject_id(state, subject)
         form = RequestForm()
-        purposes = objection_purposes(state)
+        purposes = reqs.objection_purposes(state)
         model = state.registry.subject
         locked = field_policy.locked_columns(state)
-        form.purpose.choices = [choice(p) for p in purposes]
+        form.purpose.choices = [choice(key) for key in purposes]
         form.field.choices = [choice(n, field_policy.column_label(model, n)) for n in locked]
         status = 200
         if form.validate_on_submit():
