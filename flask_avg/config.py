@@ -42,6 +42,10 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
         "Days audit entries are kept before ``flask avg purge`` drops them.",
     ),
     "REQUEST_DEADLINE_DAYS": (30, "Days a data-subject request may take (Art. 12(3): one month)."),
+    "OBJECTION_PURPOSES": (
+        (),
+        'Purposes members may object to besides the declared ones (e.g. ``"newsletter"``).',
+    ),
     "EXPORT_EXPIRES_HOURS": (72, "Hours an export link stays valid."),
     "PURGE_BATCH_SIZE": (5000, "Rows per transaction in a retention purge."),
     "CONSENT_RECORD_IP": (False, "Store the IP address with a consent record."),

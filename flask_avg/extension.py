@@ -139,6 +139,8 @@ class AVG:
         self.user_model = user_model
         self._subject_loader: Callable[[Any], Any] | None = None
         self._user_lookup: Callable[[str], Any] | None = None
+        self._password_checker: Callable[[Any, str], bool] | None = None
+        self._mail_sender: Callable[[Any], Any] | None = None
         self._actions: dict[str, Any] = dict(BUILTIN_ACTIONS)
         self._categories: dict[str, Category] = dict(CATEGORIES)
         self._retention: dict[str, RetentionCategory] = dict(RETENTION_CATEGORIES)
@@ -156,6 +158,31 @@ class AVG:
         """Decorator: find a user by the login name the CLI is given (an e-mail)."""
         self._user_lookup = func
         return func
+
+    def password_checker(self, func: Callable[[Any, str], bool]) -> Callable[[Any, str], bool]:
+        """Decorator: ``func(user, password) -> bool`` re-checks a password (erasure requests).
+
+        The default checks ``user.password_hash`` with werkzeug's ``check_password_hash``.
+        """
+        self._password_checker = func
+        return func
+
+    def mail_sender(self, func: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """Decorator: ``func(mail)`` sends a :class:`flask_avg.requests.Mail`; default: the log."""
+        self._mail_sender = func
+        return func
+
+    def not_restricted(self) -> Any:
+        """SQL clause over the subject model: members whose processing is not restricted."""
+        from .requests import not_restricted
+
+        return not_restricted(self.state)
+
+    def not_objected(self, purpose: str) -> Any:
+        """SQL clause over the subject model: members who did not object to ``purpose``."""
+        from .requests import not_objected
+
+        return not_objected(self.state, purpose)
 
     def register_action(self, name: str, label: Any) -> None:
         """Add a host action such as ``"club.events.manage"`` to the ACL."""

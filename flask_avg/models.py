@@ -133,5 +133,6 @@ class Rule(AvgBase):
     allow: Mapped[bool] = mapped_column(Boolean, nullable=False)
 
 
+from . import requests as _requests_models  # noqa: E402,F401
 from .breaches import models as _breach_models  # noqa: E402,F401
 from .consent import models as _consent_models  # noqa: E402,F401

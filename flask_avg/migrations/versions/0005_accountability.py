@@ -1,7 +1,7 @@
 """accountability: consent purposes, texts, records and states; the breach register
 
 Revision ID: 0005_accountability
-Revises: 0001_core
+Revises: 0004_self_service
 Create Date: 2026-11-22
 """
 from alembic import op
@@ -10,7 +10,7 @@ import flask_avg.types
 
 
 revision = '0005_accountability'
-down_revision = '0001_core'
+down_revision = '0004_self_service'
 branch_labels = None
 depends_on = None
 
