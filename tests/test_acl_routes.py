@@ -59,6 +59,13 @@ ROUTES: dict[str, str | tuple[str, int]] = {
     "avg_accountability.breaches_csv": "board",
     "avg_accountability.dashboard": "board",
     "avg_accountability.audit_log": "board",
+    # self-service: corrections, requests, the board's queue and field rights
+    "avg_self.edit": "member",
+    "avg_self.my_requests": "member",
+    "avg_self.request_queue": "board",
+    "avg_self.request_detail": "board",
+    "avg_self.lift_request": ("board", POST_WITHOUT_CSRF),
+    "avg_self.field_rights": "board",
     # export: a GET shows the buttons, the download itself is a CSRF-checked POST
     "avg_export.me": "member",
     "avg_export.member": "board",
@@ -80,6 +87,7 @@ def url_arguments(users: Any) -> dict[str, Any]:
         "user_id": str(users["board"].id),
         "key": _a_board_purpose(),
         "breach_id": _a_breach().id,
+        "request_id": _a_request(users),
     }
 
 
@@ -95,6 +103,22 @@ def _a_board_purpose() -> str:
         )
         db.session.commit()
     return "photos"
+
+
+def _a_request(users: Any) -> int:
+    """An open restriction request of the member, so request pages have one to show."""
+    from example_app.models import Member
+    from flask_avg.extension import get_state
+    from flask_avg.requests import engine
+    from flask_avg.requests.models import DataRequest
+
+    found = db.session.scalars(db.select(DataRequest)).first()
+    if found is None:
+        member = db.session.scalars(db.select(Member).order_by(Member.id)).first()
+        found = engine.file_request(
+            get_state(), member.id, "restriction", user_id=str(member.user_id)
+        )
+    return found.id
 
 
 def _a_breach() -> Any:
