@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import re
+from pathlib import Path
 
+import openpyxl
 import pytest
 
 from .conftest import browser_login
@@ -35,6 +38,17 @@ def member_files_erasure(page, base: str) -> None:
         page.get_by_role("status").filter(has_text="Je wijzigingen zijn opgeslagen.").is_visible()
     )
     assert page.locator("td[data-field=phone]").first.inner_text() == "06-12345678"
+
+    # One click: my data as Excel, with the corrected phone number in it.
+    with page.expect_download() as download_info:
+        page.locator("section.avg-self-export button[value=xlsx]").click()
+    download = download_info.value
+    assert download.suggested_filename.endswith(".xlsx")
+    book = openpyxl.load_workbook(io.BytesIO(Path(download.path()).read_bytes()))
+    cells = {
+        str(c) for ws in book.worksheets for row in ws.iter_rows(values_only=True) for c in row
+    }
+    assert "06-12345678" in cells and "lid@example.org" in cells
 
     page.get_by_role("link", name=re.compile("Een verzoek indienen")).click()
     page.wait_for_url(base + "/avg/me/requests")
