@@ -27,7 +27,8 @@ personal_data_viewed = _signals.signal("avg-personal-data-viewed")
 personal_data_changed = _signals.signal("avg-personal-data-changed")
 
 #: A data-subject request changed state. ``request``: the request record,
-#: ``event``: one of "received", "in_progress", "completed", "rejected".
+#: ``event``: one of "received", "in_progress", "completed", "rejected", or "lifted"
+#: when the board lifts a restriction or objection.
 request_event = _signals.signal("avg-request-event")
 
 #: A subject was erased. ``subject_id``, ``result``: the erasure result
