@@ -131,3 +131,6 @@ class Rule(AvgBase):
     )
     action: Mapped[str] = mapped_column(String(100), nullable=False)
     allow: Mapped[bool] = mapped_column(Boolean, nullable=False)
+
+
+from .erasure import models as _erasure_models  # noqa: E402,F401
