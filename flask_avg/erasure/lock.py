@@ -19,7 +19,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, text, update
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from ..types import utcnow
@@ -79,8 +79,20 @@ class Lock:
                     insert(table).values(name=NAME, holder=self.holder, expires_at=now + TTL)
                 )
         except IntegrityError:
-            return False
+            return self._take_over_dead()
         return True
+
+    def _take_over_dead(self) -> bool:
+        """Free a lock row left by a purge on this machine that was killed (SIGKILL)."""
+        table: Any = PurgeLock.__table__
+        with self.engine.begin() as conn:
+            holder = conn.execute(select(table.c.holder).where(table.c.name == NAME)).scalar()
+        host, _, pid = str(holder or "").rpartition(":")
+        if host != socket.gethostname() or not pid.isdigit() or _alive(int(pid)):
+            return False
+        with self.engine.begin() as conn:
+            conn.execute(delete(table).where(table.c.name == NAME, table.c.holder == holder))
+        return self._row()
 
     def refresh(self, session: Any) -> None:
         """Push the SQLite lock's expiry on, in the batch's own transaction."""
@@ -106,3 +118,13 @@ class Lock:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
