@@ -21,7 +21,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import String, cast, delete, exists, or_, select, update
+from sqlalchemy import delete, exists, or_, select, update
 
 from ..audit import current_actor
 from ..config import config_value
@@ -195,11 +195,16 @@ def _stale_accounts(session: Any, plan: Plan, dry_run: bool) -> int:
     links = [
         c for c in subject.table.columns if any(fk.column.table is table for fk in c.foreign_keys)
     ]
-    cond = [
-        or_(last_login.is_(None), last_login < limit),
-        # never an account with a role in flask-avg's ACL (the board, the admin)
-        ~cast(pk, String(64)).in_(select(GroupMember.user_id)),
-    ]
+    # never an account with a role in flask-avg's ACL (the board, the admin)
+    roles = []
+    for key in session.scalars(select(GroupMember.user_id).distinct()):
+        try:
+            roles.append(pk.type.python_type(key))
+        except (TypeError, ValueError):
+            continue
+    cond = [or_(last_login.is_(None), last_login < limit)]
+    if roles:
+        cond.append(pk.not_in(roles))
     anchor = subject.anchor_column
     for link in links:
         current = select(link).where(link.is_not(None))
