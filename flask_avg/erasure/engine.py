@@ -2,13 +2,16 @@
 
 :func:`erase_subjects` removes everything a batch of subjects owns, in one
 transaction (the caller commits): one ``DELETE`` or ``UPDATE`` per model,
-children before parents, the ownership expressed by the resolver's nested
-``IN`` clauses. The subject keys are materialised first (a list), so no
-statement selects from the table it changes (MariaDB error 1093), and the
-keys of models reached *down* from the subject (its login account) are read
-before the subject row loses its pointer to them.
+children before parents, ownership expressed by the resolver's nested ``IN``
+clauses over the batch's subjects. A batch is a condition on the subject table
+(a key range of expired members, or a list of keys). Statements on the subject
+table use that condition directly, never a subquery on the same table
+(MariaDB error 1093); the keys of models reached *down* from the subject (its
+login account) are read first, before the subject row loses its pointer to
+them. Ledger rows are written with ``INSERT ... SELECT``, before the rows they
+name change.
 
-:func:`purge_expired` removes the expired rows of one model in keyset batches.
+:func:`purge_range` removes the expired rows of one model in a key range.
 """
 
 from __future__ import annotations
@@ -17,14 +20,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import String, cast, delete, func, insert, literal, select, true, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from ..registry import DeclaredModel
+from ..types import UTCDateTime, utcnow
+from .models import LedgerEntry
 from .plan import Plan
 
 #: Called after every committed batch (tests slow it down to kill a purge mid-run).
 batch_hook: Callable[[], None] | None = None
+
+LEDGER: Any = LedgerEntry.__table__
 
 
 @dataclass
@@ -33,7 +41,7 @@ class ModelCounts:
     anonymised: int = 0
     #: rows kept under a legal hold
     held: int = 0
-    #: rows kept because other kept rows still point to them
+    #: rows kept (or, for the subject, anonymised) because other kept rows point to them
     blocked: int = 0
 
     def add(self, other: ModelCounts) -> None:
@@ -46,135 +54,152 @@ class ModelCounts:
 @dataclass
 class BatchResult:
     counts: dict[str, ModelCounts] = field(default_factory=dict)
-    #: (model name, key, action) for the ledger: subjects and login accounts
-    ledger: list[tuple[str, str, str]] = field(default_factory=list)
+    #: ledger rows written: (model name, action) -> how many
+    ledger: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: login ids erased in this batch (only filled for small batches: one member)
+    logins: list[str] = field(default_factory=list)
 
     def model(self, name: str) -> ModelCounts:
         return self.counts.setdefault(name, ModelCounts())
 
 
-def _exec(session: Session, stmt: Any) -> Any:
-    """Run a core statement; the result's ``rowcount`` is what it changed."""
-    return session.execute(stmt)
+def _exec(session: Session, stmt: Any) -> int:
+    """Run a core statement; returns how many rows it changed."""
+    return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
 
 def _count(session: Session, model: DeclaredModel, *where: Any) -> int:
     return int(session.scalar(select(func.count()).select_from(model.table).where(*where)) or 0)
 
 
-def _pk_in(model: DeclaredModel, keys: Sequence[Any]) -> Any:
-    return model.primary_key[0].in_(list(keys))
+def _ledger(
+    session: Session, model_name: str, key: Any, where: Any, action: str, reason: str
+) -> int:
+    """``INSERT INTO avg_erasure_ledger SELECT ...``: one row per key matching ``where``."""
+    source = select(
+        literal(model_name, String),
+        cast(key, String(64)),
+        literal(action, String),
+        literal(reason, String),
+        literal(utcnow(), UTCDateTime),
+    ).where(where)
+    stmt = insert(LEDGER).from_select(["model", "key", "action", "reason", "at"], source)
+    return _exec(session, stmt)
+
+
+def by_keys(plan: Plan, ids: Sequence[Any]) -> ColumnElement[bool]:
+    """A batch given as a list of subject keys."""
+    return plan.registry.subject.primary_key[0].in_(list(ids))
 
 
 def erase_subjects(
-    session: Session, plan: Plan, ids: Sequence[Any], *, count_held: bool = True
+    session: Session,
+    plan: Plan,
+    batch: ColumnElement[bool],
+    *,
+    reason: str,
+    count_held: bool = True,
 ) -> BatchResult:
-    """Erase what subjects ``ids`` own, except rows under a legal hold. No commit."""
+    """Erase what the subjects matching ``batch`` own, except rows under a legal hold.
+
+    ``batch`` is a condition on the subject table. Writes the ledger; does not commit.
+    """
     out = BatchResult()
-    ids = list(ids)
-    if not ids:
-        return out
     resolver = plan.resolver
     subject = plan.registry.subject
-    # 1. keys that must be read before anything changes
+    pk = subject.primary_key[0]
+    ids = select(pk).where(batch)
+    # 1. what must be read before anything changes: keys of models reached down
     early: dict[str, list[Any]] = {}
     for model in plan.down:
         own = resolver.ownership(model, ids)
         if plan.held(model):
             own = own & plan.expired(model)
         early[model.name] = list(session.scalars(select(model.primary_key[0]).where(own)))
-    login_keys: list[Any] = []
+        if model.cls is plan.state.ext.user_model and early[model.name]:
+            out.logins = [str(k) for k in early[model.name][:100]]
+            verb = "deleted" if plan.action(model) == "delete" else "anonymised"
+            n = _ledger(session, model.name, model.primary_key[0], own, verb, reason)
+            out.ledger[(model.name, verb)] = n
     if plan.login_model is None:
         login_col = _login_column(plan)
         if login_col is not None:
-            login_keys = [
-                k
-                for k in session.scalars(select(login_col).where(_pk_in(subject, ids)))
-                if k is not None
+            name = getattr(plan.state.ext.user_model, "__name__", "User")
+            where = batch & login_col.is_not(None)
+            out.ledger[(name, "unlinked")] = _ledger(
+                session, name, login_col, where, "unlinked", reason
+            )
+            out.logins = [
+                str(k) for k in session.scalars(select(login_col).where(where).limit(100))
             ]
     # 2. children first
     for model in plan.order:
         counts = out.model(model.name)
         if model.is_subject:
-            _erase_subject_rows(session, plan, model, ids, counts, out)
+            _subject_rows(session, plan, model, batch, counts, out, reason)
             continue
         if model.name in early:
             keys = early[model.name]
             if not keys:
                 continue
-            own = _pk_in(model, keys)
+            own = model.primary_key[0].in_(keys)
         else:
             own = resolver.ownership(model, ids)
             if plan.held(model):
                 if count_held:
                     counts.held += _count(session, model, own, ~plan.expired(model))
                 own = own & plan.expired(model)
-        action = plan.action(model)
-        if action == "anonymise":
+        if plan.action(model) == "anonymise":
             vals = plan.values(model)
             if vals:
-                res = _exec(
-                    session, update(model.table).where(own, plan.not_anonymised(model)).values(vals)
-                )
-                counts.anonymised += res.rowcount
-            done_keys = early.get(model.name, [])
-            verb = "anonymised"
-        else:
-            refs = plan.referenced(model)
-            if refs is not None:
-                counts.blocked += _count(session, model, own, refs)
-                own = own & ~refs
-            res = _exec(session, delete(model.table).where(own))
-            counts.deleted += res.rowcount
-            done_keys = early.get(model.name, [])
-            if refs is not None and done_keys:
-                still = set(
-                    session.scalars(select(model.primary_key[0]).where(_pk_in(model, done_keys)))
-                )
-                done_keys = [k for k in done_keys if k not in still]
-            verb = "deleted"
-        if model is plan.login_model:
-            out.ledger.extend((model.name, str(k), verb) for k in done_keys)
-    if login_keys:
-        name = getattr(plan.state.ext.user_model, "__name__", "User")
-        out.ledger.extend((name, str(k), "unlinked") for k in login_keys)
-    return out
-
-
-def _erase_subject_rows(
-    session: Session,
-    plan: Plan,
-    model: DeclaredModel,
-    ids: list[Any],
-    counts: ModelCounts,
-    out: BatchResult,
-) -> None:
-    pk = model.primary_key[0]
-    own = pk.in_(ids)
-    anonymise_ids: list[Any] = list(ids)
-    if plan.action(model) == "delete":
+                stmt = update(model.table).where(own, plan.not_anonymised(model)).values(vals)
+                counts.anonymised += _exec(session, stmt)
+            continue
         refs = plan.referenced(model)
-        anonymise_ids = []
-        if refs is not None:
-            anonymise_ids = list(session.scalars(select(pk).where(own, refs)))
+        if refs is not None and count_held and model.name not in early:
+            counts.blocked += _count(session, model, own, refs)
         gone = delete(model.table).where(own)
         if refs is not None:
             gone = gone.where(~refs)
-        counts.deleted += _exec(session, gone).rowcount
-        blocked = set(anonymise_ids)
-        out.ledger.extend((model.name, str(k), "deleted") for k in ids if k not in blocked)
-        counts.blocked += len(anonymise_ids)
-    if anonymise_ids:
+        counts.deleted += _exec(session, gone)
+        if model.name in early and refs is not None:
+            counts.blocked += len(early[model.name]) - counts.deleted
+    return out
+
+
+def _subject_rows(
+    session: Session,
+    plan: Plan,
+    model: DeclaredModel,
+    batch: ColumnElement[bool],
+    counts: ModelCounts,
+    out: BatchResult,
+    reason: str,
+) -> None:
+    pk = model.primary_key[0]
+    anonymise_where: Any = batch
+    if plan.action(model) == "delete":
+        refs = plan.referenced(model)
+        keep = refs if refs is not None else None
+        gone_where = batch & ~keep if keep is not None else batch
+        out.ledger[(model.name, "deleted")] = _ledger(
+            session, model.name, pk, gone_where, "deleted", reason
+        )
+        if keep is not None:
+            anonymise_where = batch & keep
+            counts.blocked += _count(session, model, anonymise_where)
+        else:
+            anonymise_where = None
+    if anonymise_where is not None:
         vals = plan.values(model)
+        out.ledger[(model.name, "anonymised")] = _ledger(
+            session, model.name, pk, anonymise_where, "anonymised", reason
+        )
         if vals:
-            res = _exec(
-                session,
-                update(model.table)
-                .where(pk.in_(anonymise_ids), plan.not_anonymised(model))
-                .values(vals),
-            )
-            counts.anonymised += res.rowcount
-        out.ledger.extend((model.name, str(k), "anonymised") for k in anonymise_ids)
+            stmt = update(model.table).where(anonymise_where, plan.not_anonymised(model))
+            counts.anonymised += _exec(session, stmt.values(vals))
+    if plan.action(model) == "delete":
+        counts.deleted += _exec(session, delete(model.table).where(gone_where))
 
 
 def _login_column(plan: Plan) -> Any:
@@ -188,40 +213,41 @@ def _login_column(plan: Plan) -> Any:
     return None
 
 
-def expired_batches(session: Session, plan: Plan, model: DeclaredModel, size: int) -> Any:
-    """Keyset batches of the keys of ``model``'s expired rows: yields lists of keys."""
+def key_ranges(session: Session, model: DeclaredModel, cond: ColumnElement[bool], size: int) -> Any:
+    """Keyset batches over rows matching ``cond``: yields conditions ``last < pk <= hi``.
+
+    Only the batch's upper key is read, never the keys themselves.
+    """
     pk = model.primary_key[0]
     last = None
-    cond = plan.expired(model)
-    if plan.action(model) == "anonymise":
-        cond = cond & plan.not_anonymised(model)
     while True:
-        stmt = select(pk).where(cond)
-        if last is not None:
-            stmt = stmt.where(pk > last)
-        keys = list(session.scalars(stmt.order_by(pk).limit(size)))
-        if not keys:
+        lower = pk > last if last is not None else true()
+        hi = session.scalar(select(pk).where(cond, lower).order_by(pk).offset(size - 1).limit(1))
+        if hi is None:
+            if session.scalar(select(pk).where(cond, lower).limit(1)) is not None:
+                yield cond & lower
             return
-        yield keys
-        last = keys[-1]
-        if len(keys) < size:
-            return
+        yield cond & lower & (pk <= hi)
+        last = hi
 
 
-def purge_rows(session: Session, plan: Plan, model: DeclaredModel, keys: list[Any]) -> ModelCounts:
-    """Delete (or anonymise) expired rows ``keys`` of ``model``; rows still pointed to stay."""
+def purge_range(
+    session: Session, plan: Plan, model: DeclaredModel, where: ColumnElement[bool]
+) -> ModelCounts:
+    """Delete (or anonymise) expired rows of ``model`` matching ``where``; rows still
+    pointed to by kept rows stay for a later purge."""
     counts = ModelCounts()
-    own = _pk_in(model, keys)
     if plan.action(model) == "anonymise":
         vals = plan.values(model)
         if vals:
             counts.anonymised = _exec(
-                session, update(model.table).where(own, plan.not_anonymised(model)).values(vals)
-            ).rowcount
+                session,
+                update(model.table).where(where, plan.not_anonymised(model)).values(vals),
+            )
         return counts
     refs = plan.referenced(model)
     if refs is not None:
-        own = own & ~refs
-    counts.deleted = _exec(session, delete(model.table).where(own)).rowcount
-    counts.blocked = len(keys) - counts.deleted
+        counts.blocked = _count(session, model, where, refs)
+        where = where & ~refs
+    counts.deleted = _exec(session, delete(model.table).where(where))
     return counts

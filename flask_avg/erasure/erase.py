@@ -119,7 +119,7 @@ def check(state: Any, plan: Plan, subject_id: Any) -> list[Check]:
     return checks
 
 
-def forget_erased(state: Any, session: Any, entries: list[tuple[str, str, str]]) -> None:
+def forget_erased(state: Any, session: Any, logins: list[str]) -> None:
     """Drop objects of deleted rows from the session; log out an erased current user."""
     classes = {m.cls for m in state.registry if m.cls is not None}
     for obj in list(session.identity_map.values()):
@@ -134,7 +134,7 @@ def forget_erased(state: Any, session: Any, entries: list[tuple[str, str, str]])
     if has_request_context():
         name = ledger.login_model_name(state)
         mine = getattr(current_user, "get_id", lambda: None)()
-        if name and mine is not None and (name, str(mine)) in {(m, k) for m, k, _a in entries}:
+        if name and mine is not None and str(mine) in logins:
             logout_user()
 
 
@@ -153,7 +153,9 @@ def erase_subject(
     actor = actor if actor is not None else current_actor()
     plan = Plan(state, date.today())
     result = ErasureResult(subject_id, check(state, plan, subject_id))
-    batch = engine.erase_subjects(session, plan, [subject_id], count_held=False)
+    batch = engine.erase_subjects(
+        session, plan, engine.by_keys(plan, [subject_id]), reason=reason[:16], count_held=True
+    )
     for item in result.checks:
         if item.held:
             result.retained.append(Outcome(item.model, item.held, item.reason, item.until))
@@ -178,7 +180,6 @@ def erase_subject(
                     _("Kept until the records that must be kept and refer to it are gone"),
                 )
             )
-    ledger.record(session, batch.ledger, reason[:16])
     state.audit.record(
         "subject.erased",
         subject=subject_id,
@@ -186,7 +187,7 @@ def erase_subject(
         detail={"reason": reason[:40], "models": result.summary()},
     )
     session.commit()
-    forget_erased(state, session, batch.ledger)
+    forget_erased(state, session, batch.logins)
     subject_erased.send(
         current_app._get_current_object(),  # type: ignore[attr-defined]
         subject_id=subject_id,

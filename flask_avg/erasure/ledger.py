@@ -76,7 +76,7 @@ def read(path: str | Path) -> list[dict[str, Any]]:
 
 def replay(state: Any, path: str | Path, *, actor: str | None = None) -> dict[str, int]:
     """Erase again every subject the exported ledger names; restore missing ledger rows."""
-    from .engine import erase_subjects
+    from .engine import by_keys, erase_subjects
     from .plan import Plan
 
     entries = read(path)
@@ -105,11 +105,13 @@ def replay(state: Any, path: str | Path, *, actor: str | None = None) -> dict[st
     totals = {"subjects": 0, "deleted": 0, "anonymised": 0, "restored_entries": len(missing)}
     for start in range(0, len(typed), 1000):
         chunk = typed[start : start + 1000]
-        existing = list(session.scalars(select(pk).where(pk.in_(chunk))))
-        if not existing:
+        if session.scalar(select(pk).where(pk.in_(chunk)).limit(1)) is None:
             continue
-        result = erase_subjects(session, plan, existing, count_held=False)
-        totals["subjects"] += len(existing)
+        result = erase_subjects(
+            session, plan, by_keys(plan, chunk), reason="replay", count_held=False
+        )
+        done = result.counts.get(subject.name)
+        totals["subjects"] += (done.anonymised + done.deleted) if done else 0
         for counts in result.counts.values():
             totals["deleted"] += counts.deleted
             totals["anonymised"] += counts.anonymised

@@ -135,24 +135,12 @@ def _subjects(
     category = subject.policy.retention
     if not category:
         return
-    pk = subject.primary_key[0]
     cond = plan.expired(subject) & plan.not_anonymised(subject)
-    last = None
-    while True:
-        stmt = select(pk).where(cond)
-        if last is not None:
-            stmt = stmt.where(pk > last)
-        ids = list(session.scalars(stmt.order_by(pk).limit(size)))
-        if not ids:
-            return
-        batch = engine.erase_subjects(session, plan, ids, count_held=False)
-        for name, counts in batch.counts.items():
+    for batch in engine.key_ranges(session, subject, cond, size):
+        done = engine.erase_subjects(session, plan, batch, reason="retention", count_held=False)
+        for name, counts in done.counts.items():
             result.counts(category, name).add(counts)
-        ledger.record(session, batch.ledger, "retention")
         _end_batch(session, lock, result, dry_run)
-        last = ids[-1]
-        if len(ids) < size:
-            return
 
 
 def _rows(
@@ -163,8 +151,11 @@ def _rows(
             continue
         if len(model.primary_key) != 1:
             continue
-        for keys in engine.expired_batches(session, plan, model, size):
-            counts = engine.purge_rows(session, plan, model, keys)
+        cond = plan.expired(model)
+        if plan.action(model) == "anonymise":
+            cond = cond & plan.not_anonymised(model)
+        for batch in engine.key_ranges(session, model, cond, size):
+            counts = engine.purge_range(session, plan, model, batch)
             result.counts(model.policy.retention, model.name).add(counts)
             _end_batch(session, lock, result, dry_run)
 
