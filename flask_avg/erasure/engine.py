@@ -99,16 +99,20 @@ def erase_subjects(
     *,
     reason: str,
     count_held: bool = True,
+    owners: ColumnElement[bool] | None = None,
 ) -> BatchResult:
     """Erase what the subjects matching ``batch`` own, except rows under a legal hold.
 
-    ``batch`` is a condition on the subject table. Writes the ledger; does not commit.
+    ``batch`` is a condition on the subject table. ``owners``, when given, is a
+    cheaper condition selecting the same subjects for the ownership subqueries
+    (it may also match subjects erased before: they own nothing any more).
+    Writes the ledger; does not commit.
     """
     out = BatchResult()
     resolver = plan.resolver
     subject = plan.registry.subject
     pk = subject.primary_key[0]
-    ids = select(pk).where(batch)
+    ids = select(pk).where(owners if owners is not None else batch)
     # 1. what must be read before anything changes: keys of models reached down
     early: dict[str, list[Any]] = {}
     for model in plan.down:
@@ -196,7 +200,8 @@ def _subject_rows(
             session, model.name, pk, anonymise_where, "anonymised", reason
         )
         if vals:
-            stmt = update(model.table).where(anonymise_where, plan.not_anonymised(model))
+            # the purge's batch already skips anonymised subjects; anonymising twice is harmless
+            stmt = update(model.table).where(anonymise_where)
             counts.anonymised += _exec(session, stmt.values(vals))
     if plan.action(model) == "delete":
         counts.deleted += _exec(session, delete(model.table).where(gone_where))
@@ -214,7 +219,8 @@ def _login_column(plan: Plan) -> Any:
 
 
 def key_ranges(session: Session, model: DeclaredModel, cond: ColumnElement[bool], size: int) -> Any:
-    """Keyset batches over rows matching ``cond``: yields conditions ``last < pk <= hi``.
+    """Keyset batches over rows matching ``cond``: yields ``(span, cond & span)``
+    where ``span`` is ``last < pk <= hi``.
 
     Only the batch's upper key is read, never the keys themselves.
     """
@@ -225,9 +231,9 @@ def key_ranges(session: Session, model: DeclaredModel, cond: ColumnElement[bool]
         hi = session.scalar(select(pk).where(cond, lower).order_by(pk).offset(size - 1).limit(1))
         if hi is None:
             if session.scalar(select(pk).where(cond, lower).limit(1)) is not None:
-                yield cond & lower
+                yield lower, cond & lower
             return
-        yield cond & lower & (pk <= hi)
+        yield lower & (pk <= hi), cond & lower & (pk <= hi)
         last = hi
 
 

@@ -136,8 +136,15 @@ def _subjects(
     if not category:
         return
     cond = plan.expired(subject) & plan.not_anonymised(subject)
-    for batch in engine.key_ranges(session, subject, cond, size):
-        done = engine.erase_subjects(session, plan, batch, reason="retention", count_held=False)
+    for span, batch in engine.key_ranges(session, subject, cond, size):
+        done = engine.erase_subjects(
+            session,
+            plan,
+            batch,
+            reason="retention",
+            count_held=False,
+            owners=span & plan.expired(subject),
+        )
         for name, counts in done.counts.items():
             result.counts(category, name).add(counts)
         _end_batch(session, lock, result, dry_run)
@@ -154,7 +161,7 @@ def _rows(
         cond = plan.expired(model)
         if plan.action(model) == "anonymise":
             cond = cond & plan.not_anonymised(model)
-        for batch in engine.key_ranges(session, model, cond, size):
+        for _span, batch in engine.key_ranges(session, model, cond, size):
             counts = engine.purge_range(session, plan, model, batch)
             result.counts(model.policy.retention, model.name).add(counts)
             _end_batch(session, lock, result, dry_run)
