@@ -238,3 +238,125 @@ def _restore(snapshot: dict[str, list[dict]]) -> None:
         if snapshot[table.name]:
             db.session.execute(table.insert(), snapshot[table.name])
     db.session.commit()
+
+
+def test_delete_policy_falls_back_to_anonymise_when_kept_rows_refer(app):
+    held, free = full_member(1), full_member(2)
+    db.session.commit()
+    held_id, free_id = held.member.id, free.member.id
+    # the second member's invoices are paid off long ago: nothing of theirs is held
+    db.session.execute(
+        Payment.__table__.delete().where(Payment.invoice_id.in_(free.ids["Invoice"]))
+    )
+    db.session.execute(Invoice.__table__.delete().where(Invoice.member_id == free_id))
+    db.session.commit()
+    state = get_state()
+    state.settings.set("retention.erase.Member", "delete")
+    db.session.commit()
+    result = erase_subject(state, held_id)
+    anonymised = {o.model: o for o in result.anonymised}
+    assert anonymised["Member"].count == 1
+    assert "refer" in anonymised["Member"].reason or "verwijzen" in anonymised["Member"].reason
+    assert db.session.get(Member, held_id).first_name == "anon"
+    result = erase_subject(state, free_id)
+    assert {o.model: o.count for o in result.removed}["Member"] == 1
+    db.session.expire_all()
+    assert db.session.get(Member, free_id) is None
+    actions = dict(
+        db.session.execute(
+            select(LedgerEntry.key, LedgerEntry.action).where(LedgerEntry.model == "Member")
+        ).all()
+    )
+    assert actions == {str(held_id): "anonymised", str(free_id): "deleted"}
+
+
+def test_anonymiser_overrides_and_type_defaults(app):
+    import sqlalchemy as sa
+
+    from flask_avg.declarations import ModelPolicy, personal
+    from flask_avg.erasure import anonymise
+    from flask_avg.registry import DeclaredModel
+
+    meta = sa.MetaData()
+    table = sa.Table(
+        "people",
+        meta,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("nick", sa.String(50), unique=True, nullable=False),
+        sa.Column("code", sa.String(8), unique=True, nullable=False),
+        sa.Column("note", sa.String(50), nullable=True),
+        sa.Column("city", sa.String(50), nullable=False),
+        sa.Column("score", sa.Integer, nullable=False),
+        sa.Column("joined", sa.Date, nullable=False),
+        sa.Column("left_on", sa.Date, nullable=True),
+        sa.Column("flag", sa.Boolean, nullable=False),
+        sa.Column("motto", sa.String(50), nullable=True),
+    )
+    specs = {
+        name: personal("identity")["avg"]
+        for name in ("nick", "code", "note", "city", "score", "joined", "left_on", "flag")
+    }
+    specs["motto"] = personal("identity", anonymise="fixed", anonymise_value="-")["avg"]
+    specs["city"] = personal("identity", anonymise="keep")["avg"]
+    model = DeclaredModel(
+        "Person", table, None, ModelPolicy(retention="members", anchor="left_on"), specs
+    )
+    vals = anonymise.sql(anonymise.values(model))
+    assert "city" not in vals and "left_on" not in vals  # kept, and the anchor survives
+    engine = sa.create_engine("sqlite://")
+    meta.create_all(engine)
+    with engine.begin() as conn:
+        for i in (1, 2):
+            conn.execute(
+                table.insert().values(
+                    id=i,
+                    nick=f"n{i}",
+                    code=f"c{i}",
+                    note="x",
+                    city="Utrecht",
+                    score=7,
+                    joined=date(2000, 1, 1),
+                    left_on=date(2010, 1, 1),
+                    flag=True,
+                    motto="carpe",
+                )
+            )
+        conn.execute(table.update().values(vals))
+        rows = conn.execute(sa.select(table).order_by(table.c.id)).mappings().all()
+        assert (
+            conn.execute(
+                sa.select(sa.func.count()).where(
+                    anonymise.not_anonymised(model, anonymise.values(model))
+                )
+            ).scalar()
+            == 0
+        )
+    assert [r["nick"] for r in rows] == ["anon-1", "anon-2"]
+    assert [r["code"] for r in rows] == ["1", "2"]
+    first = rows[0]
+    assert first["note"] is None and first["city"] == "Utrecht" and first["motto"] == "-"
+    assert first["score"] == 0 and first["joined"] == date(1900, 1, 1) and first["flag"] is False
+    assert first["left_on"] == date(2010, 1, 1)
+
+
+def test_signals_and_audit_entry_of_a_purge(app):
+    from flask_avg.signals import purge_completed, subject_erased
+
+    seen: list[str] = []
+    a = full_member(1)
+    a.member.end_date = date(2010, 1, 1)
+    db.session.commit()
+    a_id = a.member.id
+    with (
+        purge_completed.connected_to(lambda _app, **kw: seen.append("purge"), app),
+        subject_erased.connected_to(lambda _app, **kw: seen.append("erased"), app),
+    ):
+        purge(get_state(), date(2026, 1, 1), actor="cli")
+        erase_subject(get_state(), full_member(2).member.id)
+    assert seen == ["purge", "erased"]
+    entry = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "retention.purge")
+    ).one()
+    assert entry.actor == "cli"
+    assert entry.detail["categories"]["members"]["anonymised"] >= 1
+    assert "Voornaam" not in entry.detail_json and str(a_id) not in (entry.subject or "")

@@ -17,7 +17,7 @@ name change.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import String, cast, delete, func, insert, literal, select, true, update
@@ -153,21 +153,40 @@ def erase_subjects(
                 if count_held:
                     counts.held += _count(session, model, own, ~plan.expired(model))
                 own = own & plan.expired(model)
+        # Two foreign keys to the subject (sender, recipient) make an OR that no
+        # index serves: one statement per branch instead.
+        branches = [own] if model.name in early else _branches(plan, model, ids)
         if plan.action(model) == "anonymise":
             vals = plan.values(model)
-            if vals:
-                stmt = update(model.table).where(own, plan.not_anonymised(model)).values(vals)
+            for branch in branches if vals else []:
+                stmt = update(model.table).where(branch, plan.not_anonymised(model)).values(vals)
                 counts.anonymised += _exec(session, stmt)
             continue
         refs = plan.referenced(model)
         if refs is not None and count_held and model.name not in early:
             counts.blocked += _count(session, model, own, refs)
-        gone = delete(model.table).where(own)
-        if refs is not None:
-            gone = gone.where(~refs)
-        counts.deleted += _exec(session, gone)
+        for branch in branches:
+            gone = delete(model.table).where(branch)
+            if refs is not None:
+                gone = gone.where(~refs)
+            counts.deleted += _exec(session, gone)
         if model.name in early and refs is not None:
             counts.blocked += len(early[model.name]) - counts.deleted
+    return out
+
+
+def _branches(plan: Plan, model: DeclaredModel, ids: Any) -> list[Any]:
+    """The ownership clause of ``model`` split at its first hop's OR, held rows left out."""
+    first, rest = model.path[0], model.path[1:]
+    out = []
+    for pair in first.pairs if len(first.pairs) > 1 else [None]:
+        part = model
+        if pair is not None:
+            part = replace(model, path=(replace(first, pairs=(pair,)), *rest))
+        clause = plan.resolver.ownership(part, ids)
+        if plan.held(model):
+            clause = clause & plan.expired(model)
+        out.append(clause)
     return out
 
 

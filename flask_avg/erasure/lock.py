@@ -71,10 +71,9 @@ class Lock:
     def _row(self) -> bool:
         now = utcnow()
         table: Any = PurgeLock.__table__
-        with self.engine.begin() as conn:
-            conn.execute(delete(table).where(table.c.name == NAME, table.c.expires_at < now))
         try:
             with self.engine.begin() as conn:
+                conn.execute(delete(table).where(table.c.name == NAME, table.c.expires_at < now))
                 conn.execute(
                     insert(table).values(name=NAME, holder=self.holder, expires_at=now + TTL)
                 )

@@ -43,6 +43,8 @@ class PurgeResult:
     audit_entries_dropped: int = 0
     stale_accounts: int = 0
     batches: int = 0
+    #: rows changed since the last commit
+    pending: int = 0
 
     def counts(self, category: str, model: str) -> ModelCounts:
         return self.categories.setdefault(category, {}).setdefault(model, ModelCounts())
@@ -119,13 +121,20 @@ def purge(
     return result
 
 
-def _end_batch(session: Any, lock: Lock, result: PurgeResult, dry_run: bool) -> None:
+def _end_batch(
+    session: Any, lock: Lock, result: PurgeResult, dry_run: bool, changed: int, size: int
+) -> None:
+    """Commit once ``size`` rows changed since the last commit (small batches of
+    several models share one transaction; a batch never spans more than that)."""
     result.batches += 1
-    if not dry_run:
-        lock.refresh(session)
-        session.commit()
-        if engine.batch_hook is not None:
-            engine.batch_hook()
+    result.pending += changed
+    if dry_run or result.pending < size:
+        return
+    lock.refresh(session)
+    session.commit()
+    result.pending = 0
+    if engine.batch_hook is not None:
+        engine.batch_hook()
 
 
 def _subjects(
@@ -147,7 +156,7 @@ def _subjects(
         )
         for name, counts in done.counts.items():
             result.counts(category, name).add(counts)
-        _end_batch(session, lock, result, dry_run)
+        _end_batch(session, lock, result, dry_run, size, size)
 
 
 def _rows(
@@ -164,7 +173,7 @@ def _rows(
         for _span, batch in engine.key_ranges(session, model, cond, size):
             counts = engine.purge_range(session, plan, model, batch)
             result.counts(model.policy.retention, model.name).add(counts)
-            _end_batch(session, lock, result, dry_run)
+            _end_batch(session, lock, result, dry_run, counts.deleted + counts.anonymised, size)
 
 
 def _audit_log(session: Any, as_of: date) -> int:
