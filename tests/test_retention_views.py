@@ -168,3 +168,15 @@ def test_stale_accounts_are_off_by_default_and_spare_board_accounts(app):
     assert db.session.get(User, gone_user) is None
     assert db.session.get(User, current_user) is not None
     assert db.session.get(User, board_user) is not None
+
+
+def test_cli_purge_exits_75_while_another_purge_holds_the_lock(app):
+    from flask_avg.erasure.lock import Lock
+
+    runner = app.test_cli_runner()
+    with Lock(get_state()):
+        busy = runner.invoke(args=["avg", "purge", "--wait", "0"])
+    assert busy.exit_code == 75
+    assert "another purge is running" in busy.output
+    free = runner.invoke(args=["avg", "purge", "--wait", "0"])
+    assert free.exit_code == 0, free.output

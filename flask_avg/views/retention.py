@@ -136,14 +136,15 @@ def create_blueprint(state: Any) -> Blueprint:
         if state.db.session.get(subject.cls, typed) is None:
             abort(404)
         form = ConfirmForm()
+        labels = {m.name: m.label for m in state.registry}
         if request.method == "POST":
             if not form.validate_on_submit():
                 abort(400)
             result = erase_subject(state, typed, reason="board")
-            return render_template("avg/retention/erased.html", result=result)
+            return render_template("avg/retention/erased.html", result=result, labels=labels)
         checks = check(state, Plan(state, date.today()), typed)
         return render_template(
-            "avg/retention/erase.html", form=form, subject_id=typed, checks=checks
+            "avg/retention/erase.html", form=form, subject_id=typed, checks=checks, labels=labels
         )
 
     return bp
