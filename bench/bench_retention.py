@@ -289,7 +289,8 @@ def run_hand_sql(url: str) -> float:
         "DELETE FROM messages WHERE recipient_id IN (SELECT id FROM gone)",
         "DELETE FROM messages WHERE sent_at < :cmt",
         "DELETE FROM team_members WHERE member_id IN (SELECT id FROM gone)",
-        "DELETE FROM signups WHERE member_id IN (SELECT id FROM gone) OR signed_up_on < :cs",
+        "DELETE FROM signups WHERE member_id IN (SELECT id FROM gone)",
+        "DELETE FROM signups WHERE signed_up_on < :cs",
         "UPDATE members SET first_name = 'anon', last_name = 'anon', birth_date = NULL, "
         "email = 'anon-' || " + text_id + " || '@anon.invalid', phone = NULL, street = NULL, "
         "postcode = NULL, city = NULL, iban = NULL, start_date = :epoch, "
