@@ -47,6 +47,7 @@ class Lock:
         deadline = time.monotonic() + self.wait
         while not self._try():
             if time.monotonic() >= deadline:
+                self._close()
                 raise PurgeLocked(
                     "another purge is running (lock held); try again later or pass --wait"
                 )
@@ -114,6 +115,9 @@ class Lock:
                 conn.execute(
                     delete(table).where(table.c.name == NAME, table.c.holder == self.holder)
                 )
+        self._close()
+
+    def _close(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
