@@ -37,6 +37,7 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("acl", "flask_avg.views.acl"),
     ("accountability", "flask_avg.views.accountability"),
     ("export", "flask_avg.views.export"),
+    ("retention", "flask_avg.views.retention"),
 )
 
 
@@ -67,8 +68,30 @@ class AvgState:
         key = user.get_id()
         if key not in cache:
             loader = self.ext._subject_loader or self._default_subject_loader
-            cache[key] = loader(user)
+            subject = loader(user)
+            if subject is not None and self._erased(subject):
+                subject = None
+            cache[key] = subject
         return cache[key]
+
+    def _erased(self, subject: Any) -> bool:
+        from .erasure.ledger import is_erased
+
+        model = self.registry.subject
+        return is_erased(self, model.name, model.key_of(subject)[0])
+
+    # -- retention and erasure ---------------------------------------------
+    def erase_subject(self, subject_id: Any, **kwargs: Any) -> Any:
+        """Erase one subject now; see :func:`flask_avg.erasure.erase_subject`."""
+        from .erasure import erase_subject
+
+        return erase_subject(self, subject_id, **kwargs)
+
+    def purge(self, as_of: Any = None, **kwargs: Any) -> Any:
+        """Run the retention purge; see :func:`flask_avg.erasure.purge`."""
+        from .erasure import purge
+
+        return purge(self, as_of, **kwargs)
 
     def _default_subject_loader(self, user: Any) -> Any:
         subject = self.registry.subject
@@ -265,6 +288,9 @@ class AVG:
         app.before_request_funcs.setdefault(None, []).insert(0, _reset_request_caches)
         self._init_babel(app)
         self._init_principal(app, state)
+        from .erasure.ledger import install_login_guard
+
+        install_login_guard(app, state)
         jinja.install(app, state)
         app.context_processor(
             lambda: {"avg_base_template": cfg.config_value("BASE_TEMPLATE"), "avg_state": state}
@@ -335,6 +361,14 @@ class AVG:
 
     def subject_for(self, user: Any) -> Any:
         return self.state.subject_for(user)
+
+    def purge(self, as_of: Any = None, *, dry_run: bool = False, **kwargs: Any) -> Any:
+        """Run the retention purge now (for Celery or APScheduler); returns a PurgeResult."""
+        return self.state.purge(as_of, dry_run=dry_run, **kwargs)
+
+    def erase(self, subject_id: Any, **kwargs: Any) -> Any:
+        """Erase one subject now; returns an ErasureResult (removed, anonymised, retained)."""
+        return self.state.erase_subject(subject_id, **kwargs)
 
     def require(self, action: str) -> Callable[[F], F]:
         """View decorator: only users allowed ``action`` get in; others get a 403 page."""

@@ -136,3 +136,4 @@ class Rule(AvgBase):
 from . import requests as _requests_models  # noqa: E402,F401
 from .breaches import models as _breach_models  # noqa: E402,F401
 from .consent import models as _consent_models  # noqa: E402,F401
+from .erasure import models as _erasure_models  # noqa: E402,F401

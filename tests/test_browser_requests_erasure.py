@@ -1,7 +1,6 @@
 """In chromium, with the real erasure engine: the board completes an erasure; the member can no longer log in.
 
-Runs once the erasure engine (``flask_avg.erasure``) is merged; until then it is
-skipped at import.
+The member files the request, the board completes it through the erasure engine.
 """
 
 from __future__ import annotations
@@ -12,8 +11,6 @@ from .conftest import browser_login
 from .test_browser_self_service import logout, member_files_erasure
 
 pytestmark = pytest.mark.browser
-
-pytest.importorskip("flask_avg.erasure", reason="the erasure engine lands with its own feature")
 
 
 def test_board_completes_erasure_and_member_cannot_log_in(live_server, page):

@@ -3,8 +3,7 @@
 Written against the engine's contract: ``erase_subject(state, subject_id, actor=,
 reason=) -> result`` with ``result.removed``, ``result.anonymised`` and
 ``result.retained``, lists of items with ``.model``, ``.count`` and ``.reason``.
-The engine is another feature's module; until it is merged this file is skipped
-at import (``importorskip``), after the merge it runs on every database leg.
+It runs on every database leg.
 """
 
 from __future__ import annotations
@@ -25,8 +24,6 @@ from .selfservice_helpers import (
     make_board,
     member_with_login,
 )
-
-pytest.importorskip("flask_avg.erasure", reason="the erasure engine lands with its own feature")
 
 
 def _request() -> DataRequest:

@@ -1,7 +1,7 @@
 """self-service: data-subject requests and processing limits
 
 Revision ID: 0004_self_service
-Revises: 0001_core
+Revises: 0003_retention
 Create Date: 2026-11-22
 """
 from alembic import op
@@ -10,7 +10,7 @@ import flask_avg.types
 
 
 revision = '0004_self_service'
-down_revision = '0001_core'
+down_revision = '0003_retention'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,474 @@
+"""Retention purge: the engine against hand-written set-based SQL and a per-row ORM loop.
+
+``python -m bench retention`` builds a club of N members with about 5.5 rows
+each (half a login, an invoice, a payment, a sign-up, a message, a team role),
+on SQLite and, when reachable, PostgreSQL (``AVG_BENCH_POSTGRESQL_URL``,
+default the test server). For each size it runs, on fresh copies of the same
+data:
+
+* the engine (``purge(as_of)``) and hand-written set-based SQL doing the same
+  deletes, updates and ledger inserts; the final row counts must match;
+* a per-row ORM loop (load each member's rows, delete or blank them object by
+  object) on a sample of expired members, as a factor per member;
+* the engine again under ``tracemalloc`` for its peak Python memory.
+
+Default sizes 10,000 and 50,000 members (a few minutes); ``--full`` uses
+10,000 and 1,000,000 members (~5,500,000 rows). ``--sqlite-only`` and
+``--postgresql-only`` pick one database.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+AS_OF = date(2026, 1, 1)
+MEMBER_DAYS = 365
+SIGNUP_DAYS = 3650
+SAMPLE = 300
+REPEAT = 3
+DEFAULT_BATCH = 5000  # AVG_PURGE_BATCH_SIZE's default
+PG_URL = os.environ.get(
+    "AVG_BENCH_POSTGRESQL_URL",
+    os.environ.get("AVG_TEST_POSTGRESQL_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+)
+
+
+# -- data ------------------------------------------------------------------------
+
+
+def _rows(n: int) -> dict[str, Iterator[tuple[Any, ...]]]:
+    rng = random.Random(42)
+    ended = [rng.random() < 0.4 for _ in range(n + 1)]
+    years = [rng.randint(2012, 2024) for _ in range(n + 1)]
+
+    def users() -> Iterator[tuple[Any, ...]]:
+        for i in range(1, n + 1, 2):
+            yield (i, f"u{i}@example.org", "x", None, True)
+
+    def members() -> Iterator[tuple[Any, ...]]:
+        for i in range(1, n + 1):
+            end = date(2014 + i % 6, 6, 30) if ended[i] else None
+            yield (
+                i,
+                i if i % 2 else None,
+                f"N{i:07d}",
+                "Voornaam",
+                f"Achternaam{i}",
+                date(1980, 1, 1 + i % 28),
+                f"m{i}@example.org",
+                "0612345678",
+                "Dorpsstraat 1",
+                "3511 AB",
+                "Utrecht",
+                "NL91ABNA0417164300",
+                date(2005, 1, 1),
+                end,
+                None,
+            )
+
+    def invoices() -> Iterator[tuple[Any, ...]]:
+        for i in range(1, n + 1):
+            yield (i, i, f"F{i}", date(years[i], 1, 15), "Contributie", 120)
+
+    def payments() -> Iterator[tuple[Any, ...]]:
+        for i in range(1, n + 1):
+            yield (i, i, date(years[i], 2, 4), 120, "NL1")
+
+    def signups() -> Iterator[tuple[Any, ...]]:
+        for i in range(1, n + 1):
+            yield (i, i, date(years[i] - 2, 3, 1), "lidmaatschap", None)
+
+    def messages() -> Iterator[tuple[Any, ...]]:
+        for i in range(1, n + 1):
+            yield (i, i, (i * 7919) % n + 1, datetime(years[i], 5, 1, 12), "Training")
+
+    def teams() -> Iterator[tuple[Any, ...]]:
+        for t in range(1, 11):
+            yield (t, f"Team {t}")
+
+    def team_members() -> Iterator[tuple[Any, ...]]:
+        for i in range(1, n + 1):
+            yield (i % 10 + 1, i, "speler")
+
+    return {
+        "users": users(),
+        "members": members(),
+        "teams": teams(),
+        "invoices": invoices(),
+        "payments": payments(),
+        "signups": signups(),
+        "messages": messages(),
+        "team_members": team_members(),
+    }
+
+
+def _app(url: str, batch: int | None = None) -> Any:
+    from example_app import create_app
+
+    config: dict[str, Any] = {
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SECRET_KEY": "bench",
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    }
+    if batch:
+        config["AVG_PURGE_BATCH_SIZE"] = batch
+    return create_app(config)
+
+
+def _build(url: str, n: int) -> None:
+    from example_app.models import db
+    from flask_avg.models import AvgBase
+
+    app = _app(url)
+    with app.app_context():
+        db.drop_all()
+        AvgBase.metadata.drop_all(db.engine)
+        db.create_all()
+        AvgBase.metadata.create_all(db.engine)
+        with db.engine.begin() as conn:
+            # a host with a large club indexes the foreign key of its association table
+            conn.execute(sa.text("CREATE INDEX ix_team_members_member ON team_members (member_id)"))
+        raw = db.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            for name, rows in _rows(n).items():
+                cols = [c.name for c in db.metadata.tables[name].columns]
+                if db.engine.dialect.name == "postgresql":
+                    with cur.copy(f"COPY {name} ({', '.join(cols)}) FROM STDIN") as copy:
+                        for row in rows:
+                            copy.write_row(row)
+                else:
+                    marks = ", ".join("?" for _ in cols)
+                    sql = f"INSERT INTO {name} ({', '.join(cols)}) VALUES ({marks})"
+                    batch: list[tuple[Any, ...]] = []
+                    for row in rows:
+                        batch.append(row)
+                        if len(batch) == 20000:
+                            cur.executemany(sql, batch)
+                            batch.clear()
+                    if batch:
+                        cur.executemany(sql, batch)
+            raw.commit()
+        finally:
+            raw.close()
+        from flask_avg.extension import get_state
+
+        get_state().settings.set("retention.members.days", MEMBER_DAYS)
+        get_state().settings.set("retention.signups.days", SIGNUP_DAYS)
+        db.session.commit()
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+                c.execute(sa.text("VACUUM ANALYZE"))
+        else:
+            with db.engine.begin() as c:
+                c.execute(sa.text("ANALYZE"))
+        db.engine.dispose()
+
+
+class Backend:
+    """Fresh copies of one built database: a file copy (SQLite) or a template (PostgreSQL)."""
+
+    def __init__(self, kind: str, workdir: Path) -> None:
+        self.kind = kind
+        self.workdir = workdir
+        self.copies: list[str] = []
+        if kind == "postgresql":
+            self.admin = sa.create_engine(
+                sa.make_url(PG_URL).set(database="postgres"), isolation_level="AUTOCOMMIT"
+            )
+        self.template = self._url("avg_bench_tpl")
+
+    def _url(self, name: str) -> str:
+        if self.kind == "sqlite":
+            return f"sqlite:///{self.workdir / (name + '.db')}"
+        return sa.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+
+    def build(self, n: int) -> None:
+        if self.kind == "postgresql":
+            with self.admin.connect() as c:
+                c.execute(sa.text("DROP DATABASE IF EXISTS avg_bench_tpl WITH (FORCE)"))
+                c.execute(sa.text("CREATE DATABASE avg_bench_tpl"))
+        _build(self.template, n)
+
+    def copy(self, tag: str) -> str:
+        name = f"avg_bench_{tag}"
+        if self.kind == "sqlite":
+            shutil.copy(self.workdir / "avg_bench_tpl.db", self.workdir / f"{name}.db")
+        else:
+            with self.admin.connect() as c:
+                c.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                c.execute(sa.text(f"CREATE DATABASE {name} TEMPLATE avg_bench_tpl"))
+        self.copies.append(name)
+        return self._url(name)
+
+    def drop(self, url: str) -> None:
+        name = sa.make_url(url).database or ""
+        if self.kind == "sqlite":
+            Path(name).unlink(missing_ok=True)
+        else:
+            with self.admin.connect() as c:
+                c.execute(sa.text(f"DROP DATABASE IF EXISTS {Path(name).name} WITH (FORCE)"))
+
+    def close(self) -> None:
+        if self.kind == "postgresql":
+            with self.admin.connect() as c:
+                c.execute(sa.text("DROP DATABASE IF EXISTS avg_bench_tpl WITH (FORCE)"))
+            self.admin.dispose()
+
+
+def _counts(url: str) -> dict[str, int]:
+    engine = sa.create_engine(url)
+    out = {}
+    with engine.connect() as c:
+        for t in (
+            "users",
+            "members",
+            "invoices",
+            "payments",
+            "signups",
+            "messages",
+            "team_members",
+        ):
+            out[t] = int(c.execute(sa.text(f"SELECT COUNT(*) FROM {t}")).scalar() or 0)
+        out["anonymised"] = int(
+            c.execute(sa.text("SELECT COUNT(*) FROM members WHERE first_name = 'anon'")).scalar()
+            or 0
+        )
+    engine.dispose()
+    return out
+
+
+# -- the three contenders -----------------------------------------------------------
+
+
+def run_engine(url: str, batch: int | None = None) -> tuple[float, int]:
+    from example_app.models import db
+    from flask_avg.erasure import purge
+
+    app = _app(url, batch)
+    with app.app_context():
+        started = time.perf_counter()
+        result = purge(app.extensions["avg"], AS_OF, actor="bench")
+        elapsed = time.perf_counter() - started
+        expired = result.categories.get("members", {}).get("Member")
+        db.engine.dispose()
+    return elapsed, expired.anonymised if expired else 0
+
+
+def run_hand_sql(url: str) -> float:
+    """The same work in one transaction of plain set-based statements."""
+    from flask_avg.retention_categories import SEVEN_YEARS
+
+    cut_m = AS_OF - timedelta(days=MEMBER_DAYS)
+    cut_i = AS_OF - timedelta(days=max(3650, SEVEN_YEARS))
+    cut_s = AS_OF - timedelta(days=SIGNUP_DAYS)
+    engine = sa.create_engine(url)
+    pg = engine.dialect.name == "postgresql"
+    now = "now()" if pg else "CURRENT_TIMESTAMP"
+    text_id = "CAST(id AS VARCHAR)" if pg else "CAST(id AS TEXT)"
+    expired = "SELECT id FROM members WHERE end_date < :cm"
+    statements = [
+        "CREATE TEMPORARY TABLE gone AS SELECT id, user_id FROM members WHERE end_date < :cm",
+        "ANALYZE gone",
+        "DELETE FROM payments WHERE paid_on < :ci",
+        "DELETE FROM invoices WHERE invoice_date < :ci AND NOT EXISTS "
+        "(SELECT 1 FROM payments WHERE payments.invoice_id = invoices.id)",
+        # one statement per foreign key: an OR of two IN subqueries defeats the indexes
+        "DELETE FROM messages WHERE sender_id IN (SELECT id FROM gone)",
+        "DELETE FROM messages WHERE recipient_id IN (SELECT id FROM gone)",
+        "DELETE FROM messages WHERE sent_at < :cmt",
+        "DELETE FROM team_members WHERE member_id IN (SELECT id FROM gone)",
+        "DELETE FROM signups WHERE member_id IN (SELECT id FROM gone)",
+        "DELETE FROM signups WHERE signed_up_on < :cs",
+        "UPDATE members SET first_name = 'anon', last_name = 'anon', birth_date = NULL, "
+        "email = 'anon-' || " + text_id + " || '@anon.invalid', phone = NULL, street = NULL, "
+        "postcode = NULL, city = NULL, iban = NULL, start_date = :epoch, "
+        "medical_notes = NULL, user_id = NULL WHERE id IN (SELECT id FROM gone)",
+        "DELETE FROM users WHERE id IN (SELECT user_id FROM gone)",
+        "INSERT INTO avg_erasure_ledger (model, key, action, reason, at) "
+        "SELECT 'Member', " + text_id + ", 'anonymised', 'retention', " + now + " FROM gone",
+        "INSERT INTO avg_erasure_ledger (model, key, action, reason, at) "
+        "SELECT 'User', CAST(user_id AS " + ("VARCHAR" if pg else "TEXT") + "), 'deleted', "
+        "'retention', " + now + " FROM gone WHERE user_id IS NOT NULL",
+    ]
+    del expired
+    params = {
+        "cm": cut_m,
+        "cmt": datetime.combine(cut_m, datetime.min.time()),
+        "ci": cut_i,
+        "cs": cut_s,
+        "epoch": date(1900, 1, 1),
+    }
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        for sql in statements:
+            conn.execute(sa.text(sql), params)
+    elapsed = time.perf_counter() - started
+    engine.dispose()
+    return elapsed
+
+
+def run_orm_loop(url: str, sample: int) -> tuple[float, int]:
+    """The naive way: per expired member, load every row and delete or blank it one by one."""
+    from sqlalchemy import select
+
+    from example_app.models import Member, db
+    from flask_avg.erasure.plan import Plan
+
+    app = _app(url)
+    with app.app_context():
+        state = app.extensions["avg"]
+        plan = Plan(state, AS_OF)
+        ids = list(
+            db.session.scalars(
+                select(Member.id).where(plan.expired(state.registry.subject)).limit(sample)
+            )
+        )
+        started = time.perf_counter()
+        for member_id in ids:
+            rows = state.resolver.rows_for(db.session, member_id)
+            member = db.session.get(Member, member_id)
+            user_id = member.user_id
+            kept_invoices: set[int] = set()
+            for model in plan.order:  # children first, as the foreign keys demand
+                objs = rows[model]
+                if model.is_subject:
+                    continue
+                for obj in objs:
+                    if plan.held(model):
+                        anchor = model.value(obj, model.policy.anchor)
+                        if anchor >= plan.cutoff(model):
+                            if model.name == "Payment":
+                                kept_invoices.add(obj.invoice_id)
+                            continue
+                        if model.name == "Invoice" and obj.id in kept_invoices:
+                            continue
+                    if model.cls is None:
+                        db.session.execute(
+                            model.table.delete().where(
+                                *(c == obj[c.name] for c in model.primary_key)
+                            )
+                        )
+                    elif model.cls.__name__ != "User":
+                        db.session.delete(obj)
+                        db.session.flush()
+            member.first_name = member.last_name = "anon"
+            member.email = f"anon-{member.id}@anon.invalid"
+            member.birth_date = member.phone = member.street = None
+            member.postcode = member.city = member.iban = member.medical_notes = None
+            member.start_date = date(1900, 1, 1)
+            member.user_id = None
+            db.session.flush()
+            if user_id is not None:
+                from example_app.models import User
+
+                db.session.delete(db.session.get(User, user_id))
+            db.session.commit()
+        elapsed = time.perf_counter() - started
+        db.engine.dispose()
+    return elapsed, len(ids)
+
+
+def _peak(fn: Callable[[], Any]) -> int:
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+# -- driver ------------------------------------------------------------------------
+
+
+def _pg_reachable() -> bool:
+    try:
+        engine = sa.create_engine(sa.make_url(PG_URL).set(database="postgres"))
+        with engine.connect():
+            pass
+        engine.dispose()
+        return True
+    except Exception:  # noqa: BLE001 - no server, no PostgreSQL leg
+        return False
+
+
+def main(args: list[str]) -> None:
+    full = "--full" in args
+    sizes = (10_000, 1_000_000) if full else (10_000, 50_000)
+    kinds = [] if "--postgresql-only" in args else ["sqlite"]
+    if "--sqlite-only" not in args and _pg_reachable():
+        kinds.append("postgresql")
+    with tempfile.TemporaryDirectory(prefix="avg-bench-") as tmp:
+        for kind in kinds:
+            backend = Backend(kind, Path(tmp))
+            try:
+                for n in sizes:
+                    _one(backend, n)
+            finally:
+                backend.close()
+
+
+def _one(backend: Backend, n: int) -> None:
+    repeat = REPEAT if n <= 100_000 else 1
+    started = time.perf_counter()
+    backend.build(n)
+    built = time.perf_counter() - started
+    rows = sum(_counts(backend.template).values()) - _counts(backend.template)["anonymised"]
+    print(f"{backend.kind}, {n:,} members, {rows:,} rows (built in {built:.1f} s)", flush=True)
+
+    t_engine = t_hand = float("inf")
+    for _ in range(repeat):  # best of `repeat`, each on a fresh copy, alternating
+        url = backend.copy("engine")
+        elapsed, expired = run_engine(url)
+        t_engine = min(t_engine, elapsed)
+        after_engine = _counts(url)
+        backend.drop(url)
+        url = backend.copy("hand")
+        t_hand = min(t_hand, run_hand_sql(url))
+        after_hand = _counts(url)
+        backend.drop(url)
+    same = "same result" if after_engine == after_hand else f"DIFFERENT {after_engine} {after_hand}"
+    print(
+        f"  purge (batches of {DEFAULT_BATCH:,}) {t_engine:.2f} s (best of {repeat}) for {expired:,} expired members; hand-written SQL "
+        f"{t_hand:.2f} s: ratio {t_engine / t_hand:.2f}x (target <= 1.25x), {same}",
+        flush=True,
+    )
+
+    big = 10 * DEFAULT_BATCH
+    url = backend.copy("engine_big")
+    t_big, _n = run_engine(url, big)
+    after_big = _counts(url)
+    backend.drop(url)
+    same = "same result" if after_big == after_hand else "DIFFERENT"
+    print(
+        f"  purge with AVG_PURGE_BATCH_SIZE={big:,} (fewer, larger transactions): "
+        f"{t_big:.2f} s: ratio {t_big / t_hand:.2f}x, {same}",
+        flush=True,
+    )
+
+    url = backend.copy("orm")
+    t_orm, sampled = run_orm_loop(url, SAMPLE)
+    backend.drop(url)
+    per_engine = t_engine / max(expired, 1)
+    per_orm = t_orm / max(sampled, 1)
+    print(
+        f"  per-row ORM loop: {per_orm * 1000:.2f} ms per member on {sampled} members, "
+        f"engine {per_engine * 1000:.3f} ms per member: factor {per_orm / per_engine:.0f}x",
+        flush=True,
+    )
+
+    url = backend.copy("mem")
+    peak = _peak(lambda: run_engine(url))
+    backend.drop(url)
+    print(f"  peak Python memory during the purge: {peak / 1e6:.1f} MB", flush=True)

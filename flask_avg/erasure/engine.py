@@ -1,0 +1,278 @@
+"""The set-based core shared by the purge and by erasing one member.
+
+:func:`erase_subjects` removes everything a batch of subjects owns, in one
+transaction (the caller commits): one ``DELETE`` or ``UPDATE`` per model,
+children before parents, ownership expressed by the resolver's nested ``IN``
+clauses over the batch's subjects. A batch is a condition on the subject table
+(a key range of expired members, or a list of keys). Statements on the subject
+table use that condition directly, never a subquery on the same table
+(MariaDB error 1093); the keys of models reached *down* from the subject (its
+login account) are read first, before the subject row loses its pointer to
+them. Ledger rows are written with ``INSERT ... SELECT``, before the rows they
+name change.
+
+:func:`purge_range` removes the expired rows of one model in a key range.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sqlalchemy import String, cast, delete, func, insert, literal, select, true, update
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from ..registry import DeclaredModel
+from ..types import UTCDateTime, utcnow
+from .models import LedgerEntry
+from .plan import Plan
+
+#: Called after every committed batch (tests slow it down to kill a purge mid-run).
+batch_hook: Callable[[], None] | None = None
+
+LEDGER: Any = LedgerEntry.__table__
+
+
+@dataclass
+class ModelCounts:
+    deleted: int = 0
+    anonymised: int = 0
+    #: rows kept under a legal hold
+    held: int = 0
+    #: rows kept (or, for the subject, anonymised) because other kept rows point to them
+    blocked: int = 0
+
+    def add(self, other: ModelCounts) -> None:
+        self.deleted += other.deleted
+        self.anonymised += other.anonymised
+        self.held += other.held
+        self.blocked += other.blocked
+
+
+@dataclass
+class BatchResult:
+    counts: dict[str, ModelCounts] = field(default_factory=dict)
+    #: ledger rows written: (model name, action) -> how many
+    ledger: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: login ids erased in this batch (only filled for small batches: one member)
+    logins: list[str] = field(default_factory=list)
+
+    def model(self, name: str) -> ModelCounts:
+        return self.counts.setdefault(name, ModelCounts())
+
+
+def _exec(session: Session, stmt: Any) -> int:
+    """Run a core statement; returns how many rows it changed."""
+    return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+
+def _count(session: Session, model: DeclaredModel, *where: Any) -> int:
+    return int(session.scalar(select(func.count()).select_from(model.table).where(*where)) or 0)
+
+
+def _ledger(
+    session: Session, model_name: str, key: Any, where: Any, action: str, reason: str
+) -> int:
+    """``INSERT INTO avg_erasure_ledger SELECT ...``: one row per key matching ``where``."""
+    source = select(
+        literal(model_name, String),
+        cast(key, String(64)),
+        literal(action, String),
+        literal(reason, String),
+        literal(utcnow(), UTCDateTime),
+    ).where(where)
+    stmt = insert(LEDGER).from_select(["model", "key", "action", "reason", "at"], source)
+    return _exec(session, stmt)
+
+
+def by_keys(plan: Plan, ids: Sequence[Any]) -> ColumnElement[bool]:
+    """A batch given as a list of subject keys."""
+    return plan.registry.subject.primary_key[0].in_(list(ids))
+
+
+def erase_subjects(
+    session: Session,
+    plan: Plan,
+    batch: ColumnElement[bool],
+    *,
+    reason: str,
+    count_held: bool = True,
+    owners: ColumnElement[bool] | None = None,
+) -> BatchResult:
+    """Erase what the subjects matching ``batch`` own, except rows under a legal hold.
+
+    ``batch`` is a condition on the subject table. ``owners``, when given, is a
+    cheaper condition selecting the same subjects for the ownership subqueries
+    (it may also match subjects erased before: they own nothing any more).
+    Writes the ledger; does not commit.
+    """
+    out = BatchResult()
+    resolver = plan.resolver
+    subject = plan.registry.subject
+    pk = subject.primary_key[0]
+    ids = select(pk).where(owners if owners is not None else batch)
+    # 1. what must be read before anything changes: keys of models reached down
+    early: dict[str, list[Any]] = {}
+    for model in plan.down:
+        own = resolver.ownership(model, ids)
+        if plan.held(model):
+            own = own & plan.expired(model)
+        early[model.name] = list(session.scalars(select(model.primary_key[0]).where(own)))
+        if model.cls is plan.state.ext.user_model and early[model.name]:
+            out.logins = [str(k) for k in early[model.name][:100]]
+            verb = "deleted" if plan.action(model) == "delete" else "anonymised"
+            n = _ledger(session, model.name, model.primary_key[0], own, verb, reason)
+            out.ledger[(model.name, verb)] = n
+    if plan.login_model is None:
+        login_col = _login_column(plan)
+        if login_col is not None:
+            name = getattr(plan.state.ext.user_model, "__name__", "User")
+            where = batch & login_col.is_not(None)
+            out.ledger[(name, "unlinked")] = _ledger(
+                session, name, login_col, where, "unlinked", reason
+            )
+            out.logins = [
+                str(k) for k in session.scalars(select(login_col).where(where).limit(100))
+            ]
+    # 2. children first
+    for model in plan.order:
+        counts = out.model(model.name)
+        if model.is_subject:
+            _subject_rows(session, plan, model, batch, counts, out, reason)
+            continue
+        if model.name in early:
+            keys = early[model.name]
+            if not keys:
+                continue
+            own = model.primary_key[0].in_(keys)
+        else:
+            own = resolver.ownership(model, ids)
+            if plan.held(model):
+                if count_held:
+                    counts.held += _count(session, model, own, ~plan.expired(model))
+                own = own & plan.expired(model)
+        # Two foreign keys to the subject (sender, recipient) make an OR that no
+        # index serves: one statement per branch instead.
+        branches = [own] if model.name in early else _branches(plan, model, ids)
+        if plan.action(model) == "anonymise":
+            vals = plan.values(model)
+            for branch in branches if vals else []:
+                stmt = update(model.table).where(branch, plan.not_anonymised(model)).values(vals)
+                counts.anonymised += _exec(session, stmt)
+            continue
+        refs = plan.referenced(model)
+        if refs is not None and count_held and model.name not in early:
+            counts.blocked += _count(session, model, own, refs)
+        for branch in branches:
+            gone = delete(model.table).where(branch)
+            if refs is not None:
+                gone = gone.where(~refs)
+            counts.deleted += _exec(session, gone)
+        if model.name in early and refs is not None:
+            counts.blocked += len(early[model.name]) - counts.deleted
+    return out
+
+
+def _branches(plan: Plan, model: DeclaredModel, ids: Any) -> list[Any]:
+    """The ownership clause of ``model`` split at its first hop's OR, held rows left out."""
+    first, rest = model.path[0], model.path[1:]
+    out = []
+    for pair in first.pairs if len(first.pairs) > 1 else [None]:
+        part = model
+        if pair is not None:
+            part = replace(model, path=(replace(first, pairs=(pair,)), *rest))
+        clause = plan.resolver.ownership(part, ids)
+        if plan.held(model):
+            clause = clause & plan.expired(model)
+        out.append(clause)
+    return out
+
+
+def _subject_rows(
+    session: Session,
+    plan: Plan,
+    model: DeclaredModel,
+    batch: ColumnElement[bool],
+    counts: ModelCounts,
+    out: BatchResult,
+    reason: str,
+) -> None:
+    pk = model.primary_key[0]
+    anonymise_where: Any = batch
+    if plan.action(model) == "delete":
+        refs = plan.referenced(model)
+        keep = refs if refs is not None else None
+        gone_where = batch & ~keep if keep is not None else batch
+        out.ledger[(model.name, "deleted")] = _ledger(
+            session, model.name, pk, gone_where, "deleted", reason
+        )
+        if keep is not None:
+            anonymise_where = batch & keep
+            counts.blocked += _count(session, model, anonymise_where)
+        else:
+            anonymise_where = None
+    if anonymise_where is not None:
+        vals = plan.values(model)
+        out.ledger[(model.name, "anonymised")] = _ledger(
+            session, model.name, pk, anonymise_where, "anonymised", reason
+        )
+        if vals:
+            # the purge's batch already skips anonymised subjects; anonymising twice is harmless
+            stmt = update(model.table).where(anonymise_where)
+            counts.anonymised += _exec(session, stmt.values(vals))
+    if plan.action(model) == "delete":
+        counts.deleted += _exec(session, delete(model.table).where(gone_where))
+
+
+def _login_column(plan: Plan) -> Any:
+    user_model = plan.state.ext.user_model
+    if user_model is None:
+        return None
+    user_table = getattr(user_model, "__table__", None)
+    for col in plan.registry.subject.table.columns:
+        if any(fk.column.table is user_table for fk in col.foreign_keys):
+            return col
+    return None
+
+
+def key_ranges(session: Session, model: DeclaredModel, cond: ColumnElement[bool], size: int) -> Any:
+    """Keyset batches over rows matching ``cond``: yields ``(span, cond & span)``
+    where ``span`` is ``last < pk <= hi``.
+
+    Only the batch's upper key is read, never the keys themselves.
+    """
+    pk = model.primary_key[0]
+    last = None
+    while True:
+        lower = pk > last if last is not None else true()
+        hi = session.scalar(select(pk).where(cond, lower).order_by(pk).offset(size - 1).limit(1))
+        if hi is None:
+            if session.scalar(select(pk).where(cond, lower).limit(1)) is not None:
+                yield lower, cond & lower
+            return
+        yield lower & (pk <= hi), cond & lower & (pk <= hi)
+        last = hi
+
+
+def purge_range(
+    session: Session, plan: Plan, model: DeclaredModel, where: ColumnElement[bool]
+) -> ModelCounts:
+    """Delete (or anonymise) expired rows of ``model`` matching ``where``; rows still
+    pointed to by kept rows stay for a later purge."""
+    counts = ModelCounts()
+    if plan.action(model) == "anonymise":
+        vals = plan.values(model)
+        if vals:
+            counts.anonymised = _exec(
+                session,
+                update(model.table).where(where, plan.not_anonymised(model)).values(vals),
+            )
+        return counts
+    refs = plan.referenced(model)
+    if refs is not None:
+        counts.blocked = _count(session, model, where, refs)
+        where = where & ~refs
+    counts.deleted = _exec(session, delete(model.table).where(where))
+    return counts

@@ -1,0 +1,133 @@
+"""The purge lock: two purges on different machines never work at the same time.
+
+* PostgreSQL: a session advisory lock (``pg_try_advisory_lock``), on a
+  connection of its own that stays open for the whole purge;
+* MariaDB/MySQL: a named lock (``GET_LOCK``), likewise;
+* SQLite (one machine by nature): a row in ``avg_purge_lock`` with an expiry,
+  inserted under its primary key and refreshed with every batch.
+
+Server locks vanish with the connection, so a purge killed with SIGKILL never
+leaves a stale lock. A SQLite lock row left by a killed purge expires after
+:data:`TTL`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
+
+from ..types import utcnow
+from .models import PurgeLock
+
+NAME = "avg_purge"
+PG_KEY = 0x41564750  # "AVGP"
+TTL = timedelta(minutes=15)
+
+
+class PurgeLocked(RuntimeError):
+    """Another purge holds the lock (and we were not asked to wait long enough)."""
+
+
+class Lock:
+    def __init__(self, state: Any, *, wait: float = 0.0) -> None:
+        self.state = state
+        self.wait = wait
+        self.engine = state.db.engine
+        self.dialect = self.engine.dialect.name
+        self.holder = f"{socket.gethostname()}:{os.getpid()}"[:120]
+        self._conn: Any = None
+
+    def __enter__(self) -> Lock:
+        deadline = time.monotonic() + self.wait
+        while not self._try():
+            if time.monotonic() >= deadline:
+                self._close()
+                raise PurgeLocked(
+                    "another purge is running (lock held); try again later or pass --wait"
+                )
+            time.sleep(0.2)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+    def _try(self) -> bool:
+        if self.dialect == "postgresql":
+            return self._server("SELECT pg_try_advisory_lock(:k)", {"k": PG_KEY})
+        if self.dialect in ("mysql", "mariadb"):
+            return self._server("SELECT GET_LOCK(:k, 0)", {"k": NAME})
+        return self._row()
+
+    def _server(self, sql: str, params: dict[str, Any]) -> bool:
+        if self._conn is None:
+            self._conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        return bool(self._conn.execute(text(sql), params).scalar())
+
+    def _row(self) -> bool:
+        now = utcnow()
+        table: Any = PurgeLock.__table__
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(delete(table).where(table.c.name == NAME, table.c.expires_at < now))
+                conn.execute(
+                    insert(table).values(name=NAME, holder=self.holder, expires_at=now + TTL)
+                )
+        except IntegrityError:
+            return self._take_over_dead()
+        return True
+
+    def _take_over_dead(self) -> bool:
+        """Free a lock row left by a purge on this machine that was killed (SIGKILL)."""
+        table: Any = PurgeLock.__table__
+        with self.engine.begin() as conn:
+            holder = conn.execute(select(table.c.holder).where(table.c.name == NAME)).scalar()
+        host, _, pid = str(holder or "").rpartition(":")
+        if host != socket.gethostname() or not pid.isdigit() or _alive(int(pid)):
+            return False
+        with self.engine.begin() as conn:
+            conn.execute(delete(table).where(table.c.name == NAME, table.c.holder == holder))
+        return self._row()
+
+    def refresh(self, session: Any) -> None:
+        """Push the SQLite lock's expiry on, in the batch's own transaction."""
+        if self.dialect == "sqlite":
+            table: Any = PurgeLock.__table__
+            session.execute(
+                update(table)
+                .where(table.c.name == NAME, table.c.holder == self.holder)
+                .values(expires_at=utcnow() + TTL)
+            )
+
+    def release(self) -> None:
+        if self.dialect == "postgresql" and self._conn is not None:
+            self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": PG_KEY})
+        elif self.dialect in ("mysql", "mariadb") and self._conn is not None:
+            self._conn.execute(text("SELECT RELEASE_LOCK(:k)"), {"k": NAME})
+        elif self.dialect == "sqlite":
+            table: Any = PurgeLock.__table__
+            with self.engine.begin() as conn:
+                conn.execute(
+                    delete(table).where(table.c.name == NAME, table.c.holder == self.holder)
+                )
+        self._close()
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
