@@ -66,6 +66,9 @@ ROUTES: dict[str, str | tuple[str, int]] = {
     "avg_self.request_detail": "board",
     "avg_self.lift_request": ("board", POST_WITHOUT_CSRF),
     "avg_self.field_rights": "board",
+    # retention: options page; erasing one member (a GET asks for confirmation)
+    "avg_retention.manage": "board",
+    "avg_retention.erase": "board",
     # export: a GET shows the buttons, the download itself is a CSRF-checked POST
     "avg_export.me": "member",
     "avg_export.member": "board",
