@@ -62,7 +62,9 @@ class Member(db.Model, SubjectMixin):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), unique=True)
-    member_number: Mapped[str] = mapped_column(String(20), unique=True)
+    member_number: Mapped[str] = mapped_column(
+        String(20), unique=True, info=personal("membership", label=t("Lidnummer", "Member number"))
+    )
     first_name: Mapped[str] = mapped_column(
         String(80), info=personal("identity", label=t("Voornaam", "First name"))
     )
@@ -132,7 +134,11 @@ class Invoice(db.Model, PersonalDataMixin):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
-    number: Mapped[str] = mapped_column(String(20), unique=True)
+    number: Mapped[str] = mapped_column(
+        String(20),
+        unique=True,
+        info=personal("financial", label=t("Factuurnummer", "Invoice number")),
+    )
     invoice_date: Mapped[date] = mapped_column(
         info=personal("financial", label=t("Factuurdatum", "Invoice date"))
     )

@@ -70,8 +70,8 @@ def test_board_exports_a_member_in_every_format_audited_and_signalled(app, clien
             assert "no-store" in response.headers["Cache-Control"]
             files[fmt] = response.data
     sheets = read_xlsx(files["xlsx"])
-    assert any(row and row[0] == "Voornaam2" for rows in sheets.values() for row in rows)
-    assert read_zip(files["csv"])["Member"][1][0] == "Voornaam2"
+    assert any(row and "Voornaam2" in row for rows in sheets.values() for row in rows)
+    assert "Voornaam2" in read_zip(files["csv"])["Member"][1]
     assert json.loads(files["json"])["export"]["subject_id"] == member.member.id
     assert json.loads(files["json"])["export"]["exported_by"] == board.user.email
     entries = _entries("export.subject")
@@ -133,7 +133,7 @@ def test_member_downloads_own_data_with_special_categories(app, client, club):
     files = read_zip(
         client.post("/avg/me/export", data={"format": "csv", "csrf_token": token}).data
     )
-    assert files["Member"][1][0] == "Voornaam2"
+    assert "Voornaam2" in files["Member"][1]
     entry = _entries("self.export")[0]
     assert entry.subject == str(member.member.id) and entry.actor == str(member.user.id)
 
@@ -156,9 +156,10 @@ def test_member_list_export_matches_the_filtered_page(app, client, club):
     assert response.status_code == 200 and response.mimetype == XLSX_TYPE
     rows = list(read_xlsx(response.data).values())[0]
     header, body = rows[0], rows[1:]
-    assert "Medical notes" not in header  # only what the board may see
+    assert "Medische bijzonderheden" not in header  # only what the board may see
+    assert "Voornaam" in header
     assert [r[0] for r in body] == [_member.member.id]
-    assert body[0][1] == "Voornaam2"
+    assert body[0][header.index("Voornaam")] == "Voornaam2"
 
     response = client.post("/avg/members/export", data={"format": "csv", "csrf_token": token})
     table = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"), newline="")))
@@ -224,7 +225,7 @@ def test_cli_exports_a_member_to_a_private_file(app, club, tmp_path):
     assert read_json_rows(doc)["Member"][(member.member.id,)]["first_name"] == "Voornaam2"
     assert doc["export"]["exported_by"].startswith("cli:")
     assert any(
-        r and r[0] == "Voornaam2"
+        r and "Voornaam2" in r
         for r in list(read_xlsx((tmp_path / "export.xlsx").read_bytes()).values())[1]
     )
     entries = _entries("export.subject")

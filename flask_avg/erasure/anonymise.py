@@ -30,7 +30,9 @@ from sqlalchemy import (
     null,
     or_,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import Integer
 
 from ..registry import DeclaredModel
@@ -53,6 +55,31 @@ def _unique(col: Any) -> bool:
 
 def _pk_text(model: DeclaredModel) -> Any:
     return cast(model.primary_key[0], String(40))
+
+
+class binary_text(FunctionElement[str]):  # noqa: N801 - reads like the SQL it stands for
+    """Text compared byte for byte.
+
+    MariaDB refuses ``<=>`` between a column's collation and the connection's
+    (a value computed from the key has the latter), so both sides are turned
+    into ``utf8mb4_bin`` there; elsewhere this is the bare expression.
+    """
+
+    type = String()
+    name = "binary_text"
+    inherit_cache = True
+
+
+@compiles(binary_text)
+def _binary_text_default(element: Any, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+@compiles(binary_text, "mysql")
+@compiles(binary_text, "mariadb")
+def _binary_text_mysql(element: Any, compiler: Any, **kw: Any) -> str:
+    inner = compiler.process(element.clauses, **kw)
+    return f"CONVERT({inner} USING utf8mb4) COLLATE utf8mb4_bin"
 
 
 class Derived:
@@ -151,7 +178,7 @@ def not_anonymised(model: DeclaredModel, vals: dict[str, Any]) -> ColumnElement[
         if isinstance(value, Derived) and value.pattern:
             checks.append(col.is_(None) | ~col.like(value.pattern))
         elif isinstance(value, Derived):
-            checks.append(col.is_distinct_from(value.expr))
+            checks.append(binary_text(col).is_distinct_from(binary_text(value.expr)))
         else:
             checks.append(col.is_distinct_from(value))
     return or_(*checks)
