@@ -230,7 +230,7 @@ def test_member_with_empty_related_models(app, fmt):
     if fmt == "xlsx":
         sheets = read_xlsx(data)
         assert sheets[labels(state)["Invoice"]] == [
-            ["Factuurdatum", "Omschrijving", "Bedrag"]
+            ["Factuurnummer", "Factuurdatum", "Omschrijving", "Bedrag"]
         ]  # the default language is Dutch
     elif fmt == "json":
         doc = json.loads(data)
