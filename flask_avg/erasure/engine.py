@@ -129,6 +129,7 @@ def erase_subjects(
     *,
     reason: str,
     count_held: bool = True,
+    purging: bool = False,
     owners: ColumnElement[bool] | None = None,
 ) -> BatchResult:
     """Erase what the subjects matching ``batch`` own, except rows under a legal hold.
@@ -136,6 +137,8 @@ def erase_subjects(
     ``batch`` is a condition on the subject table. ``owners``, when given, is a
     cheaper condition selecting the same subjects for the ownership subqueries
     (it may also match subjects erased before: they own nothing any more).
+    ``purging``: the caller's per-model stage follows and deletes the expired
+    held rows (see :meth:`Plan.left_to_rows`).
     Writes the ledger; does not commit.
     """
     out = BatchResult()
@@ -170,6 +173,8 @@ def erase_subjects(
             ]
     # 2. children first
     for model in plan.order:
+        if purging and not model.is_subject and plan.left_to_rows(model):
+            continue
         counts = out.model(model.name)
         if model.is_subject:
             _subject_rows(session, plan, model, batch, counts, out, reason)

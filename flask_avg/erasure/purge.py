@@ -152,6 +152,7 @@ def _subjects(
             batch,
             reason="retention",
             count_held=False,
+            purging=True,
             owners=span & plan.expired(subject),
         )
         for name, counts in done.counts.items():
