@@ -275,8 +275,9 @@ def _login_column(plan: Plan) -> Any:
 
 
 def key_ranges(session: Session, model: DeclaredModel, cond: ColumnElement[bool], size: int) -> Any:
-    """Keyset batches over rows matching ``cond``: yields ``(span, cond & span)``
-    where ``span`` is ``last < pk <= hi``.
+    """Keyset batches over rows matching ``cond``: yields ``(span, cond & span, rows)``
+    where ``span`` is ``last < pk <= hi`` and ``rows`` how many rows match:
+    exactly ``size``, except in the last batch (``None``: not counted).
 
     Only the batch's upper key is read, never the keys themselves.
     """
@@ -287,17 +288,25 @@ def key_ranges(session: Session, model: DeclaredModel, cond: ColumnElement[bool]
         hi = session.scalar(select(pk).where(cond, lower).order_by(pk).offset(size - 1).limit(1))
         if hi is None:
             if session.scalar(select(pk).where(cond, lower).limit(1)) is not None:
-                yield lower, cond & lower
+                yield lower, cond & lower, None
             return
-        yield lower & (pk <= hi), cond & lower & (pk <= hi)
+        yield lower & (pk <= hi), cond & lower & (pk <= hi), size
         last = hi
 
 
 def purge_range(
-    session: Session, plan: Plan, model: DeclaredModel, where: ColumnElement[bool]
+    session: Session,
+    plan: Plan,
+    model: DeclaredModel,
+    where: ColumnElement[bool],
+    rows: int | None = None,
 ) -> ModelCounts:
     """Delete (or anonymise) expired rows of ``model`` matching ``where``; rows still
-    pointed to by kept rows stay for a later purge."""
+    pointed to by kept rows stay for a later purge.
+
+    ``rows``, when known (a full key range holds exactly the batch size), is how
+    many rows match ``where``: the kept ones are then counted without a query.
+    """
     counts = ModelCounts()
     if plan.action(model) == "anonymise":
         vals = plan.values(model)
@@ -308,8 +317,12 @@ def purge_range(
             )
         return counts
     refs = plan.referenced(model)
-    if refs is not None:
+    if refs is None:
+        counts.deleted = _exec(session, delete(model.table).where(where))
+        return counts
+    if rows is None:
         counts.blocked = _count(session, model, where, refs)
-        where = where & ~refs
-    counts.deleted = _exec(session, delete(model.table).where(where))
+    counts.deleted = _exec(session, delete(model.table).where(where & ~refs))
+    if rows is not None:
+        counts.blocked = rows - counts.deleted
     return counts
