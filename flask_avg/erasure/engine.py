@@ -16,11 +16,24 @@ name change.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import String, cast, delete, func, insert, literal, select, true, update
+from sqlalchemy import (
+    ARRAY,
+    String,
+    any_,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -87,6 +100,23 @@ def _ledger(
     return _exec(session, stmt)
 
 
+def _key_in(session: Session, col: Any, keys: Sequence[Any]) -> ColumnElement[bool]:
+    """``col IN keys`` for a list read before, as ONE parameter where the database
+    allows: ``= ANY(:array)`` on PostgreSQL (planned much faster than thousands of
+    parameters), ``IN (SELECT value FROM json_each(:json))`` on SQLite. The SQL
+    text then never depends on the batch's size, so the driver's statement
+    cache holds one entry, not one per list length (memory flat in the run's size).
+    """
+    keys = list(keys)
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return col == any_(literal(keys, ARRAY(col.type)))  # type: ignore[no-any-return]
+    if dialect == "sqlite" and all(type(k) in (int, str) for k in keys):
+        each = func.json_each(literal(json.dumps(keys), String)).table_valued("value")
+        return col.in_(select(each.c.value))  # type: ignore[no-any-return]
+    return col.in_(keys)  # type: ignore[no-any-return]
+
+
 def by_keys(plan: Plan, ids: Sequence[Any]) -> ColumnElement[bool]:
     """A batch given as a list of subject keys."""
     return plan.registry.subject.primary_key[0].in_(list(ids))
@@ -99,6 +129,7 @@ def erase_subjects(
     *,
     reason: str,
     count_held: bool = True,
+    purging: bool = False,
     owners: ColumnElement[bool] | None = None,
 ) -> BatchResult:
     """Erase what the subjects matching ``batch`` own, except rows under a legal hold.
@@ -106,6 +137,8 @@ def erase_subjects(
     ``batch`` is a condition on the subject table. ``owners``, when given, is a
     cheaper condition selecting the same subjects for the ownership subqueries
     (it may also match subjects erased before: they own nothing any more).
+    ``purging``: the caller's per-model stage follows and deletes the expired
+    held rows (see :meth:`Plan.left_to_rows`).
     Writes the ledger; does not commit.
     """
     out = BatchResult()
@@ -123,7 +156,9 @@ def erase_subjects(
         if model.cls is plan.state.ext.user_model and early[model.name]:
             out.logins = [str(k) for k in early[model.name][:100]]
             verb = "deleted" if plan.action(model) == "delete" else "anonymised"
-            n = _ledger(session, model.name, model.primary_key[0], own, verb, reason)
+            # the keys are known now: no need to run the ownership subqueries again
+            key_in = _key_in(session, model.primary_key[0], early[model.name])
+            n = _ledger(session, model.name, model.primary_key[0], key_in, verb, reason)
             out.ledger[(model.name, verb)] = n
     if plan.login_model is None:
         login_col = _login_column(plan)
@@ -138,6 +173,8 @@ def erase_subjects(
             ]
     # 2. children first
     for model in plan.order:
+        if purging and not model.is_subject and plan.left_to_rows(model):
+            continue
         counts = out.model(model.name)
         if model.is_subject:
             _subject_rows(session, plan, model, batch, counts, out, reason)
@@ -146,7 +183,7 @@ def erase_subjects(
             keys = early[model.name]
             if not keys:
                 continue
-            own = model.primary_key[0].in_(keys)
+            own = _key_in(session, model.primary_key[0], keys)
         else:
             own = resolver.ownership(model, ids)
             if plan.held(model):
@@ -238,8 +275,9 @@ def _login_column(plan: Plan) -> Any:
 
 
 def key_ranges(session: Session, model: DeclaredModel, cond: ColumnElement[bool], size: int) -> Any:
-    """Keyset batches over rows matching ``cond``: yields ``(span, cond & span)``
-    where ``span`` is ``last < pk <= hi``.
+    """Keyset batches over rows matching ``cond``: yields ``(span, cond & span, rows)``
+    where ``span`` is ``last < pk <= hi`` and ``rows`` how many rows match:
+    exactly ``size``, except in the last batch (``None``: not counted).
 
     Only the batch's upper key is read, never the keys themselves.
     """
@@ -250,17 +288,25 @@ def key_ranges(session: Session, model: DeclaredModel, cond: ColumnElement[bool]
         hi = session.scalar(select(pk).where(cond, lower).order_by(pk).offset(size - 1).limit(1))
         if hi is None:
             if session.scalar(select(pk).where(cond, lower).limit(1)) is not None:
-                yield lower, cond & lower
+                yield lower, cond & lower, None
             return
-        yield lower & (pk <= hi), cond & lower & (pk <= hi)
+        yield lower & (pk <= hi), cond & lower & (pk <= hi), size
         last = hi
 
 
 def purge_range(
-    session: Session, plan: Plan, model: DeclaredModel, where: ColumnElement[bool]
+    session: Session,
+    plan: Plan,
+    model: DeclaredModel,
+    where: ColumnElement[bool],
+    rows: int | None = None,
 ) -> ModelCounts:
     """Delete (or anonymise) expired rows of ``model`` matching ``where``; rows still
-    pointed to by kept rows stay for a later purge."""
+    pointed to by kept rows stay for a later purge.
+
+    ``rows``, when known (a full key range holds exactly the batch size), is how
+    many rows match ``where``: the kept ones are then counted without a query.
+    """
     counts = ModelCounts()
     if plan.action(model) == "anonymise":
         vals = plan.values(model)
@@ -271,8 +317,12 @@ def purge_range(
             )
         return counts
     refs = plan.referenced(model)
-    if refs is not None:
+    if refs is None:
+        counts.deleted = _exec(session, delete(model.table).where(where))
+        return counts
+    if rows is None:
         counts.blocked = _count(session, model, where, refs)
-        where = where & ~refs
-    counts.deleted = _exec(session, delete(model.table).where(where))
+    counts.deleted = _exec(session, delete(model.table).where(where & ~refs))
+    if rows is not None:
+        counts.blocked = rows - counts.deleted
     return counts

@@ -95,6 +95,25 @@ class Plan:
             limit = datetime.combine(limit, time.min)
         return and_(anchor.is_not(None), anchor < limit)
 
+    def left_to_rows(self, model: DeclaredModel) -> bool:
+        """In a purge, the subject stage may leave ``model`` to the per-model stage.
+
+        The subject stage deletes only the *expired* rows of a held model, and
+        the per-model stage that follows deletes every expired row of it
+        (children first, rows still pointed to kept): the same rows, so doing it
+        twice is wasted work. Only when that stage covers the model (one-column
+        key), the subject is anonymised rather than deleted (a deleted subject
+        must first lose its held rows) and no login account the subject stage
+        deletes is pointed to by the model.
+        """
+        subject = self.registry.subject
+        if not self.held(model) or len(model.primary_key) != 1:
+            return False
+        if self.action(subject) == "delete":
+            return False
+        down = {m.table for m in self.down}
+        return not any(fk.column.table in down for fk in model.table.foreign_keys)
+
     def held_until(self, model: DeclaredModel, anchor: Any) -> date | None:
         if anchor is None:
             return None

@@ -145,13 +145,14 @@ def _subjects(
     if not category:
         return
     cond = plan.expired(subject) & plan.not_anonymised(subject)
-    for span, batch in engine.key_ranges(session, subject, cond, size):
+    for span, batch, _rows in engine.key_ranges(session, subject, cond, size):
         done = engine.erase_subjects(
             session,
             plan,
             batch,
             reason="retention",
             count_held=False,
+            purging=True,
             owners=span & plan.expired(subject),
         )
         for name, counts in done.counts.items():
@@ -170,8 +171,8 @@ def _rows(
         cond = plan.expired(model)
         if plan.action(model) == "anonymise":
             cond = cond & plan.not_anonymised(model)
-        for _span, batch in engine.key_ranges(session, model, cond, size):
-            counts = engine.purge_range(session, plan, model, batch)
+        for _span, batch, rows in engine.key_ranges(session, model, cond, size):
+            counts = engine.purge_range(session, plan, model, batch, rows)
             result.counts(model.policy.retention, model.name).add(counts)
             _end_batch(session, lock, result, dry_run, counts.deleted + counts.anonymised, size)
 
