@@ -145,3 +145,19 @@ def member_list_query(state: Any, columns: list[str], query: str = "") -> Select
         if text_cols:
             stmt = stmt.where(or_(*(c.ilike(f"%{query}%") for c in text_cols)))
     return stmt.order_by(*subject.primary_key)
+
+
+def subject_or_404(state: Any, subject_id: str) -> Any:
+    """The member with the key given in a URL, or a 404 (also for a key of the wrong type)."""
+    from flask import abort
+
+    subject_model = state.registry.subject
+    key = subject_model.primary_key[0]
+    try:
+        typed = key.type.python_type(subject_id)
+    except (TypeError, ValueError, NotImplementedError):
+        abort(404)
+    subject = state.db.session.get(subject_model.cls, typed)
+    if subject is None:
+        abort(404)
+    return subject

@@ -11,26 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, has_app_context, has_request_context
-from flask_babel import get_locale
-
 from ..config import config_value
+from ..i18n import localise
 
-
-def host_text(value: Any) -> Any:
-    """A host-supplied text (string, lazy string or ``{"nl", "en"}``) in the page's language."""
-    if not isinstance(value, dict):
-        return value
-    locale = get_locale() if has_request_context() else None
-    if locale is not None:
-        language = locale.language
-    elif has_app_context():
-        language = current_app.config.get("AVG_DEFAULT_LOCALE")
-    else:
-        language = None
-    if language in value:
-        return value[language]
-    return next(iter(value.values()), "")
+#: Host texts follow the page language the same way everywhere.
+host_text = localise
 
 
 def purpose_key(value: Any) -> str:

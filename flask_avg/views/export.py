@@ -19,7 +19,6 @@ import click
 from flask import (
     Blueprint,
     Response,
-    abort,
     current_app,
     render_template,
     request,
@@ -46,7 +45,7 @@ from ..export.safety import safe_filename
 from ..extension import require
 from ..i18n import lazy_gettext as _l
 from ..jinja import NavItem
-from ..presenters import app_name, member_list_query
+from ..presenters import app_name, member_list_query, subject_or_404
 from ..signals import data_exported
 from . import make_blueprint
 
@@ -117,19 +116,6 @@ def _form_status() -> int:
     return 400 if request.method == "POST" else 200
 
 
-def _load_subject(state: Any, subject_id: str) -> Any:
-    subject_model = state.registry.subject
-    key = subject_model.primary_key[0]
-    try:
-        typed = key.type.python_type(subject_id)
-    except (TypeError, ValueError):
-        abort(404)
-    subject = state.db.session.get(subject_model.cls, typed)
-    if subject is None:
-        abort(404)
-    return subject
-
-
 def create_blueprint(state: Any) -> Blueprint:
     bp = make_blueprint("export", __name__)
     state.nav.append(NavItem("avg_export.audit", _l("Export audit log"), "avg.audit.export"))
@@ -142,7 +128,7 @@ def create_blueprint(state: Any) -> Blueprint:
     @bp.route("/members/<subject_id>/export", methods=["GET", "POST"])
     @require("avg.members.export")
     def member(subject_id: str) -> Any:
-        subject = _load_subject(state, subject_id)
+        subject = subject_or_404(state, subject_id)
         form = SubjectExportForm()
         if not form.validate_on_submit():
             key = state.registry.subject.value(subject, state.registry.subject.primary_key[0].name)
@@ -275,7 +261,7 @@ def register_commands(group: click.Group) -> None:
         # A request context gives labels the default language (Dutch by default).
         with current_app.test_request_context():
             try:
-                subject = _load_subject(state, subject_id)
+                subject = subject_or_404(state, subject_id)
             except Exception as exc:  # noqa: BLE001 - abort(404) raises an HTTPException
                 raise click.ClickException(f"no member with id {subject_id!r}") from exc
             buf = io.BytesIO()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, render_template, request
 from sqlalchemy import func, select
 
 from ..extension import require
-from ..presenters import collect, member_list_query
+from ..presenters import collect, member_list_query, subject_or_404
 from . import make_blueprint
 
 PAGE_SIZE = 50
@@ -44,15 +44,7 @@ def create_blueprint(state: Any) -> Blueprint:
     @bp.route("/members/<subject_id>")
     @require("avg.members.view")
     def member(subject_id: str) -> Any:
-        subject_model = state.registry.subject
-        key = subject_model.primary_key[0]
-        try:
-            typed = key.type.python_type(subject_id)
-        except (TypeError, ValueError):
-            abort(404)
-        subject = state.db.session.get(subject_model.cls, typed)
-        if subject is None:
-            abort(404)
+        subject = subject_or_404(state, subject_id)
         data = collect(state, subject, special=state.can("avg.special.view"))
         state.audit.record("members.view", subject=data.subject_id)
         state.db.session.commit()

@@ -23,6 +23,7 @@ from ..extension import require
 from ..i18n import gettext as _
 from ..i18n import lazy_gettext as _l
 from ..jinja import NavItem
+from ..presenters import subject_or_404
 from . import make_blueprint
 
 
@@ -127,14 +128,7 @@ def create_blueprint(state: Any) -> Blueprint:
     @bp.route("/members/<subject_id>/erase", methods=["GET", "POST"])
     @require("avg.members.erase")
     def erase(subject_id: str) -> Any:
-        subject = state.registry.subject
-        key = subject.primary_key[0]
-        try:
-            typed = key.type.python_type(subject_id)
-        except (TypeError, ValueError):
-            abort(404)
-        if state.db.session.get(subject.cls, typed) is None:
-            abort(404)
+        typed = state.registry.subject.key_of(subject_or_404(state, subject_id))[0]
         form = ConfirmForm()
         labels = {m.name: m.label for m in state.registry}
         if request.method == "POST":
