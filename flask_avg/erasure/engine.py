@@ -31,7 +31,6 @@ from sqlalchemy import (
     insert,
     literal,
     select,
-    true,
     update,
 )
 from sqlalchemy.orm import Session
@@ -276,22 +275,26 @@ def _login_column(plan: Plan) -> Any:
 
 def key_ranges(session: Session, model: DeclaredModel, cond: ColumnElement[bool], size: int) -> Any:
     """Keyset batches over rows matching ``cond``: yields ``(span, cond & span, rows)``
-    where ``span`` is ``last < pk <= hi`` and ``rows`` how many rows match:
+    where ``span`` is ``lo <= pk <= hi`` and ``rows`` how many rows match:
     exactly ``size``, except in the last batch (``None``: not counted).
 
-    Only the batch's upper key is read, never the keys themselves.
+    Only the batch's bounds are read, never the keys themselves, and every batch
+    has the same SQL shape (both bounds are parameters): the statement cache
+    holds the same entries for a run of one batch as for a run of thousands.
     """
     pk = model.primary_key[0]
-    last = None
-    while True:
-        lower = pk > last if last is not None else true()
-        hi = session.scalar(select(pk).where(cond, lower).order_by(pk).offset(size - 1).limit(1))
+    lo = session.scalar(select(func.min(pk)).where(cond))
+    while lo is not None:
+        from_lo = cond & (pk >= lo)
+        hi = session.scalar(select(pk).where(from_lo).order_by(pk).offset(size - 1).limit(1))
+        rows: int | None = size
         if hi is None:
-            if session.scalar(select(pk).where(cond, lower).limit(1)) is not None:
-                yield lower, cond & lower, None
+            hi, rows = session.scalar(select(func.max(pk)).where(from_lo)), None
+        span = (pk >= lo) & (pk <= hi)
+        yield span, cond & span, rows
+        if rows is None:
             return
-        yield lower & (pk <= hi), cond & lower & (pk <= hi), size
-        last = hi
+        lo = session.scalar(select(func.min(pk)).where(cond, pk > hi))
 
 
 def purge_range(

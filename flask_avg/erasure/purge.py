@@ -145,7 +145,7 @@ def _subjects(
     if not category:
         return
     cond = plan.expired(subject) & plan.not_anonymised(subject)
-    for span, batch, _rows in engine.key_ranges(session, subject, cond, size):
+    for span, batch, rows in engine.key_ranges(session, subject, cond, size):
         done = engine.erase_subjects(
             session,
             plan,
@@ -157,7 +157,10 @@ def _subjects(
         )
         for name, counts in done.counts.items():
             result.counts(category, name).add(counts)
-        _end_batch(session, lock, result, dry_run, size, size)
+        # the last, partial batch may share its transaction with the next stage
+        mine = done.counts.get(subject.name)
+        changed = rows if rows is not None else (mine.deleted + mine.anonymised if mine else 0)
+        _end_batch(session, lock, result, dry_run, changed, size)
 
 
 def _rows(
