@@ -292,8 +292,8 @@ def key_ranges(session: Session, model: DeclaredModel, cond: ColumnElement[bool]
             hi, rows = session.scalar(select(func.max(pk)).where(from_lo)), None
         span = (pk >= lo) & (pk <= hi)
         yield span, cond & span, rows
-        if rows is None:
-            return
+        # asked even after the last batch: a run of one batch sends every statement
+        # a run of many does
         lo = session.scalar(select(func.min(pk)).where(cond, pk > hi))
 
 
