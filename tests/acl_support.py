@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from example_app.models import db
 from flask_avg.models import AuditEntry, Group, GroupMember, Rule
 
+from .conftest import RequestClient
 from .factories import full_member
 
 #: The default groups from least to most privileged; "public" is the anonymous visitor.
@@ -43,22 +44,8 @@ def make_users() -> Users:
     return Users(users)
 
 
-class FreshClient(FlaskClient):
-    """A test client whose every request gets its own app context (and so its own ``g``).
-
-    The ``app`` fixture keeps an app context open for the whole test; Flask
-    reuses it for requests, so ``g`` (Flask-Login's user, flask-avg's identity)
-    would otherwise carry over from one request to the next.
-    """
-
-    def open(self, *args: Any, **kwargs: Any) -> Any:
-        db.session.rollback()  # end the test's own read transaction first
-        with self.application.app_context():
-            return super().open(*args, **kwargs)
-
-
-def client_for(app: Flask, user: Any = None) -> FreshClient:
-    client = FreshClient(app, app.response_class, use_cookies=True)
+def client_for(app: Flask, user: Any = None) -> RequestClient:
+    client = RequestClient(app, app.response_class, use_cookies=True)
     return log_in(client, user)  # type: ignore[return-value]
 
 

@@ -115,10 +115,27 @@ def reset_schema(app: Flask) -> None:
         db.session.commit()
 
 
+class RequestClient(FlaskClient):
+    """A test client whose every request gets its own app context, as in production.
+
+    The ``app`` fixture keeps an app context open for the whole test (so tests
+    can use the session directly); without this, Flask would reuse it for the
+    client's requests, and ``g`` (Flask-Login's user, Flask-WTF's token,
+    Flask-Babel's locale) would carry over from one request, or one client, to
+    the next.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        db.session.rollback()  # end the test's read transaction; its objects reload after
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def app(db_url: str) -> Iterator[Flask]:
     """A fresh example-club app with empty tables, on one database leg."""
     application = make_app(db_url)
+    application.test_client_class = RequestClient
     reset_schema(application)
     with application.app_context():
         yield application

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import g
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
@@ -30,19 +29,7 @@ def member_with_login(n: int, **changes: Any) -> Built:
     return built
 
 
-def fresh_g() -> None:
-    """Forget per-request caches in ``g``.
-
-    The ``app`` fixture keeps one app context open, so test-client requests
-    share its ``g`` (Flask-Login's user, Flask-WTF's token, Flask-Babel's
-    locale). Call this when a test switches between clients or languages.
-    """
-    for key in list(vars(g)):
-        delattr(g, key)
-
-
 def logged_in(client: FlaskClient, built: Built) -> FlaskClient:
-    fresh_g()
     login(client, built.user.email, PASSWORD)
     return client
 

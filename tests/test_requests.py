@@ -28,7 +28,6 @@ from .selfservice_helpers import (
     details,
     dutch,
     edit_data,
-    fresh_g,
     logged_in,
     make_board,
     member_with_login,
@@ -38,14 +37,12 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def file(client, kind: str, **data):
-    fresh_g()
     token = csrf_token(client, "/avg/me/requests")
     return client.post("/avg/me/requests", data={"csrf_token": token, "kind": kind, **data})
 
 
 def board_action(client, request_id: int, status: str, reason: str = ""):
     url = f"/avg/requests/{request_id}"
-    fresh_g()
     token = csrf_token(client, url)
     return client.post(url, data={"csrf_token": token, "status": status, "reason": reason})
 
@@ -185,7 +182,6 @@ def test_one_open_request_per_kind_per_member(app):
     first = requests_in_db()[0]
     board = logged_in(app.test_client(), boss)
     assert board_action(board, first.id, "rejected", "Geen grond").status_code == 302
-    fresh_g()
     client = logged_in(app.test_client(), a)
     assert file(client, "restriction").status_code == 302
     assert [r.status for r in requests_in_db() if r.kind == "restriction"] == [
@@ -250,7 +246,6 @@ def test_lifecycle_through_the_queue(app, events, mails):
     # the open queue no longer lists it, the full list does
     assert f'data-request="{req.id}"' not in board.get("/avg/requests").get_data(as_text=True)
     assert f'data-request="{req.id}"' in board.get("/avg/requests?show=all").get_data(as_text=True)
-    fresh_g()
     page = member_client.get("/avg/me/requests").get_data(as_text=True)
     assert "Afgewezen" in page and "Reden: Achternaam klopt al" in page
     assert [e.action for e in audit() if e.action.startswith("request.")] == [
@@ -367,7 +362,6 @@ def test_board_lifts_a_granted_objection_and_the_member_is_told(app, events, mai
     url = f"/avg/requests/{req.id}"
     page = board.get(url).get_data(as_text=True)
     assert f"Dit lid maakt bezwaar tegen: {dutch(declared_purpose('team_members'))}" in page
-    fresh_g()
     token = csrf_token(board, url)
     assert board.post(url + "/lift", data={"csrf_token": token}).status_code == 302
     assert _member_ids(avg.not_objected("Team composition")) == {a.member.id, boss.member.id}
@@ -393,7 +387,6 @@ def test_completed_objection_excludes_from_that_purpose_only(app):
     both = _member_ids(avg.not_objected("Messages between members"), avg.not_restricted())
     assert both == everyone - {a.member.id}
     assert reqs.objections(get_state(), a.member.id) == ["Messages between members"]
-    fresh_g()
     page = logged_in(app.test_client(), a).get("/avg/me").get_data(as_text=True)
     shown = dutch(declared_purpose("Message"))
     assert f"Je hebt bezwaar gemaakt tegen: {shown}" in page
@@ -406,7 +399,6 @@ def test_extra_objection_purposes_from_config(app):
     page = client.get("/avg/me/requests").get_data(as_text=True)
     assert '<option value="Photo book">Fotoboek</option>' in page
     client.get("/avg/lang/en")
-    fresh_g()
     page = client.get("/avg/me/requests").get_data(as_text=True)
     assert '<option value="Photo book">Photo book</option>' in page
     assert file(client, "objection", purpose="newsletter").status_code == 302
@@ -424,11 +416,11 @@ def test_purpose_keys_do_not_change_with_the_language(app):
     assert reqs.purpose_key("Team composition") == "Team composition"
     assert reqs.purpose_key(lazy) == "Messages between members"
     assert reqs.purpose_key({"nl": "Alleen Nederlands"}) == "Alleen Nederlands"
-    with app.test_request_context("/"):
+    # each request its own app context, so the locale is not cached across them
+    with app.app_context(), app.test_request_context("/"):
         assert reqs.host_text(two) == "Berichten tussen leden"
-    with app.test_request_context("/"):
+    with app.app_context(), app.test_request_context("/"):
         session["avg_locale"] = "en"
-        fresh_g()
         assert reqs.host_text(two) == "Messages between members"
     assert reqs.host_text("plain") == "plain"
     keys = reqs.objection_purposes(get_state())
@@ -500,7 +492,6 @@ def test_completing_an_erasure_runs_the_engine_and_keeps_a_summary(app, fake_eng
     assert details([entry])[0]["result"] == {"removed": 2, "anonymised": 1, "retained": 2}
     detail = board.get(f"/avg/requests/{req.id}").get_data(as_text=True)
     assert 'data-part="retained"' in detail and "AWR art. 52" in detail
-    fresh_g()
     page = logged_in(app.test_client(), a).get("/avg/me/requests").get_data(as_text=True)
     assert "Bewaard" in page and "AWR art. 52" in page and "Geanonimiseerd" in page
     assert events[-1] == ("completed", req.id)
