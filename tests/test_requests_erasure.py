@@ -69,3 +69,42 @@ def test_board_completes_erasure_and_the_member_sees_what_happened(app):
     client = app.test_client()
     with pytest.raises(AssertionError):
         login(client, email, PASSWORD)
+
+
+def test_erasure_closes_the_members_other_open_requests(app):
+    """Completing an erasure request closes the member's other open requests (nobody
+    can act on them any more) and blanks the member's own words in all of them."""
+    from flask_avg.extension import get_state
+    from flask_avg.requests import change_status, file_request
+
+    a = member_with_login(1)
+    state = get_state()
+    restriction = file_request(state, a.member.id, "restriction", user_id="1", message="Stop")
+    erasure = file_request(state, a.member.id, "erasure", user_id="1", message="Weg ermee")
+    other = member_with_login(2)
+    theirs = file_request(state, other.member.id, "restriction", user_id="2")
+
+    change_status(state, erasure, "completed", actor="board")
+    db.session.expire_all()
+    assert db.session.get(DataRequest, erasure.id).status == "completed"
+    closed = db.session.get(DataRequest, restriction.id)
+    assert closed.status == "closed" and closed.open_key is None
+    assert closed.message is None and db.session.get(DataRequest, erasure.id).message is None
+    assert db.session.get(DataRequest, theirs.id).status == "received"
+    assert details(audit("request.closed")) == [
+        {"request": restriction.id, "kind": "restriction", "status": "closed"}
+    ]
+
+
+def test_board_erasure_closes_an_open_erasure_request_too(app):
+    from flask_avg.extension import get_state
+    from flask_avg.requests import file_request
+
+    a = member_with_login(1)
+    state = get_state()
+    erasure = file_request(state, a.member.id, "erasure", user_id="1", message="Graag")
+    state.erase_subject(a.member.id, reason="board")
+    db.session.expire_all()
+    req = db.session.get(DataRequest, erasure.id)
+    assert req.status == "closed" and req.message is None
+    assert not req.is_open

@@ -8,13 +8,16 @@ is open per member, enforced by a unique key that only open requests carry.
 Completing a request takes effect here: an erasure runs the erasure engine and
 keeps a summary of what was removed, anonymised and retained (counts and legal
 reasons only); a restriction marks the member restricted; an objection records
-the purpose objected to. Hosts exclude such members from their own queries
+the purpose objected to. Once a member is erased, however that happened, their
+other open requests close (status ``closed``) and their messages are blanked.
+Hosts exclude such members from their own queries
 with :func:`not_restricted` and :func:`not_objected`.
 """
 
 from __future__ import annotations
 
 from .engine import (
+    after_erasure,
     change_status,
     counts,
     deadline_for,
@@ -34,6 +37,7 @@ from .limits import (
     objections,
 )
 from .models import (
+    CLOSED,
     COMPLETED,
     CORRECTION,
     ERASURE,
@@ -63,6 +67,7 @@ from .notify import (
 from .purposes import host_text, objection_purposes, purpose_key, purpose_label
 
 __all__ = [
+    "CLOSED",
     "COMPLETED",
     "CORRECTION",
     "ERASURE",
@@ -81,6 +86,7 @@ __all__ = [
     "ProcessingLimit",
     "RequestError",
     "active_limit",
+    "after_erasure",
     "change_status",
     "check_password",
     "counts",

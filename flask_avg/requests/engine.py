@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ from ..config import config_value
 from ..types import utcnow
 from .limits import is_restricted, objections
 from .models import (
+    CLOSED,
     COMPLETED,
     CORRECTION,
     ERASURE,
@@ -148,11 +150,12 @@ def _take_effect(state: Any, req: DataRequest, *, actor: str | None) -> None:
 
         subject_model = state.registry.subject
         key_type = subject_model.primary_key[0].type.python_type
-        result = erase_subject(state, key_type(req.subject), actor=actor, reason="request")
+        token = _completing.set(req.id)
+        try:
+            result = erase_subject(state, key_type(req.subject), actor=actor, reason="request")
+        finally:
+            _completing.reset(token)
         req.result_json = json.dumps(summarise(result), sort_keys=True)
-        # The member's own words in their requests are personal data too.
-        for other in requests_of(state, req.subject):
-            other.message = None
     elif req.kind == RESTRICTION:
         if not is_restricted(state, req.subject):
             state.db.session.add(
@@ -166,6 +169,32 @@ def _take_effect(state: Any, req: DataRequest, *, actor: str | None) -> None:
                 subject=req.subject, kind=OBJECTION, purpose=req.purpose, request_id=req.id
             )
         )
+
+
+#: the erasure request being completed, left to :func:`change_status` by :func:`after_erasure`
+_completing: ContextVar[int | None] = ContextVar("avg_completing_request", default=None)
+
+
+def after_erasure(state: Any, subject_id: Any, *, actor: str | None = None) -> int:
+    """Once a member is erased (by request, the board's button, the CLI or the host's
+    code): blank the member's own words in their requests and close the open ones,
+    which nobody can act on any more. Commits; returns how many were closed."""
+    closed = 0
+    completing = _completing.get()
+    for req in requests_of(state, subject_id):
+        req.message = None  # the member's own words are personal data too
+        if req.is_open and req.id != completing:
+            req.status, req.open_key = CLOSED, None
+            req.updated_at, req.handled_by = utcnow(), actor
+            state.audit.record(
+                "request.closed",
+                subject=req.subject,
+                detail={"request": req.id, "kind": req.kind, "status": CLOSED},
+                actor=actor,
+            )
+            closed += 1
+    state.db.session.commit()
+    return closed
 
 
 def _text(value: Any) -> Any:

@@ -21,6 +21,8 @@ KINDS: dict[str, Any] = {
     CORRECTION: _l("Correction of a field I cannot change myself"),
 }
 RECEIVED, IN_PROGRESS, COMPLETED, REJECTED = "received", "in_progress", "completed", "rejected"
+#: closed without a decision because the member's data was erased meanwhile
+CLOSED = "closed"
 #: request_event name when the board lifts a granted restriction or objection (Art. 18(3))
 LIFTED = "lifted"
 STATUSES: dict[str, Any] = {
@@ -28,6 +30,7 @@ STATUSES: dict[str, Any] = {
     IN_PROGRESS: _l("In progress"),
     COMPLETED: _l("Completed"),
     REJECTED: _l("Rejected"),
+    CLOSED: _l("Closed: data erased"),
 }
 OPEN = (RECEIVED, IN_PROGRESS)
 #: allowed state changes
@@ -36,6 +39,7 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     IN_PROGRESS: (COMPLETED, REJECTED),
     COMPLETED: (),
     REJECTED: (),
+    CLOSED: (),
 }
 
 

@@ -42,7 +42,7 @@ from ..i18n import gettext as _
 from ..i18n import lazy_gettext as _l
 from ..jinja import NavItem
 from ..presenters import collect
-from ..signals import personal_data_changed, personal_data_viewed
+from ..signals import personal_data_changed, personal_data_viewed, subject_erased
 from ..types import utcnow
 from . import make_blueprint
 
@@ -54,6 +54,11 @@ def _subject_id(state: Any, subject: Any) -> Any:
 
 def _requests_panel(state: Any) -> dict[str, Any]:
     return {"counts": reqs.counts(state)}
+
+
+def _erased(sender: Any, subject_id: Any, **_: Any) -> None:
+    """However a member was erased, their requests follow (see :func:`reqs.after_erasure`)."""
+    reqs.after_erasure(sender.extensions["avg"], subject_id, actor=current_actor())
 
 
 def create_blueprint(state: Any) -> Blueprint:
@@ -74,6 +79,10 @@ def create_blueprint(state: Any) -> Blueprint:
             order=10,
         )
     )
+
+    @bp.record_once
+    def _follow_erasures(setup: Any) -> None:
+        subject_erased.connect(_erased, sender=setup.app)
 
     def own_subject() -> Any:
         subject = state.subject_for(current_user)
