@@ -30,6 +30,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     true,
     update,
@@ -39,6 +40,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ..registry import DeclaredModel
 from ..types import UTCDateTime, utcnow
+from . import selfref
 from .models import LedgerEntry
 from .plan import Plan
 
@@ -202,6 +204,14 @@ def erase_subjects(
         refs = plan.referenced(model)
         if refs is not None and count_held and model.name not in early:
             counts.blocked += _count(session, model, own, refs)
+        if selfref.applies(plan, model.table):
+            going = selfref.settle(session, plan, model.table, _unreferenced(or_(*branches), refs))
+            counts.deleted += selfref.delete(session, plan, going)
+            early_keys = early.get(model.name)
+            counts.blocked += (
+                going.stayed if early_keys is None else len(early_keys) - counts.deleted
+            )
+            continue
         for branch in branches:
             gone = delete(model.table).where(branch)
             if refs is not None:
@@ -210,6 +220,10 @@ def erase_subjects(
         if model.name in early and refs is not None:
             counts.blocked += len(early[model.name]) - counts.deleted
     return out
+
+
+def _unreferenced(where: Any, refs: ColumnElement[bool] | None) -> Any:
+    return where & ~refs if refs is not None else where
 
 
 def _branches(plan: Plan, model: DeclaredModel, ids: Any) -> list[Any]:
@@ -238,9 +252,15 @@ def _subject_rows(
 ) -> None:
     pk = model.primary_key[0]
     anonymise_where: Any = batch
+    going = None
     if plan.action(model) == "delete":
         refs = plan.referenced(model)
         keep = refs if refs is not None else None
+        if selfref.applies(plan, model.table):
+            # a subject another kept subject points to (NOT NULL) stays, anonymised
+            going = selfref.settle(session, plan, model.table, _unreferenced(batch, keep))
+            stay = ~going.where(session)
+            keep = stay if keep is None else keep | stay
         gone_where = batch & ~keep if keep is not None else batch
         out.ledger[(model.name, "deleted")] = _ledger(
             session, model.name, pk, gone_where, "deleted", reason
@@ -259,7 +279,9 @@ def _subject_rows(
             # the purge's batch already skips anonymised subjects; anonymising twice is harmless
             stmt = update(model.table).where(anonymise_where)
             counts.anonymised += _exec(session, stmt.values(vals))
-    if plan.action(model) == "delete":
+    if going is not None:
+        counts.deleted += selfref.delete(session, plan, going)
+    elif plan.action(model) == "delete":
         counts.deleted += _exec(session, delete(model.table).where(gone_where))
 
 
@@ -317,6 +339,16 @@ def purge_range(
             )
         return counts
     refs = plan.referenced(model)
+    if selfref.applies(plan, model.table):
+        going = selfref.settle(session, plan, model.table, _unreferenced(where, refs))
+        counts.deleted = selfref.delete(session, plan, going)
+        if rows is not None:
+            counts.blocked = rows - counts.deleted
+        else:
+            counts.blocked = going.stayed + (
+                _count(session, model, where, refs) if refs is not None else 0
+            )
+        return counts
     if refs is None:
         counts.deleted = _exec(session, delete(model.table).where(where))
         return counts
