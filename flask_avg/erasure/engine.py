@@ -157,11 +157,11 @@ def erase_subjects(
         early[model.name] = list(session.scalars(select(model.primary_key[0]).where(own)))
         if model.cls is plan.state.ext.user_model and early[model.name]:
             out.logins = [str(k) for k in early[model.name][:100]]
-            verb = "deleted" if plan.action(model) == "delete" else "anonymised"
-            # the keys are known now: no need to run the ownership subqueries again
-            key_in = _key_in(session, model.primary_key[0], early[model.name])
-            n = _ledger(session, model.name, model.primary_key[0], key_in, verb, reason)
-            out.ledger[(model.name, verb)] = n
+            if plan.action(model) == "anonymise":  # deleted ones: see _login_rows
+                # the keys are known now: no need to run the ownership subqueries again
+                key_in = _key_in(session, model.primary_key[0], early[model.name])
+                n = _ledger(session, model.name, model.primary_key[0], key_in, "anonymised", reason)
+                out.ledger[(model.name, "anonymised")] = n
     if plan.login_model is None:
         login_col = _login_column(plan)
         if login_col is not None:
@@ -204,6 +204,10 @@ def erase_subjects(
         refs = plan.referenced(model)
         if refs is not None and count_held and model.name not in early:
             counts.blocked += _count(session, model, own, refs)
+        if model is plan.login_model and model.name in early:
+            _login_rows(session, plan, model, early[model.name], counts, out, reason)
+            counts.blocked += len(early[model.name]) - counts.deleted
+            continue
         if selfref.applies(plan, model.table):
             going = selfref.settle(session, plan, model.table, _unreferenced(or_(*branches), refs))
             counts.deleted += selfref.delete(session, plan, going)
@@ -224,6 +228,43 @@ def erase_subjects(
 
 def _unreferenced(where: Any, refs: ColumnElement[bool] | None) -> Any:
     return where & ~refs if refs is not None else where
+
+
+def _login_rows(
+    session: Session,
+    plan: Plan,
+    model: DeclaredModel,
+    keys: list[Any],
+    counts: ModelCounts,
+    out: BatchResult,
+    reason: str,
+) -> None:
+    """Delete the batch's login accounts, with ledger rows for those that go.
+
+    The ledger row is written with the DELETE's own condition, just before it
+    (the subject no longer points to the account by then). An account that
+    kept rows still point to (the board's notes it wrote) is anonymised
+    instead, like a subject: the ledger says so rather than claim a deletion
+    that did not happen, and the login guard still ends its sessions.
+    """
+    pk = model.primary_key[0]
+    own = _key_in(session, pk, keys)
+    gone: Any = _unreferenced(own, plan.referenced(model))
+    going = None
+    if selfref.applies(plan, model.table):
+        going = selfref.settle(session, plan, model.table, gone)
+        gone = going.where(session)
+    out.ledger[(model.name, "deleted")] = _ledger(session, model.name, pk, gone, "deleted", reason)
+    if going is not None:
+        counts.deleted += selfref.delete(session, plan, going)
+    else:
+        counts.deleted += _exec(session, delete(model.table).where(gone))
+    vals = plan.values(model)
+    if vals and counts.deleted < len(keys):  # the accounts left are the kept ones
+        n = _ledger(session, model.name, pk, own, "anonymised", reason)
+        out.ledger[(model.name, "anonymised")] = n
+        stmt = update(model.table).where(own, plan.not_anonymised(model)).values(vals)
+        counts.anonymised += _exec(session, stmt)
 
 
 def _branches(plan: Plan, model: DeclaredModel, ids: Any) -> list[Any]:
