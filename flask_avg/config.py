@@ -48,6 +48,10 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
     ),
     "EXPORT_EXPIRES_HOURS": (72, "Hours an export link stays valid."),
     "PURGE_BATCH_SIZE": (5000, "Rows per transaction in a retention purge."),
+    "ERASE_LOCK_WAIT": (
+        5.0,
+        "Seconds erasing one member waits for a running retention purge to finish.",
+    ),
     "CONSENT_RECORD_IP": (False, "Store the IP address with a consent record."),
     "STALE_ACCOUNT_DAYS": (0, "Remove login accounts unused this many days (0 = off)."),
     "DEFAULT_GROUPS": (

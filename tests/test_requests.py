@@ -453,12 +453,19 @@ def fake_engine(monkeypatch):
     module = types.ModuleType("flask_avg.erasure")
 
     def erase_subject(state, subject_id, *, actor, reason):
+        from flask import current_app
+
+        from flask_avg.signals import subject_erased
+
         calls.append((subject_id, actor, reason))
-        return FakeResult(
+        result = FakeResult(
             removed=[Item("SignUp", 1, None), Item("Account", 1, None)],
             anonymised=[Item("Member", 1, "Art. 17(3)(b)")],
             retained=[Item("Invoices", 2, "Tax law: keep 7 years (AWR art. 52)")],
         )
+        # the engine's contract: a finished erasure is signalled
+        subject_erased.send(current_app._get_current_object(), subject_id=subject_id, result=result)
+        return result
 
     module.erase_subject = erase_subject  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "flask_avg.erasure", module)

@@ -108,3 +108,37 @@ def test_board_erasure_closes_an_open_erasure_request_too(app):
     req = db.session.get(DataRequest, erasure.id)
     assert req.status == "closed" and req.message is None
     assert not req.is_open
+
+
+def test_completing_an_erasure_while_a_purge_runs_keeps_the_request_open(app):
+    from flask_avg.erasure.lock import Lock
+    from flask_avg.extension import get_state
+
+    a = member_with_login(1)
+    boss = make_board(member_with_login(2))
+    member_id = a.member.id
+    client = logged_in(app.test_client(), a)
+    token = csrf_token(client, "/avg/me/requests")
+    client.post(
+        "/avg/me/requests",
+        data={"csrf_token": token, "kind": "erasure", "password": PASSWORD},
+    )
+    req = _request()
+    board = logged_in(app.test_client(), boss)
+    url = f"/avg/requests/{req.id}"
+    app.config["AVG_ERASE_LOCK_WAIT"] = 0
+    token = csrf_token(board, url)
+    with Lock(get_state()):
+        busy = board.post(url, data={"csrf_token": token, "status": "completed"})
+    assert busy.status_code == 503 and busy.headers["Retry-After"] == "60"
+    assert "Er loopt een opschoning van verlopen gegevens" in busy.get_data(as_text=True)
+    still = _request()
+    assert still.status == "received" and still.open_key == "open" and still.result_json is None
+    assert db.session.get(Member, member_id).first_name == "Voornaam1"
+    assert not audit("request.completed") and not audit("subject.erased")
+
+    token = csrf_token(board, url)
+    done = board.post(url, data={"csrf_token": token, "status": "completed"})
+    assert done.status_code == 302
+    assert _request().status == "completed"
+    assert db.session.get(Member, member_id).first_name == "anon"

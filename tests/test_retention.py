@@ -393,3 +393,35 @@ def test_batches_send_the_same_statements_however_many_there_are(app):
     many, one = statements(2), statements(100)
     assert len(many) > len(one)
     assert set(many) == set(one)
+
+
+def test_erase_subject_waits_for_the_purge_lock_and_changes_nothing_without_it(app):
+    import threading
+    import time
+
+    from flask_avg.erasure import PurgeLocked
+    from flask_avg.erasure.lock import Lock
+
+    a, b = full_member(1), full_member(2)
+    db.session.commit()
+    a_id, b_id = a.member.id, b.member.id
+    state = get_state()
+    with Lock(state), pytest.raises(PurgeLocked):  # a purge runs elsewhere
+        erase_subject(state, a_id, wait=0)
+    db.session.rollback()
+    assert db.session.get(Member, a_id).first_name == "Voornaam1"
+    assert _count(LedgerEntry) == 0
+    assert not db.session.scalars(
+        select(AuditEntry.id).where(AuditEntry.action == "subject.erased")
+    ).all()
+    # released while the erasure waits: it goes ahead
+    lock = Lock(state).__enter__()
+    release = threading.Timer(0.5, lock.release)
+    release.start()
+    started = time.monotonic()
+    erase_subject(state, a_id, wait=10)
+    release.join()
+    assert time.monotonic() - started >= 0.4
+    assert db.session.get(Member, a_id).first_name == "anon"
+    erase_subject(state, b_id)  # and the lock is free again afterwards
+    assert db.session.get(Member, b_id).first_name == "anon"

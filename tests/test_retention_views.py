@@ -180,3 +180,49 @@ def test_cli_purge_exits_75_while_another_purge_holds_the_lock(app):
     assert "another purge is running" in busy.output
     free = runner.invoke(args=["avg", "purge", "--wait", "0"])
     assert free.exit_code == 0, free.output
+
+
+def test_erase_button_while_a_purge_runs_changes_nothing_and_says_so(app, client):
+    from flask_avg.erasure.lock import Lock
+
+    _board(app, client)
+    target = db.session.scalars(
+        select(Member).where(Member.email.not_like("%example.org")).order_by(Member.id)
+    ).first()
+    member_id, name = target.id, target.first_name
+    url = f"/avg/members/{member_id}/erase"
+    app.config["AVG_ERASE_LOCK_WAIT"] = 0
+    token = csrf_token(client, url)
+    with Lock(get_state()):
+        busy = client.post(url, data={"csrf_token": token})
+    assert busy.status_code == 503 and busy.headers["Retry-After"] == "60"
+    page = busy.get_data(as_text=True)
+    assert "Er loopt een opschoning van verlopen gegevens" in page and "Dit lid nu wissen" in page
+    db.session.rollback()
+    assert db.session.get(Member, member_id).first_name == name
+    assert not db.session.scalar(
+        select(func.count()).select_from(LedgerEntry).where(LedgerEntry.key == str(member_id))
+    )
+    done = client.post(url, data={"csrf_token": csrf_token(client, url)})
+    assert done.status_code == 200
+    db.session.expire_all()
+    assert db.session.get(Member, member_id).first_name == "anon"
+
+
+def test_cli_erase_exits_75_while_a_purge_holds_the_lock(app):
+    from flask_avg.erasure.lock import Lock
+
+    from .factories import full_member
+
+    member_id = full_member(1).member.id
+    db.session.commit()
+    runner = app.test_cli_runner()
+    with Lock(get_state()):
+        busy = runner.invoke(args=["avg", "erase", str(member_id), "--wait", "0"])
+    assert busy.exit_code == 75
+    assert "another purge is running" in busy.output
+    db.session.rollback()
+    assert db.session.get(Member, member_id).first_name == "Voornaam1"
+    done = runner.invoke(args=["avg", "erase", str(member_id)])
+    assert done.exit_code == 0, done.output
+    assert "anonymised: Member 1" in done.output

@@ -30,6 +30,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     update,
 )
@@ -38,6 +39,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ..registry import DeclaredModel
 from ..types import UTCDateTime, utcnow
+from . import selfref
 from .models import LedgerEntry
 from .plan import Plan
 
@@ -154,11 +156,11 @@ def erase_subjects(
         early[model.name] = list(session.scalars(select(model.primary_key[0]).where(own)))
         if model.cls is plan.state.ext.user_model and early[model.name]:
             out.logins = [str(k) for k in early[model.name][:100]]
-            verb = "deleted" if plan.action(model) == "delete" else "anonymised"
-            # the keys are known now: no need to run the ownership subqueries again
-            key_in = _key_in(session, model.primary_key[0], early[model.name])
-            n = _ledger(session, model.name, model.primary_key[0], key_in, verb, reason)
-            out.ledger[(model.name, verb)] = n
+            if plan.action(model) == "anonymise":  # deleted ones: see _login_rows
+                # the keys are known now: no need to run the ownership subqueries again
+                key_in = _key_in(session, model.primary_key[0], early[model.name])
+                n = _ledger(session, model.name, model.primary_key[0], key_in, "anonymised", reason)
+                out.ledger[(model.name, "anonymised")] = n
     if plan.login_model is None:
         login_col = _login_column(plan)
         if login_col is not None:
@@ -201,6 +203,18 @@ def erase_subjects(
         refs = plan.referenced(model)
         if refs is not None and count_held and model.name not in early:
             counts.blocked += _count(session, model, own, refs)
+        if model is plan.login_model and model.name in early:
+            _login_rows(session, plan, model, early[model.name], counts, out, reason)
+            counts.blocked += len(early[model.name]) - counts.deleted
+            continue
+        if selfref.applies(plan, model.table):
+            going = selfref.settle(session, plan, model.table, _unreferenced(or_(*branches), refs))
+            counts.deleted += selfref.delete(session, plan, going)
+            early_keys = early.get(model.name)
+            counts.blocked += (
+                going.stayed if early_keys is None else len(early_keys) - counts.deleted
+            )
+            continue
         for branch in branches:
             gone = delete(model.table).where(branch)
             if refs is not None:
@@ -209,6 +223,47 @@ def erase_subjects(
         if model.name in early and refs is not None:
             counts.blocked += len(early[model.name]) - counts.deleted
     return out
+
+
+def _unreferenced(where: Any, refs: ColumnElement[bool] | None) -> Any:
+    return where & ~refs if refs is not None else where
+
+
+def _login_rows(
+    session: Session,
+    plan: Plan,
+    model: DeclaredModel,
+    keys: list[Any],
+    counts: ModelCounts,
+    out: BatchResult,
+    reason: str,
+) -> None:
+    """Delete the batch's login accounts, with ledger rows for those that go.
+
+    The ledger row is written with the DELETE's own condition, just before it
+    (the subject no longer points to the account by then). An account that
+    kept rows still point to (the board's notes it wrote) is anonymised
+    instead, like a subject: the ledger says so rather than claim a deletion
+    that did not happen, and the login guard still ends its sessions.
+    """
+    pk = model.primary_key[0]
+    own = _key_in(session, pk, keys)
+    gone: Any = _unreferenced(own, plan.referenced(model))
+    going = None
+    if selfref.applies(plan, model.table):
+        going = selfref.settle(session, plan, model.table, gone)
+        gone = going.where(session)
+    out.ledger[(model.name, "deleted")] = _ledger(session, model.name, pk, gone, "deleted", reason)
+    if going is not None:
+        counts.deleted += selfref.delete(session, plan, going)
+    else:
+        counts.deleted += _exec(session, delete(model.table).where(gone))
+    vals = plan.values(model)
+    if vals and counts.deleted < len(keys):  # the accounts left are the kept ones
+        n = _ledger(session, model.name, pk, own, "anonymised", reason)
+        out.ledger[(model.name, "anonymised")] = n
+        stmt = update(model.table).where(own, plan.not_anonymised(model)).values(vals)
+        counts.anonymised += _exec(session, stmt)
 
 
 def _branches(plan: Plan, model: DeclaredModel, ids: Any) -> list[Any]:
@@ -237,9 +292,15 @@ def _subject_rows(
 ) -> None:
     pk = model.primary_key[0]
     anonymise_where: Any = batch
+    going = None
     if plan.action(model) == "delete":
         refs = plan.referenced(model)
         keep = refs if refs is not None else None
+        if selfref.applies(plan, model.table):
+            # a subject another kept subject points to (NOT NULL) stays, anonymised
+            going = selfref.settle(session, plan, model.table, _unreferenced(batch, keep))
+            stay = ~going.where(session)
+            keep = stay if keep is None else keep | stay
         gone_where = batch & ~keep if keep is not None else batch
         out.ledger[(model.name, "deleted")] = _ledger(
             session, model.name, pk, gone_where, "deleted", reason
@@ -258,7 +319,9 @@ def _subject_rows(
             # the purge's batch already skips anonymised subjects; anonymising twice is harmless
             stmt = update(model.table).where(anonymise_where)
             counts.anonymised += _exec(session, stmt.values(vals))
-    if plan.action(model) == "delete":
+    if going is not None:
+        counts.deleted += selfref.delete(session, plan, going)
+    elif plan.action(model) == "delete":
         counts.deleted += _exec(session, delete(model.table).where(gone_where))
 
 
@@ -320,6 +383,16 @@ def purge_range(
             )
         return counts
     refs = plan.referenced(model)
+    if selfref.applies(plan, model.table):
+        going = selfref.settle(session, plan, model.table, _unreferenced(where, refs))
+        counts.deleted = selfref.delete(session, plan, going)
+        if rows is not None:
+            counts.blocked = rows - counts.deleted
+        else:
+            counts.blocked = going.stayed + (
+                _count(session, model, where, refs) if refs is not None else 0
+            )
+        return counts
     if refs is None:
         counts.deleted = _exec(session, delete(model.table).where(where))
         return counts

@@ -4,6 +4,9 @@ Phase one asks every declared model whether its rows of this member can go
 and, if not, why (a legal hold until a date). Phase two erases everything
 erasable in one transaction through the same engine as the purge. Rows kept
 under a hold go in a later purge, once their own retention ends.
+
+Both phases run under the purge lock, so an erasure never interleaves with a
+running purge (whose batches may be erasing the same member).
 """
 
 from __future__ import annotations
@@ -19,10 +22,16 @@ from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm.exc import ObjectDeletedError
 
 from ..audit import current_actor
+from ..config import config_value
 from ..i18n import gettext as _
+from ..i18n import lazy_gettext as _l
 from ..signals import subject_erased
 from . import engine, ledger
+from .lock import Lock
 from .plan import Plan
+
+#: What the web user is told when an erasure met a running purge (``PurgeLocked``).
+PURGE_RUNNING = _l("A retention purge is running; try again in a minute. Nothing was changed.")
 
 
 @dataclass
@@ -139,11 +148,20 @@ def forget_erased(state: Any, session: Any, logins: list[str]) -> None:
 
 
 def erase_subject(
-    state: Any, subject_id: Any, *, actor: str | None = None, reason: str = "request"
+    state: Any,
+    subject_id: Any,
+    *,
+    actor: str | None = None,
+    reason: str = "request",
+    wait: float | None = None,
 ) -> ErasureResult:
     """Erase one subject now; everything under a legal hold stays until its own date.
 
-    Raises :class:`LookupError` when there is no such subject.
+    Commits what the session has pending, takes the purge lock (waiting up to
+    ``wait`` seconds, default ``AVG_ERASE_LOCK_WAIT``), erases and commits.
+    Raises :class:`LookupError` when there is no such subject, and
+    :class:`~flask_avg.erasure.lock.PurgeLocked`, having changed nothing, when
+    a purge holds the lock that long.
     """
     session = state.db.session
     subject = state.registry.subject
@@ -151,6 +169,25 @@ def erase_subject(
     if session.scalar(select(pk).where(pk == subject_id)) is None:
         raise LookupError(f"no {subject.name} with key {subject_id!r}")
     actor = actor if actor is not None else current_actor()
+    # SQLite's lock is a row written on a connection of its own: no write may be pending here
+    session.commit()
+    wait = float(config_value("ERASE_LOCK_WAIT")) if wait is None else wait
+    with Lock(state, wait=wait):
+        result, logins = _erase(state, subject_id, actor, reason)
+    forget_erased(state, session, logins)
+    subject_erased.send(
+        current_app._get_current_object(),  # type: ignore[attr-defined]
+        subject_id=subject_id,
+        result=result,
+    )
+    return result
+
+
+def _erase(
+    state: Any, subject_id: Any, actor: str | None, reason: str
+) -> tuple[ErasureResult, list[str]]:
+    """Both phases, one transaction, committed."""
+    session = state.db.session
     plan = Plan(state, date.today())
     result = ErasureResult(subject_id, check(state, plan, subject_id))
     batch = engine.erase_subjects(
@@ -187,10 +224,4 @@ def erase_subject(
         detail={"reason": reason[:40], "models": result.summary()},
     )
     session.commit()
-    forget_erased(state, session, batch.logins)
-    subject_erased.send(
-        current_app._get_current_object(),  # type: ignore[attr-defined]
-        subject_id=subject_id,
-        result=result,
-    )
-    return result
+    return result, batch.logins

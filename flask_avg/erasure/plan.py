@@ -44,13 +44,16 @@ class Plan:
             by_table[t] for t in reversed(sort_tables(by_table)) if t in by_table
         ]
         metadata = self.registry.subject.table.metadata
-        #: parent table -> [(child column, parent column)] for every FK in the metadata
+        #: parent table -> [(child column, parent column)] for every FK between two tables
         self.references: dict[Any, list[tuple[Any, Any]]] = {}
+        #: table -> [(column, referenced column)] for every FK to its own table
+        #: (a reply to a message): handled by :mod:`.selfref`
+        self.self_references: dict[Any, list[tuple[Any, Any]]] = {}
         for table in metadata.tables.values():
             for fk in table.foreign_keys:
                 parent = fk.column.table
-                if parent is not table:  # self-references are not checked
-                    self.references.setdefault(parent, []).append((fk.parent, fk.column))
+                found = self.self_references if parent is table else self.references
+                found.setdefault(parent, []).append((fk.parent, fk.column))
         #: models reached by going *down* from the subject (a login account the
         #: member points to): their keys are read before the subject changes
         self.down = [m for m in models if any(not hop.up for hop in m.path)]
@@ -143,7 +146,8 @@ class Plan:
         return anonymise.not_anonymised(model, self._raw(model))
 
     def referenced(self, model: DeclaredModel) -> ColumnElement[bool] | None:
-        """Rows of ``model`` that some other row still points to (and would block a DELETE)."""
+        """Rows of ``model`` that a row of another table still points to (and would block
+        a DELETE); rows of the same table are settled by :func:`.selfref.settle`."""
         refs = self.references.get(model.table, [])
         if not refs:
             return None

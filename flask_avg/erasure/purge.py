@@ -29,7 +29,7 @@ from ..config import config_value
 from ..models import AuditEntry, GroupMember
 from ..signals import purge_completed
 from ..types import utcnow
-from . import engine, ledger
+from . import engine, ledger, selfref
 from .engine import ModelCounts
 from .lock import Lock
 from .plan import Plan
@@ -229,16 +229,22 @@ def _stale_accounts(session: Any, plan: Plan, dry_run: bool) -> int:
     keys = list(session.scalars(select(pk).where(*cond)))
     if not keys:
         return 0
-    n = 0
+    gone: list[Any] = []
     for start in range(0, len(keys), 1000):
         chunk = keys[start : start + 1000]
         for link in links:
             session.execute(update(subject.table).where(link.in_(chunk)).values({link.name: None}))
         refs = plan.references.get(table, [])
-        stmt = delete(table).where(pk.in_(chunk))
+        unused = pk.in_(chunk)
         for child_col, parent_col in refs:
-            stmt = stmt.where(~exists(select(child_col).where(child_col == parent_col)))
-        n += session.execute(stmt).rowcount
+            unused = unused & ~exists(select(child_col).where(child_col == parent_col))
+        if selfref.applies(plan, table):
+            selfref.delete(session, plan, selfref.settle(session, plan, table, unused))
+        else:
+            session.execute(delete(table).where(unused))
+        # an account kept rows still point to stays: the ledger names only those that went
+        left = set(session.scalars(select(pk).where(pk.in_(chunk))))
+        gone += [k for k in chunk if k not in left]
     name = user_model.__name__
-    ledger.record(session, [(name, str(k), "deleted") for k in keys], "stale")
-    return n
+    ledger.record(session, [(name, str(k), "deleted") for k in gone], "stale")
+    return len(gone)

@@ -16,7 +16,7 @@ from ..dashboard import DashboardPanel
 from ..erasure import PurgeLocked, erase_subject, purge
 from ..erasure import ledger as ledger_mod
 from ..erasure.engine import ModelCounts
-from ..erasure.erase import check
+from ..erasure.erase import PURGE_RUNNING, check
 from ..erasure.plan import Plan, erase_setting
 from ..erasure.preview import preview
 from ..extension import require
@@ -131,15 +131,22 @@ def create_blueprint(state: Any) -> Blueprint:
         typed = state.registry.subject.key_of(subject_or_404(state, subject_id))[0]
         form = ConfirmForm()
         labels = {m.name: m.label for m in state.registry}
+        status, headers = 200, {}
         if request.method == "POST":
             if not form.validate_on_submit():
                 abort(400)
-            result = erase_subject(state, typed, reason="board")
-            return render_template("avg/retention/erased.html", result=result, labels=labels)
+            try:
+                result = erase_subject(state, typed, reason="board")
+            except PurgeLocked:  # nothing changed: the board can press the button again
+                flash(str(PURGE_RUNNING), "error")
+                status, headers = 503, {"Retry-After": "60"}
+            else:
+                return render_template("avg/retention/erased.html", result=result, labels=labels)
         checks = check(state, Plan(state, date.today()), typed)
-        return render_template(
+        page = render_template(
             "avg/retention/erase.html", form=form, subject_id=typed, checks=checks, labels=labels
         )
+        return page, status, headers
 
     return bp
 
@@ -192,16 +199,25 @@ def register_commands(group: Any) -> None:
 
     @group.command("erase")
     @click.argument("subject_id")
+    @click.option(
+        "--wait",
+        type=float,
+        default=None,
+        help="Seconds to wait for a running purge [default: AVG_ERASE_LOCK_WAIT].",
+    )
     @with_appcontext
-    def erase_command(subject_id: str) -> None:
+    def erase_command(subject_id: str, wait: float | None) -> None:
         """Erase one member now (legal holds stay until their own date)."""
         state = current_app.extensions["avg"]
         key = state.registry.subject.primary_key[0]
         try:
-            result = erase_subject(state, key.type.python_type(subject_id), actor="cli")
+            result = erase_subject(state, key.type.python_type(subject_id), actor="cli", wait=wait)
         except LookupError as exc:
             click.echo(str(exc), err=True)
             sys.exit(1)
+        except PurgeLocked as exc:
+            click.echo(f"erase skipped: {exc}", err=True)
+            sys.exit(75)
         for kind in ("removed", "anonymised", "retained"):
             for item in getattr(result, kind):
                 click.echo(f"{kind}: {item.model} {item.count} ({item.reason})")

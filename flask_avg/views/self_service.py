@@ -29,6 +29,8 @@ from .. import field_policy
 from .. import requests as reqs
 from ..audit import current_actor
 from ..dashboard import DashboardPanel
+from ..erasure.erase import PURGE_RUNNING
+from ..erasure.lock import PurgeLocked
 from ..extension import require
 from ..forms import (
     FieldRightsForm,
@@ -275,6 +277,7 @@ def create_blueprint(state: Any) -> Blueprint:
         if req is None:
             abort(404)
         form = StatusForm()
+        status, headers = 200, {}
         if form.validate_on_submit():
             try:
                 reqs.change_status(
@@ -284,6 +287,10 @@ def create_blueprint(state: Any) -> Blueprint:
                     actor=current_actor(),
                     reason=form.reason.data,
                 )
+            except PurgeLocked:  # nothing changed: the request stays open
+                state.db.session.rollback()
+                flash(str(PURGE_RUNNING), "error")
+                status, headers = 503, {"Retry-After": "60"}
             except reqs.RequestError:
                 state.db.session.rollback()
                 flash(_("This change is not possible; a rejection needs a reason."), "error")
@@ -294,7 +301,7 @@ def create_blueprint(state: Any) -> Blueprint:
             else:
                 flash(_("The request is now: %(status)s", status=str(req.status_label)), "success")
                 return redirect(url_for("avg_self.request_detail", request_id=req.id))
-        return render_template(
+        page = render_template(
             "avg/request_detail.html",
             req=req,
             form=form,
@@ -303,6 +310,7 @@ def create_blueprint(state: Any) -> Blueprint:
             statuses=reqs.STATUSES,
             now=utcnow(),
         )
+        return page, status, headers
 
     @bp.route("/requests/<int:request_id>/lift", methods=["POST"])
     @require("avg.requests.handle")
