@@ -112,7 +112,7 @@ def test_sigkill_mid_purge_leaves_no_half_erased_member(app, db_url):
     assert counts["members"]["Member"][1] == intact
 
 
-@pytest.mark.parametrize("db_url", ["postgresql", "mariadb"], indirect=True)
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql", "mariadb"], indirect=True)
 def test_two_purges_at_once_handle_each_row_once(app, db_url):
     ids = _expired_club(20)
     first, second = _worker(db_url, 4, 0.2), _worker(db_url, 4, 0.2)
@@ -222,3 +222,58 @@ def _logical_restore(copy: dict[str, list[dict]]) -> None:
         if copy[table.name]:
             db.session.execute(table.insert(), copy[table.name])
     db.session.commit()
+
+
+HOLD_LOCK = """
+import sys, time
+from example_app import create_app
+from flask_avg.erasure.lock import Lock
+app = create_app({"SQLALCHEMY_DATABASE_URI": sys.argv[1], "SECRET_KEY": "x"})
+with app.app_context():
+    Lock(app.extensions["avg"]).__enter__()
+    print("held", flush=True)
+    time.sleep(120)
+"""
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_sqlite_lock_is_a_file_lock_that_dies_with_its_process(app, db_url):
+    from flask_avg.erasure.lock import Lock, PurgeLocked
+    from flask_avg.erasure.models import PurgeLock
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, db_url], cwd=ROOT, env=env, stdout=subprocess.PIPE
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == b"held"
+        with pytest.raises(PurgeLocked):
+            Lock(get_state(), wait=0.3).__enter__()
+        # taking the lock wrote nothing to the database
+        assert db.session.scalar(select(func.count()).select_from(PurgeLock)) == 0
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=30)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+        if holder.stdout is not None:
+            holder.stdout.close()
+    with Lock(get_state(), wait=0):  # the kernel freed it with the process, at once
+        pass
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_sqlite_lock_row_where_no_lock_file_can_be(app, db_url, monkeypatch):
+    """An in-memory database (or no flock) falls back to an expiring lock row."""
+    from flask_avg.erasure import lock as purge_lock
+    from flask_avg.erasure.models import PurgeLock
+
+    monkeypatch.setattr(purge_lock, "_lock_file", lambda engine: None)
+    state = get_state()
+    with purge_lock.Lock(state):
+        db.session.rollback()
+        assert db.session.scalar(select(func.count()).select_from(PurgeLock)) == 1
+        with pytest.raises(purge_lock.PurgeLocked):
+            purge_lock.Lock(state, wait=0).__enter__()
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(PurgeLock)) == 0

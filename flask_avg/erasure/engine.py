@@ -341,23 +341,23 @@ def key_ranges(session: Session, model: DeclaredModel, cond: ColumnElement[bool]
     where ``span`` is ``lo <= pk <= hi`` and ``rows`` how many rows match:
     exactly ``size``, except in the last batch (``None``: not counted).
 
-    Only the batch's bounds are read, never the keys themselves, and every batch
-    has the same SQL shape (both bounds are parameters): the statement cache
-    holds the same entries for a run of one batch as for a run of thousands.
+    Only the batch's bounds are read, never the keys themselves: one query per
+    batch gives its last key and the next batch's first. Every batch has the
+    same SQL shape (the bounds are parameters), so the statement cache holds the
+    same entries for a run of one batch as for a run of thousands.
     """
     pk = model.primary_key[0]
     lo = session.scalar(select(func.min(pk)).where(cond))
     while lo is not None:
         from_lo = cond & (pk >= lo)
-        hi = session.scalar(select(pk).where(from_lo).order_by(pk).offset(size - 1).limit(1))
+        edge = session.scalars(select(pk).where(from_lo).order_by(pk).offset(size - 1).limit(2))
+        hi, nxt, *_ = [*edge, None, None]
         rows: int | None = size
-        if hi is None:
+        if hi is None:  # the last batch, shorter than the others
             hi, rows = session.scalar(select(func.max(pk)).where(from_lo)), None
         span = (pk >= lo) & (pk <= hi)
         yield span, cond & span, rows
-        # asked even after the last batch: a run of one batch sends every statement
-        # a run of many does
-        lo = session.scalar(select(func.min(pk)).where(cond, pk > hi))
+        lo = nxt
 
 
 def purge_range(

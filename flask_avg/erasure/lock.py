@@ -3,12 +3,15 @@
 * PostgreSQL: a session advisory lock (``pg_try_advisory_lock``), on a
   connection of its own that stays open for the whole purge;
 * MariaDB/MySQL: a named lock (``GET_LOCK``), likewise;
-* SQLite (one machine by nature): a row in ``avg_purge_lock`` with an expiry,
-  inserted under its primary key and refreshed with every batch.
+* SQLite (one machine by nature): an exclusive ``flock`` on a file beside the
+  database file (``club.db.avg-purge.lock``); where there is no such file (an
+  in-memory database) or no ``flock`` (Windows), a row in ``avg_purge_lock``
+  with an expiry, inserted under its primary key and refreshed with every batch.
 
-Server locks vanish with the connection, so a purge killed with SIGKILL never
-leaves a stale lock. A SQLite lock row left by a killed purge expires after
-:data:`TTL`.
+Server locks vanish with the connection and a ``flock`` with the process, so a
+purge killed with SIGKILL never leaves a stale lock; taking either costs no
+write to the database. A lock row left by a killed purge expires after
+:data:`TTL`, or is taken over at once on the same machine.
 """
 
 from __future__ import annotations
@@ -24,6 +27,11 @@ from sqlalchemy.exc import IntegrityError
 
 from ..types import utcnow
 from .models import PurgeLock
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: the lock row instead
+    fcntl = None  # type: ignore[assignment]
 
 NAME = "avg_purge"
 PG_KEY = 0x41564750  # "AVGP"
@@ -42,6 +50,8 @@ class Lock:
         self.dialect = self.engine.dialect.name
         self.holder = f"{socket.gethostname()}:{os.getpid()}"[:120]
         self._conn: Any = None
+        self._path = _lock_file(self.engine) if self.dialect == "sqlite" else None
+        self._fd: int | None = None
 
     def __enter__(self) -> Lock:
         deadline = time.monotonic() + self.wait
@@ -62,7 +72,19 @@ class Lock:
             return self._server("SELECT pg_try_advisory_lock(:k)", {"k": PG_KEY})
         if self.dialect in ("mysql", "mariadb"):
             return self._server("SELECT GET_LOCK(:k, 0)", {"k": NAME})
+        if self._path is not None:
+            return self._file()
         return self._row()
+
+    def _file(self) -> bool:
+        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)  # type: ignore[arg-type]
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # held by another purge (another process, or another Lock here)
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
 
     def _server(self, sql: str, params: dict[str, Any]) -> bool:
         if self._conn is None:
@@ -95,8 +117,8 @@ class Lock:
         return self._row()
 
     def refresh(self, session: Any) -> None:
-        """Push the SQLite lock's expiry on, in the batch's own transaction."""
-        if self.dialect == "sqlite":
+        """Push the lock row's expiry on, in the batch's own transaction."""
+        if self.dialect == "sqlite" and self._path is None:
             table: Any = PurgeLock.__table__
             session.execute(
                 update(table)
@@ -109,7 +131,11 @@ class Lock:
             self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": PG_KEY})
         elif self.dialect in ("mysql", "mariadb") and self._conn is not None:
             self._conn.execute(text("SELECT RELEASE_LOCK(:k)"), {"k": NAME})
-        elif self.dialect == "sqlite":
+        elif self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+        elif self.dialect == "sqlite" and self._path is None:
             table: Any = PurgeLock.__table__
             with self.engine.begin() as conn:
                 conn.execute(
@@ -121,6 +147,14 @@ class Lock:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def _lock_file(engine: Any) -> str | None:
+    """The lock file beside a SQLite database file; None for an in-memory database."""
+    database = engine.url.database or ""
+    if fcntl is None or database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return os.path.abspath(database) + ".avg-purge.lock"
 
 
 def _alive(pid: int) -> bool:
