@@ -338,8 +338,8 @@ def _login_column(plan: Plan) -> Any:
 
 def key_ranges(session: Session, model: DeclaredModel, cond: ColumnElement[bool], size: int) -> Any:
     """Keyset batches over rows matching ``cond``: yields ``(span, cond & span, rows)``
-    where ``span`` is ``lo <= pk <= hi`` and ``rows`` how many rows match:
-    exactly ``size``, except in the last batch (``None``: not counted).
+    where ``span`` is ``lo <= pk <= hi`` and ``rows`` how many rows match
+    (``size``, fewer in the last batch).
 
     Only the batch's bounds are read, never the keys themselves: one query per
     batch gives its last key and the next batch's first. Every batch has the
@@ -352,9 +352,9 @@ def key_ranges(session: Session, model: DeclaredModel, cond: ColumnElement[bool]
         from_lo = cond & (pk >= lo)
         edge = session.scalars(select(pk).where(from_lo).order_by(pk).offset(size - 1).limit(2))
         hi, nxt, *_ = [*edge, None, None]
-        rows: int | None = size
+        rows = size
         if hi is None:  # the last batch, shorter than the others
-            hi, rows = session.scalar(select(func.max(pk)).where(from_lo)), None
+            hi, rows = session.execute(select(func.max(pk), func.count()).where(from_lo)).one()
         span = (pk >= lo) & (pk <= hi)
         yield span, cond & span, rows
         lo = nxt
@@ -370,8 +370,8 @@ def purge_range(
     """Delete (or anonymise) expired rows of ``model`` matching ``where``; rows still
     pointed to by kept rows stay for a later purge.
 
-    ``rows``, when known (a full key range holds exactly the batch size), is how
-    many rows match ``where``: the kept ones are then counted without a query.
+    ``rows``, when known (:func:`key_ranges` counts them), is how many rows
+    match ``where``: the kept ones are then counted without a query.
     """
     counts = ModelCounts()
     if plan.action(model) == "anonymise":

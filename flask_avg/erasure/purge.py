@@ -162,9 +162,7 @@ def _subjects(
         for name, counts in done.counts.items():
             result.counts(category, name).add(counts)
         # the last, partial batch may share its transaction with the next stage
-        mine = done.counts.get(subject.name)
-        changed = rows if rows is not None else (mine.deleted + mine.anonymised if mine else 0)
-        _end_batch(session, lock, result, dry_run, changed, size)
+        _end_batch(session, lock, result, dry_run, rows, size)
 
 
 def _rows(
