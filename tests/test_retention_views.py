@@ -226,3 +226,37 @@ def test_cli_erase_exits_75_while_a_purge_holds_the_lock(app):
     done = runner.invoke(args=["avg", "erase", str(member_id)])
     assert done.exit_code == 0, done.output
     assert "anonymised: Member 1" in done.output
+
+
+def test_cli_replay_waits_for_a_running_purge(app, tmp_path):
+    """A replay after a restore never works beside a purge that cron started."""
+    from flask_avg.erasure.lock import Lock
+
+    from .factories import full_member
+
+    member_id = full_member(1).member.id
+    db.session.commit()
+    out = tmp_path / "ledger.jsonl"
+    out.write_text(
+        json.dumps(
+            {
+                "model": "Member",
+                "key": str(member_id),
+                "action": "anonymised",
+                "reason": "request",
+                "at": "2026-11-01T10:00:00+00:00",
+            }
+        )
+        + "\n"
+    )
+    runner = app.test_cli_runner()
+    with Lock(get_state()):
+        busy = runner.invoke(args=["avg", "replay-erasures", str(out), "--wait", "0"])
+    assert busy.exit_code == 75 and "replay skipped" in busy.output
+    db.session.rollback()
+    assert db.session.get(Member, member_id).first_name == "Voornaam1"
+    assert db.session.scalar(select(func.count()).select_from(LedgerEntry)) == 0
+    done = runner.invoke(args=["avg", "replay-erasures", str(out)])
+    assert done.exit_code == 0, done.output
+    db.session.rollback()
+    assert db.session.get(Member, member_id).first_name == "anon"

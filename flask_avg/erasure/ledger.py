@@ -74,12 +74,27 @@ def read(path: str | Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-def replay(state: Any, path: str | Path, *, actor: str | None = None) -> dict[str, int]:
-    """Erase again every subject the exported ledger names; restore missing ledger rows."""
+def replay(
+    state: Any, path: str | Path, *, actor: str | None = None, wait: float = 600.0
+) -> dict[str, int]:
+    """Erase again every subject the exported ledger names; restore missing ledger rows.
+
+    Takes the purge lock (waiting up to ``wait`` seconds, then raising
+    :class:`~flask_avg.erasure.lock.PurgeLocked`), so a purge started by cron
+    meanwhile never works on the same members.
+    """
+    from .lock import Lock
+
+    entries = read(path)
+    state.db.session.commit()
+    with Lock(state, wait=wait):
+        return _replay(state, entries, actor)
+
+
+def _replay(state: Any, entries: list[dict[str, Any]], actor: str | None) -> dict[str, int]:
     from .engine import by_keys, erase_subjects
     from .plan import Plan
 
-    entries = read(path)
     session = state.db.session
     subject = state.registry.subject
     pk = subject.primary_key[0]

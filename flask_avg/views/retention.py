@@ -232,10 +232,18 @@ def register_commands(group: Any) -> None:
 
     @group.command("replay-erasures")
     @click.argument("ledger_file", type=click.Path(exists=True, dir_okay=False))
+    @click.option(
+        "--wait", type=float, default=600.0, show_default=True, help="Seconds to wait for a purge."
+    )
     @with_appcontext
-    def replay_erasures(ledger_file: str) -> None:
+    def replay_erasures(ledger_file: str, wait: float) -> None:
         """After a restore from backup: erase again everyone in an exported ledger."""
-        totals = ledger_mod.replay(current_app.extensions["avg"], ledger_file, actor="cli")
+        state = current_app.extensions["avg"]
+        try:
+            totals = ledger_mod.replay(state, ledger_file, actor="cli", wait=wait)
+        except PurgeLocked as exc:
+            click.echo(f"replay skipped: {exc}", err=True)
+            sys.exit(75)
         click.echo(
             f"replayed: {totals['subjects']} subject(s) erased again, {totals['deleted']} rows "
             f"deleted, {totals['anonymised']} anonymised, "
