@@ -281,55 +281,67 @@ def run_engine(url: str, batch: int | None = None, *, memory: bool = False) -> t
     return elapsed, expired.anonymised if expired else 0
 
 
-def _hand_statements(pg: bool) -> tuple[list[str], list[tuple[str, str]]]:
-    """Hand-written SQL for the bench's club: the subject stage's statements over
-    the members in ``gone`` (a temporary table of expired member keys), and
-    per table the rows stage's ``(table, expiry condition)``."""
+def _hand_statements(pg: bool, gone: str, accounts: str) -> list[str]:
+    """Hand-written SQL for one batch of the bench's club: the members named by
+    ``gone`` (SQL listing their ids: a temporary table, or a key range of expired
+    members) lose their rows, their login ``accounts`` and their identity."""
     text = "VARCHAR" if pg else "TEXT"
     now = "now()" if pg else "CURRENT_TIMESTAMP"
-    subject = [
+    members = f"FROM members WHERE id IN ({gone})"
+    return [
         # one statement per foreign key: an OR of two IN subqueries defeats the indexes
-        "DELETE FROM messages WHERE sender_id IN (SELECT id FROM gone)",
-        "DELETE FROM messages WHERE recipient_id IN (SELECT id FROM gone)",
-        "DELETE FROM team_members WHERE member_id IN (SELECT id FROM gone)",
-        "DELETE FROM signups WHERE member_id IN (SELECT id FROM gone)",
+        f"DELETE FROM messages WHERE sender_id IN ({gone})",
+        f"DELETE FROM messages WHERE recipient_id IN ({gone})",
+        f"DELETE FROM team_members WHERE member_id IN ({gone})",
+        f"DELETE FROM signups WHERE member_id IN ({gone})",
         "INSERT INTO avg_erasure_ledger (model, key, action, reason, at) "
-        f"SELECT 'Member', CAST(id AS {text}), 'anonymised', 'retention', {now} FROM gone",
+        f"SELECT 'Member', CAST(id AS {text}), 'anonymised', 'retention', {now} {members}",
         "INSERT INTO avg_erasure_ledger (model, key, action, reason, at) "
         f"SELECT 'User', CAST(user_id AS {text}), 'deleted', 'retention', {now} "
-        "FROM gone WHERE user_id IS NOT NULL",
+        f"{members} AND user_id IS NOT NULL",
         f"UPDATE members SET member_number = CAST(id AS {text}), first_name = 'anon', "
         f"last_name = 'anon', birth_date = NULL, email = 'anon-' || CAST(id AS {text}) "
         "|| '@anon.invalid', phone = NULL, street = NULL, postcode = NULL, city = NULL, "
-        "iban = NULL, start_date = :epoch, medical_notes = NULL, user_id = NULL "
-        "WHERE id IN (SELECT id FROM gone)",
-        "DELETE FROM users WHERE id IN (SELECT user_id FROM gone WHERE user_id IS NOT NULL)",
+        f"iban = NULL, start_date = :epoch, medical_notes = NULL, user_id = NULL WHERE id IN ({gone})",
+        f"DELETE FROM users WHERE id IN {accounts}",
     ]
-    rows = [
-        ("payments", "paid_on < :ci"),
-        (
-            "invoices",
-            "invoice_date < :ci AND NOT EXISTS "
-            "(SELECT 1 FROM payments WHERE payments.invoice_id = invoices.id)",
-        ),
-        ("messages", "sent_at < :cmt"),
-        ("signups", "signed_up_on < :cs"),
-    ]
-    return subject, rows
 
 
-def run_hand_sql(url: str, batch: int | None = None) -> float:
+#: the rows stage: per table, its expiry condition
+ROWS = [
+    ("payments", "paid_on < :ci"),
+    (
+        "invoices",
+        "invoice_date < :ci AND NOT EXISTS "
+        "(SELECT 1 FROM payments WHERE payments.invoice_id = invoices.id)",
+    ),
+    ("messages", "sent_at < :cmt"),
+    ("signups", "signed_up_on < :cs"),
+]
+EXPIRED = "FROM members WHERE end_date < :cm"
+#: the two ways of naming a batch's members (and their accounts) by hand: a
+#: temporary table filled per batch (then analysed, or PostgreSQL plans it
+#: blind), or the key range itself, with the account keys read before the
+#: members are unlinked from them
+BATCH_SOURCES = {
+    "temporary table": ("SELECT id FROM gone", "(SELECT user_id FROM gone)"),
+    "key range": (f"SELECT id {EXPIRED} AND id BETWEEN :lo AND :hi", ":accounts"),
+}
+
+
+def run_hand_sql(url: str, batch: int | None = None, source: str = "temporary table") -> float:
     """The same deletes, updates and ledger inserts in plain set-based SQL.
 
     ``batch=None``: everything in one transaction (the floor: no batch ever
     commits). ``batch=N``: the same batches as the purge, each its own
     transaction: N expired members at a time, then N expired rows at a time
-    per table, as the issue asks of the purge.
+    per table, as the issue asks of the purge; ``source`` names a batch's
+    members (see :data:`BATCH_SOURCES`).
     """
     from flask_avg.retention_categories import SEVEN_YEARS
 
     cut_m = AS_OF - timedelta(days=MEMBER_DAYS)
-    params = {
+    params: dict[str, Any] = {
         "cm": cut_m,
         "cmt": datetime.combine(cut_m, datetime.min.time()),
         "ci": AS_OF - timedelta(days=max(3650, SEVEN_YEARS)),
@@ -337,49 +349,51 @@ def run_hand_sql(url: str, batch: int | None = None) -> float:
         "epoch": date(1900, 1, 1),
     }
     engine = sa.create_engine(url)
-    subject, rows = _hand_statements(engine.dialect.name == "postgresql")
-    expired = "FROM members WHERE end_date < :cm"
+    pg = engine.dialect.name == "postgresql"
+    statements = [
+        sa.text(sql).bindparams(sa.bindparam("accounts", expanding=True))
+        if ":accounts" in sql
+        else sa.text(sql)
+        for sql in _hand_statements(pg, *BATCH_SOURCES[source])
+    ]
+    temporary = source == "temporary table"
     started = time.perf_counter()
     with engine.connect() as conn:
-        if batch is None:
-            conn.execute(
-                sa.text(f"CREATE TEMPORARY TABLE gone AS SELECT id, user_id {expired}"), params
-            )
-            conn.execute(sa.text("ANALYZE gone"))
-            for sql in subject:
-                conn.execute(sa.text(sql), params)
-            for table, cond in rows:
-                conn.execute(sa.text(f"DELETE FROM {table} WHERE {cond}"), params)
-            conn.commit()
-        else:
+        if temporary:
             conn.execute(
                 sa.text("CREATE TEMPORARY TABLE gone (id INTEGER PRIMARY KEY, user_id INTEGER)")
             )
             conn.commit()
-            ids = list(conn.execute(sa.text(f"SELECT id {expired} ORDER BY id"), params).scalars())
-            for start in range(0, len(ids), batch):
-                span = {"lo": ids[start], "hi": ids[min(start + batch, len(ids)) - 1]}
-                conn.execute(
-                    sa.text(
-                        f"INSERT INTO gone SELECT id, user_id {expired} AND id BETWEEN :lo AND :hi"
-                    ),
-                    {**params, **span},
-                )
-                for sql in subject:
-                    conn.execute(sa.text(sql), params)
+        ids = list(conn.execute(sa.text(f"SELECT id {EXPIRED} ORDER BY id"), params).scalars())
+        step = batch or max(len(ids), 1)
+        for start in range(0, len(ids), step):
+            span = {"lo": ids[start], "hi": ids[min(start + step, len(ids)) - 1]}
+            where = f"{EXPIRED} AND id BETWEEN :lo AND :hi"
+            values = {**params, **span}
+            if temporary:
+                conn.execute(sa.text(f"INSERT INTO gone SELECT id, user_id {where}"), values)
+                conn.execute(sa.text("ANALYZE gone"))
+            else:
+                sql = f"SELECT user_id {where} AND user_id IS NOT NULL"
+                values["accounts"] = list(conn.execute(sa.text(sql), values).scalars())
+            for stmt in statements:
+                conn.execute(stmt, values)
+            if temporary:
                 conn.execute(sa.text("DELETE FROM gone"))
+            if batch:
                 conn.commit()
-            for table, cond in rows:
-                keys = list(
-                    conn.execute(
-                        sa.text(f"SELECT id FROM {table} WHERE {cond} ORDER BY id"), params
-                    ).scalars()
-                )
-                for start in range(0, len(keys), batch):
-                    span = {"lo": keys[start], "hi": keys[min(start + batch, len(keys)) - 1]}
-                    sql = f"DELETE FROM {table} WHERE {cond} AND id BETWEEN :lo AND :hi"
-                    conn.execute(sa.text(sql), {**params, **span})
-                    conn.commit()
+        for table, cond in ROWS:
+            if not batch:
+                conn.execute(sa.text(f"DELETE FROM {table} WHERE {cond}"), params)
+                continue
+            sql = f"SELECT id FROM {table} WHERE {cond} ORDER BY id"
+            keys = list(conn.execute(sa.text(sql), params).scalars())
+            for start in range(0, len(keys), batch):
+                span = {"lo": keys[start], "hi": keys[min(start + batch, len(keys)) - 1]}
+                sql = f"DELETE FROM {table} WHERE {cond} AND id BETWEEN :lo AND :hi"
+                conn.execute(sa.text(sql), {**params, **span})
+                conn.commit()
+        conn.commit()
     elapsed = time.perf_counter() - started
     engine.dispose()
     return elapsed
@@ -478,11 +492,15 @@ def main(args: list[str]) -> None:
 
 def _timed(backend: Backend, tag: str, run: Callable[[str], float]) -> tuple[float, dict[str, int]]:
     """Run ``run`` on a fresh copy; returns its time and the row counts it left."""
-    url = backend.copy(tag)
+    url = backend.copy(tag.replace(" ", "_"))
     try:
         return run(url), _counts(url)
     finally:
         backend.drop(url)
+
+
+def _other(source: str) -> str:
+    return next(name for name in BATCH_SOURCES if name != source)
 
 
 def _one(backend: Backend, n: int) -> None:
@@ -507,10 +525,9 @@ def _one(backend: Backend, n: int) -> None:
     for batch in (DEFAULT_BATCH, 10 * DEFAULT_BATCH):
         best: dict[str, float] = {}
         left: dict[str, dict[str, int]] = {}
-        contenders = {
-            "purge": engine(batch),
-            "batched": lambda url, b=batch: run_hand_sql(url, b),
-        }
+        contenders: dict[str, Callable[[str], float]] = {"purge": engine(batch)}
+        for source in BATCH_SOURCES:
+            contenders[source] = lambda url, b=batch, s=source: run_hand_sql(url, b, s)
         if batch == DEFAULT_BATCH:
             contenders["one"] = run_hand_sql  # does not depend on the batch size
         for _ in range(repeat):  # best of `repeat`, each on a fresh copy, alternating
@@ -524,9 +541,12 @@ def _one(backend: Backend, n: int) -> None:
             + ("same result as by hand" if same else f"DIFFERENT from by hand: {left}"),
             flush=True,
         )
+        # the faster of the two hand-written ways is the baseline
+        source = min(BATCH_SOURCES, key=lambda name: best[name])
         print(
-            f"    hand-written SQL, the same batches (one transaction each): {best['batched']:.2f} s: "
-            f"ratio {best['purge'] / best['batched']:.2f}x (target <= 1.25x)",
+            f"    hand-written SQL, the same batches (one transaction each): {best[source]:.2f} s "
+            f"(batch named by {source}; by {_other(source)}: {best[_other(source)]:.2f} s): "
+            f"ratio {best['purge'] / best[source]:.2f}x (target <= 1.25x)",
             flush=True,
         )
         if "one" in best:
