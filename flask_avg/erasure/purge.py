@@ -17,6 +17,8 @@ are no longer members.
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -82,7 +84,8 @@ def purge(
     session = state.db.session
     session.commit()
     result = PurgeResult(as_of, dry_run)
-    with Lock(state, wait=wait) as lock:
+    gc.freeze()  # the app's own objects: every batch's collection skips them
+    with _unfrozen(), Lock(state, wait=wait) as lock:
         plan = Plan(state, as_of)
         try:
             _subjects(session, plan, result, size, lock, dry_run)
@@ -122,6 +125,14 @@ def purge(
     return result
 
 
+@contextmanager
+def _unfrozen() -> Iterator[None]:
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def _end_batch(
     session: Any, lock: Lock, result: PurgeResult, dry_run: bool, changed: int, size: int
 ) -> None:
@@ -135,8 +146,9 @@ def _end_batch(
     session.commit()
     result.pending = 0
     # A batch's statements are SQLAlchemy expression trees with reference cycles;
-    # freeing the young ones now keeps memory at one batch's worth, however long the run.
-    gc.collect(1)
+    # collecting them now keeps memory at one batch's worth, however long the run
+    # (cheap: what existed before the purge is frozen, see purge()).
+    gc.collect()
     if engine.batch_hook is not None:
         engine.batch_hook()
 
