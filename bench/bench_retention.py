@@ -16,7 +16,7 @@ data:
   object) on a sample of expired members, as a factor per member;
 * the engine again under ``tracemalloc`` for its peak Python memory.
 
-Default sizes 10,000 and 50,000 members (a few minutes); ``--full`` uses
+Default sizes 10,000 and 50,000 members (about two minutes); ``--full`` uses
 10,000 and 1,000,000 members (~5,500,000 rows). ``--sqlite-only`` and
 ``--postgresql-only`` pick one database.
 """
