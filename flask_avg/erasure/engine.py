@@ -365,13 +365,13 @@ def purge_range(
     plan: Plan,
     model: DeclaredModel,
     where: ColumnElement[bool],
-    rows: int | None = None,
+    rows: int,
 ) -> ModelCounts:
     """Delete (or anonymise) expired rows of ``model`` matching ``where``; rows still
     pointed to by kept rows stay for a later purge.
 
-    ``rows``, when known (:func:`key_ranges` counts them), is how many rows
-    match ``where``: the kept ones are then counted without a query.
+    ``rows`` is how many rows match ``where`` (:func:`key_ranges` counts them):
+    the kept ones are counted without a query.
     """
     counts = ModelCounts()
     if plan.action(model) == "anonymise":
@@ -386,19 +386,7 @@ def purge_range(
     if selfref.applies(plan, model.table):
         going = selfref.settle(session, plan, model.table, _unreferenced(where, refs))
         counts.deleted = selfref.delete(session, plan, going)
-        if rows is not None:
-            counts.blocked = rows - counts.deleted
-        else:
-            counts.blocked = going.stayed + (
-                _count(session, model, where, refs) if refs is not None else 0
-            )
-        return counts
-    if refs is None:
-        counts.deleted = _exec(session, delete(model.table).where(where))
-        return counts
-    if rows is None:
-        counts.blocked = _count(session, model, where, refs)
-    counts.deleted = _exec(session, delete(model.table).where(where & ~refs))
-    if rows is not None:
-        counts.blocked = rows - counts.deleted
+    else:
+        counts.deleted = _exec(session, delete(model.table).where(_unreferenced(where, refs)))
+    counts.blocked = rows - counts.deleted
     return counts

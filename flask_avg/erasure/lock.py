@@ -52,6 +52,8 @@ class Lock:
         self._conn: Any = None
         self._path = _lock_file(self.engine) if self.dialect == "sqlite" else None
         self._fd: int | None = None
+        #: SQLite without a lock file: the expiring row in ``avg_purge_lock``
+        self._by_row = self.dialect == "sqlite" and self._path is None
 
     def __enter__(self) -> Lock:
         deadline = time.monotonic() + self.wait
@@ -118,7 +120,7 @@ class Lock:
 
     def refresh(self, session: Any) -> None:
         """Push the lock row's expiry on, in the batch's own transaction."""
-        if self.dialect == "sqlite" and self._path is None:
+        if self._by_row:
             table: Any = PurgeLock.__table__
             session.execute(
                 update(table)
@@ -135,7 +137,7 @@ class Lock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
-        elif self.dialect == "sqlite" and self._path is None:
+        elif self._by_row:
             table: Any = PurgeLock.__table__
             with self.engine.begin() as conn:
                 conn.execute(

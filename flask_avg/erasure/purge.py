@@ -84,8 +84,7 @@ def purge(
     session = state.db.session
     session.commit()
     result = PurgeResult(as_of, dry_run)
-    gc.freeze()  # the app's own objects: every batch's collection skips them
-    with _unfrozen(), Lock(state, wait=wait) as lock:
+    with _frozen(), Lock(state, wait=wait) as lock:
         plan = Plan(state, as_of)
         try:
             _subjects(session, plan, result, size, lock, dry_run)
@@ -126,7 +125,10 @@ def purge(
 
 
 @contextmanager
-def _unfrozen() -> Iterator[None]:
+def _frozen() -> Iterator[None]:
+    """Freeze the objects that exist before the purge (the app's own): the
+    collection after every batch then skips them and costs about a millisecond."""
+    gc.freeze()
     try:
         yield
     finally:
@@ -147,7 +149,7 @@ def _end_batch(
     result.pending = 0
     # A batch's statements are SQLAlchemy expression trees with reference cycles;
     # collecting them now keeps memory at one batch's worth, however long the run
-    # (cheap: what existed before the purge is frozen, see purge()).
+    # (cheap: what existed before the purge is frozen, see _frozen()).
     gc.collect()
     if engine.batch_hook is not None:
         engine.batch_hook()
