@@ -28,10 +28,10 @@ def _timed(fn: Any, repeat: int = 5) -> float:
 def main(args: list[str]) -> None:
     from example_app import create_app
     from example_app.models import Invoice, Member, db
-    from flask_avg import breaches
-    from flask_avg.consent.models import ConsentState
+    from flask_avg.core.models import AvgBase
     from flask_avg.extension import get_state
-    from flask_avg.models import AvgBase
+    from flask_avg.features.breaches import service as breaches
+    from flask_avg.features.consent.models import ConsentState
 
     n = 200_000 if "--full" in args else 20_000
     with tempfile.TemporaryDirectory() as tmp:

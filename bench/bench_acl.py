@@ -38,8 +38,9 @@ N_ACTIONS = 50
 def build_avg_app(url: str) -> tuple[Flask, Any]:
     from example_app import avg, create_app
     from example_app.models import Member, User, db
-    from flask_avg.acl import BUILTIN_ACTIONS, ensure_default_groups
-    from flask_avg.models import AvgBase, Group, GroupMember, Rule
+    from flask_avg.core.models import AvgBase
+    from flask_avg.features.acl.models import Group, GroupMember, Rule
+    from flask_avg.features.acl.service import BUILTIN_ACTIONS, ensure_default_groups
 
     extra = [f"bench.action{n:02d}" for n in range(N_ACTIONS - len(BUILTIN_ACTIONS))]
     for name in extra:
@@ -102,7 +103,7 @@ def build_bare_app(url: str, needs_by_group: dict[str, set[Any]], group_keys: li
     @identity_loaded.connect_via(app)
     def _needs(_sender: Any, identity: Identity) -> None:
         if app.extensions["bench_mode"] == "query":
-            from flask_avg.models import Group, GroupMember
+            from flask_avg.features.acl.models import Group, GroupMember
 
             keys = bare_db.session.scalars(
                 select(Group.key)

@@ -36,8 +36,8 @@ REPEAT = 40
 def _app(path: Path) -> Any:
     from example_app import create_app
     from example_app.models import db
-    from flask_avg.acl import ensure_default_groups
-    from flask_avg.models import AvgBase
+    from flask_avg.core.models import AvgBase
+    from flask_avg.features.acl.service import ensure_default_groups
 
     app = create_app(
         {"TESTING": True, "SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"}
@@ -191,8 +191,8 @@ def _baseline_member(state: Any, subject_id: int, *, cover: bool) -> bytes:
 
 
 def _flask_avg_member(state: Any, subject: Any) -> bytes:
-    from flask_avg.export.document import build
-    from flask_avg.export.writers import write_xlsx
+    from flask_avg.features.export.document import build
+    from flask_avg.features.export.writers import write_xlsx
 
     buf = io.BytesIO()
     write_xlsx(build(state, subject, special=True, actor="bench"), buf)
@@ -264,7 +264,7 @@ def _baseline_list(state: Any, out: Any) -> int:
 
 
 def _flask_avg_list(state: Any, out: Any) -> int:
-    from flask_avg.export.lists import (
+    from flask_avg.features.export.lists import (
         member_columns,
         member_headers,
         member_query,

@@ -132,7 +132,7 @@ def _app(url: str, batch: int | None = None) -> Any:
 
 def _build(url: str, n: int) -> None:
     from example_app.models import db
-    from flask_avg.models import AvgBase
+    from flask_avg.core.models import AvgBase
 
     app = _app(url)
     with app.app_context():
@@ -260,7 +260,7 @@ def run_engine(url: str, batch: int | None = None, *, memory: bool = False) -> t
     """The purge; returns its time (or, with ``memory``, its peak Python memory in
     bytes, traced from its start: the app is built before) and the members it erased."""
     from example_app.models import db
-    from flask_avg.erasure import purge
+    from flask_avg.features.retention.service import purge
 
     app = _app(url, batch)
     with app.app_context():
@@ -338,7 +338,7 @@ def run_hand_sql(url: str, batch: int | None = None, source: str = "temporary ta
     per table, as the issue asks of the purge; ``source`` names a batch's
     members (see :data:`BATCH_SOURCES`).
     """
-    from flask_avg.retention_categories import SEVEN_YEARS
+    from flask_avg.core.retention_categories import SEVEN_YEARS
 
     cut_m = AS_OF - timedelta(days=MEMBER_DAYS)
     params: dict[str, Any] = {
@@ -404,7 +404,7 @@ def run_orm_loop(url: str, sample: int) -> tuple[float, int]:
     from sqlalchemy import select
 
     from example_app.models import Member, db
-    from flask_avg.erasure.plan import Plan
+    from flask_avg.features.retention.plan import Plan
 
     app = _app(url)
     with app.app_context():

@@ -33,8 +33,8 @@ def main(args: list[str]) -> None:
     from example_app import avg, create_app
     from example_app.demo import seed
     from example_app.models import Member, User, db
-    from flask_avg import requests as reqs
     from flask_avg.extension import get_state
+    from flask_avg.features.requests import service as reqs
 
     members = 20_000 if "--full" in args else 2_000
     with tempfile.TemporaryDirectory() as tmp:

@@ -11,8 +11,9 @@ from flask import current_app
 from flask.cli import with_appcontext
 from werkzeug.security import generate_password_hash
 
-from flask_avg.acl import ensure_default_groups
-from flask_avg.models import AvgBase, Group, GroupMember
+from flask_avg.core.models import AvgBase
+from flask_avg.features.acl.models import Group, GroupMember
+from flask_avg.features.acl.service import ensure_default_groups
 
 from .models import Invoice, Member, Message, Payment, SignUp, Team, User, db, team_members
 

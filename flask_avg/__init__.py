@@ -1,10 +1,10 @@
 """flask-avg: AVG (GDPR) compliance for Flask club and association websites."""
 
-from .config import ConfigurationError
-from .declarations import ModelPolicy, PersonalDataMixin, SubjectMixin, personal
-from .extension import AVG, require
-from .jinja import NavItem
-from .retention_categories import RetentionCategory
+from flask_avg.core.config import ConfigurationError
+from flask_avg.core.declarations import ModelPolicy, PersonalDataMixin, SubjectMixin, personal
+from flask_avg.core.jinja import NavItem
+from flask_avg.core.retention_categories import RetentionCategory
+from flask_avg.extension import AVG, require
 
 __version__ = "0.1.0"
 

@@ -14,30 +14,34 @@ from flask_login import current_user
 from flask_principal import Identity, Principal, identity_loaded
 from sqlalchemy import select
 
-from . import config as cfg
-from . import jinja
-from .acl import BUILTIN_ACTIONS, Acl
-from .audit import AuditLog
-from .declarations import CATEGORIES, Category
-from .i18n import domain
-from .registry import Catalogue, Registry, build_registry
-from .resolver import Resolver
-from .retention_categories import RETENTION_CATEGORIES, RetentionCategory
-from .settings import Settings
-from .signals import access_denied
+from flask_avg.core import config as cfg
+from flask_avg.core import jinja
+from flask_avg.core.audit import AuditLog
+from flask_avg.core.declarations import CATEGORIES, Category
+from flask_avg.core.i18n import domain
+from flask_avg.core.registry import Catalogue, Registry, build_registry
+from flask_avg.core.resolver import Resolver
+from flask_avg.core.retention_categories import RETENTION_CATEGORIES, RetentionCategory
+from flask_avg.core.settings import Settings
+from flask_avg.core.signals import access_denied
+from flask_avg.features.acl.service import BUILTIN_ACTIONS, Acl
+from flask_avg.features.breaches import models as _breach_models  # noqa: F401
+from flask_avg.features.consent import models as _consent_models  # noqa: F401
+from flask_avg.features.requests import models as _request_models  # noqa: F401
+from flask_avg.features.retention import models as _ledger_models  # noqa: F401
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: Feature modules, in registration order. Each may define ``create_blueprint(state)``
 #: (mounted when its name is in ``AVG_BLUEPRINTS``) and ``register_commands(group)``.
 FEATURES: tuple[tuple[str, str], ...] = (
-    ("core", "flask_avg.views.core"),
-    ("self_service", "flask_avg.views.self_service"),
-    ("admin", "flask_avg.views.members"),
-    ("acl", "flask_avg.views.acl"),
-    ("accountability", "flask_avg.views.accountability"),
-    ("export", "flask_avg.views.export"),
-    ("retention", "flask_avg.views.retention"),
+    ("core", "flask_avg.core.pages"),
+    ("self_service", "flask_avg.features.self_service.views"),
+    ("admin", "flask_avg.features.members.views"),
+    ("acl", "flask_avg.features.acl.views"),
+    ("accountability", "flask_avg.features.accountability.views"),
+    ("export", "flask_avg.features.export.views"),
+    ("retention", "flask_avg.features.retention.views"),
 )
 
 
@@ -54,9 +58,9 @@ class AvgState:
         self.acl = Acl(self)
         self.actions: dict[str, Any] = dict(ext._actions)
         self.catalogue = ext._catalogue()
-        #: menu entries; features append :class:`~flask_avg.jinja.NavItem` in create_blueprint
+        #: menu entries; features append :class:`~flask_avg.core.jinja.NavItem` in create_blueprint
         self.nav: list[Any] = []
-        #: board dashboard panels; features append :class:`~flask_avg.dashboard.DashboardPanel`
+        #: board dashboard panels; features append :class:`~flask_avg.core.dashboard.DashboardPanel`
         self.dashboard: list[Any] = []
 
     # -- subjects and users ------------------------------------------------
@@ -75,21 +79,21 @@ class AvgState:
         return cache[key]
 
     def _erased(self, subject: Any) -> bool:
-        from .erasure.ledger import is_erased
+        from flask_avg.features.retention.ledger import is_erased
 
         model = self.registry.subject
         return is_erased(self, model.name, model.key_of(subject)[0])
 
     # -- retention and erasure ---------------------------------------------
     def erase_subject(self, subject_id: Any, **kwargs: Any) -> Any:
-        """Erase one subject now; see :func:`flask_avg.erasure.erase_subject`."""
-        from .erasure import erase_subject
+        """Erase one subject now; see :func:`flask_avg.features.retention.erase_subject`."""
+        from flask_avg.features.retention.service import erase_subject
 
         return erase_subject(self, subject_id, **kwargs)
 
     def purge(self, as_of: Any = None, **kwargs: Any) -> Any:
-        """Run the retention purge; see :func:`flask_avg.erasure.purge`."""
-        from .erasure import purge
+        """Run the retention purge; see :func:`flask_avg.features.retention.purge`."""
+        from flask_avg.features.retention.service import purge
 
         return purge(self, as_of, **kwargs)
 
@@ -191,19 +195,19 @@ class AVG:
         return func
 
     def mail_sender(self, func: Callable[[Any], Any]) -> Callable[[Any], Any]:
-        """Decorator: ``func(mail)`` sends a :class:`flask_avg.requests.Mail`; default: the log."""
+        """Decorator: ``func(mail)`` sends a :class:`flask_avg.features.requests.service.Mail`; default: the log."""
         self._mail_sender = func
         return func
 
     def not_restricted(self) -> Any:
         """SQL clause over the subject model: members whose processing is not restricted."""
-        from .requests import not_restricted
+        from flask_avg.features.requests.service import not_restricted
 
         return not_restricted(self.state)
 
     def not_objected(self, purpose: str) -> Any:
         """SQL clause over the subject model: members who did not object to ``purpose``."""
-        from .requests import not_objected
+        from flask_avg.features.requests.service import not_objected
 
         return not_objected(self.state, purpose)
 
@@ -226,24 +230,24 @@ class AVG:
         """Add a retention category (call before ``init_app``)."""
         self._retention[category.key] = category
 
-    # -- consent (flask_avg.consent) ----------------------------------------
+    # -- consent (flask_avg.features.consent.service) ----------------------------------------
     def consent_purpose(
         self, key: str, label: Any, text: Any, version: str, *, expires_days: int | None = None
     ) -> Any:
         """Declare a consent purpose such as ``"newsletter"``; changing ``text`` re-asks members."""
-        from .consent import declare
+        from flask_avg.features.consent.service import declare
 
         return declare(self._consent_purposes, key, label, text, version, expires_days=expires_days)
 
     def has_consent(self, member: Any, purpose: str, *, current_version: bool = False) -> bool:
         """Whether ``member`` (object or key) currently agrees to ``purpose``."""
-        from .consent import has_consent
+        from flask_avg.features.consent.service import has_consent
 
         return has_consent(self.state, member, purpose, current_version=current_version)
 
     def consent_filter(self, purpose: str, *, current_version: bool = False) -> Any:
         """WHERE clause for bulk mailings: ``select(Member).where(avg.consent_filter("x"))``."""
-        from .consent import consent_filter
+        from flask_avg.features.consent.service import consent_filter
 
         return consent_filter(self.state, purpose, current_version=current_version)
 
@@ -257,7 +261,7 @@ class AVG:
         recorded_by: str | None = None,
     ) -> Any:
         """Store an answer (e.g. from the host's sign-up form) in the current transaction."""
-        from .consent import record
+        from flask_avg.features.consent.service import record
 
         return record(
             self.state, member, purpose, given=given, method=method, recorded_by=recorded_by
@@ -288,7 +292,7 @@ class AVG:
         app.before_request_funcs.setdefault(None, []).insert(0, _reset_request_caches)
         self._init_babel(app)
         self._init_principal(app, state)
-        from .erasure.ledger import install_login_guard
+        from flask_avg.features.retention.ledger import install_login_guard
 
         install_login_guard(app, state)
         jinja.install(app, state)
@@ -296,7 +300,7 @@ class AVG:
             lambda: {"avg_base_template": cfg.config_value("BASE_TEMPLATE"), "avg_state": state}
         )
 
-        from .cli import avg_cli, register_feature_commands
+        from flask_avg.core.cli import avg_cli, register_feature_commands
 
         enabled = cfg.config_value("BLUEPRINTS", app)
         for name, module_name in FEATURES:

@@ -10,7 +10,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from example_app.models import db
-from flask_avg.models import AuditEntry, Group, GroupMember, Rule
+from flask_avg.core.models import AuditEntry
+from flask_avg.features.acl.models import Group, GroupMember, Rule
 
 from .conftest import RequestClient
 from .factories import full_member

@@ -22,8 +22,8 @@ from flask.testing import FlaskClient
 
 from example_app import create_app
 from example_app.models import db
-from flask_avg.acl import ensure_default_groups
-from flask_avg.models import AvgBase
+from flask_avg.core.models import AvgBase
+from flask_avg.features.acl.service import ensure_default_groups
 
 SERVERS = {
     "postgresql": os.environ.get(

@@ -16,9 +16,9 @@ from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
 from example_app.models import db
-from flask_avg.export.document import translated
-from flask_avg.export.safety import json_value, sheet_name, text_value
-from flask_avg.models import Group, GroupMember
+from flask_avg.features.acl.models import Group, GroupMember
+from flask_avg.features.export.document import translated
+from flask_avg.features.export.safety import json_value, sheet_name, text_value
 
 from .factories import Built
 

@@ -25,7 +25,7 @@ from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from flask_avg import AVG, ModelPolicy, PersonalDataMixin, SubjectMixin, personal
-from flask_avg.models import AvgBase
+from flask_avg.core.models import AvgBase
 
 db = SQLAlchemy()
 

@@ -12,7 +12,8 @@ import time
 from datetime import date
 
 from example_app import create_app
-from flask_avg.erasure import engine, purge
+from flask_avg.features.retention import engine
+from flask_avg.features.retention.service import purge
 
 
 def main(argv: list[str]) -> None:

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
 from example_app.models import db
-from flask_avg.models import AuditEntry, Group, GroupMember
+from flask_avg.core.models import AuditEntry
+from flask_avg.features.acl.models import Group, GroupMember
 
 from .conftest import csrf_token, login
 from .factories import Built, full_member

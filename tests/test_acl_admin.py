@@ -6,8 +6,9 @@ import pytest
 from sqlalchemy import select
 
 from example_app.models import db
-from flask_avg.models import AuditEntry, Group, GroupMember, Rule
-from flask_avg.signals import acl_changed
+from flask_avg.core.models import AuditEntry
+from flask_avg.core.signals import acl_changed
+from flask_avg.features.acl.models import Group, GroupMember, Rule
 
 from .acl_support import acl_snapshot, client_for, group, make_users
 from .conftest import csrf_token

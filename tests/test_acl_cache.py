@@ -9,8 +9,8 @@ from flask_login import login_user
 from sqlalchemy import event
 
 from example_app.models import db
-from flask_avg.acl import VERSION_KEY
-from flask_avg.models import GroupMember, Rule
+from flask_avg.features.acl.models import GroupMember, Rule
+from flask_avg.features.acl.service import VERSION_KEY
 
 from .acl_support import client_for, group, make_users
 

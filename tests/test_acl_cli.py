@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from example_app.models import db
-from flask_avg.models import AuditEntry, GroupMember
+from flask_avg.core.models import AuditEntry
+from flask_avg.features.acl.models import GroupMember
 
 from .acl_support import group, make_users
 
@@ -63,7 +64,7 @@ def test_check_prints_the_decision_and_the_deciding_rule(app, users):
 
 
 def test_check_shows_a_deny_wins(app, users):
-    from flask_avg.acl_admin import set_rules
+    from flask_avg.features.acl.admin import set_rules
 
     set_rules(app.extensions["avg"], group("member"), {"avg.members.view": False})
     result = run(app, "check", "m3@example.org", "avg.members.view")

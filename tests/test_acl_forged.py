@@ -48,7 +48,7 @@ def test_users_without_acl_management_get_403_with_and_without_token(app, users,
     from sqlalchemy import func, select
 
     from example_app.models import db
-    from flask_avg.models import AuditEntry
+    from flask_avg.core.models import AuditEntry
 
     denied = db.session.scalar(
         select(func.count()).select_from(AuditEntry).where(AuditEntry.outcome == "denied")

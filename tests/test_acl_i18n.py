@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from babel.messages.pofile import read_po
 
-from flask_avg.i18n import TRANSLATIONS_DIR
+from flask_avg.core.i18n import TRANSLATIONS_DIR
 
 from .i18n_strings import strings
 
-ACL_FILES = ("acl.py", "acl_admin.py", "views/acl.py", "acl_index.html", "acl_group.html")
+ACL_FILES = (
+    "features/acl/service.py",
+    "features/acl/admin.py",
+    "features/acl/views.py",
+    "acl_index.html",
+    "acl_group.html",
+)
 
 
 def test_acl_strings_are_translated_to_dutch():

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from example_app.models import Member, db
-from flask_avg.acl_admin import set_rules
+from flask_avg.features.acl.admin import set_rules
 
 from .acl_support import client_for, group, make_users
 

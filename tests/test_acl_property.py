@@ -15,7 +15,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flask_avg.acl import GroupNode, GroupTree
+from flask_avg.features.acl.service import GroupNode, GroupTree
 
 ACTIONS = ("a.one", "a.two", "a.three")
 
@@ -143,7 +143,7 @@ def test_a_tree_stored_in_the_database_loads_to_the_same_answers(app):
     import random
 
     from example_app.models import db
-    from flask_avg.models import Group, Rule
+    from flask_avg.features.acl.models import Group, Rule
 
     rng = random.Random(7)
     db_ids: list[int] = []

@@ -96,7 +96,7 @@ def url_arguments(users: Any) -> dict[str, Any]:
 
 def _a_board_purpose() -> str:
     """A consent purpose the board entered (code-declared ones are edited in code)."""
-    from flask_avg.consent.models import ConsentPurposeRow
+    from flask_avg.features.consent.models import ConsentPurposeRow
 
     if db.session.get(ConsentPurposeRow, "photos") is None:
         db.session.add(
@@ -112,8 +112,8 @@ def _a_request(users: Any) -> int:
     """An open restriction request of the member, so request pages have one to show."""
     from example_app.models import Member
     from flask_avg.extension import get_state
-    from flask_avg.requests import engine
-    from flask_avg.requests.models import DataRequest
+    from flask_avg.features.requests import engine
+    from flask_avg.features.requests.models import DataRequest
 
     found = db.session.scalars(db.select(DataRequest)).first()
     if found is None:
@@ -127,7 +127,7 @@ def _a_request(users: Any) -> int:
 def _a_breach() -> Any:
     from datetime import UTC, datetime
 
-    from flask_avg.breaches.models import Breach
+    from flask_avg.features.breaches.models import Breach
 
     breach = db.session.scalars(db.select(Breach)).first()
     if breach is None:

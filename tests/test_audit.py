@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from example_app.models import db
+from flask_avg.core.models import AuditEntry, AuditLogIsAppendOnly
 from flask_avg.extension import get_state
-from flask_avg.models import AuditEntry, AuditLogIsAppendOnly
 
 from .conftest import login
 from .factories import full_member

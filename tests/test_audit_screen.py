@@ -9,9 +9,9 @@ from sqlalchemy import insert, select
 
 from example_app.demo import seed
 from example_app.models import User, db
-from flask_avg.dashboard import DashboardPanel
+from flask_avg.core.dashboard import DashboardPanel
+from flask_avg.core.models import AuditEntry
 from flask_avg.extension import get_state
-from flask_avg.models import AuditEntry
 
 from .conftest import login
 

@@ -12,10 +12,10 @@ from flask import g
 from sqlalchemy import select
 
 from example_app.models import db
-from flask_avg import breaches
-from flask_avg.breaches.models import Breach
+from flask_avg.core.models import AuditEntry
 from flask_avg.extension import get_state
-from flask_avg.models import AuditEntry
+from flask_avg.features.breaches import service as breaches
+from flask_avg.features.breaches.models import Breach
 
 from .conftest import csrf_token, login
 from .factories import full_member

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from example_app.models import Member, db
-from flask_avg import consent
 from flask_avg.extension import get_state
+from flask_avg.features.consent import service as consent
 
 from .conftest import browser_login
 

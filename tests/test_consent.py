@@ -11,11 +11,11 @@ from sqlalchemy import select
 
 from example_app import avg
 from example_app.models import Member, db
-from flask_avg import consent
-from flask_avg.consent.models import ConsentPurposeRow, ConsentRecord, ConsentText
+from flask_avg.core.models import AuditEntry
+from flask_avg.core.signals import consent_expiring
 from flask_avg.extension import get_state
-from flask_avg.models import AuditEntry
-from flask_avg.signals import consent_expiring
+from flask_avg.features.consent import service as consent
+from flask_avg.features.consent.models import ConsentPurposeRow, ConsentRecord, ConsentText
 
 from .conftest import csrf_token, login
 from .factories import full_member

@@ -244,7 +244,7 @@ def test_via_picks_the_route_and_two_keys_become_an_or():
 
     app_avg = _init(db)
     assert app_avg is not None
-    from flask_avg.registry import Catalogue, build_registry
+    from flask_avg.core.registry import Catalogue, build_registry
 
     reg = build_registry(db, Catalogue(dict(app_avg._categories), dict(app_avg._retention)))
     team, match = reg.get("Team"), reg.get("Match")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask_avg.config import DEFAULTS
+from flask_avg.core.config import DEFAULTS
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import update
 
 from example_app.models import Member, SignUp, User, db
-from flask_avg.export import build
-from flask_avg.export.writers import write
 from flask_avg.extension import get_state
+from flask_avg.features.export.service import build
+from flask_avg.features.export.writers import write
 
 from .export_helpers import (
     csv_values,
@@ -92,7 +92,7 @@ def _assert_json(data: bytes, want) -> None:
 
 
 def _jv(value):
-    from flask_avg.export.safety import json_value
+    from flask_avg.features.export.safety import json_value
 
     return json_value(value)
 

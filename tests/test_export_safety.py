@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flask_avg.export import schema_path
-from flask_avg.export.document import (
+from flask_avg.features.export.document import (
     SCHEMA_ID,
     SCHEMA_VERSION,
     ExportCategory,
@@ -19,7 +18,7 @@ from flask_avg.export.document import (
     ExportDocument,
     ExportTable,
 )
-from flask_avg.export.safety import (
+from flask_avg.features.export.safety import (
     EXCEL_CELL_LIMIT,
     TRUNCATION_MARKER,
     excel_value,
@@ -28,7 +27,8 @@ from flask_avg.export.safety import (
     sheet_name,
     text_value,
 )
-from flask_avg.export.writers import json_document, write
+from flask_avg.features.export.service import schema_path
+from flask_avg.features.export.writers import json_document, write
 
 from .export_helpers import read_xlsx, read_zip
 

@@ -16,11 +16,12 @@ import pytest
 from sqlalchemy import select, update
 
 from example_app.models import Member, db
-from flask_avg.export.lists import member_columns
+from flask_avg.core.models import AuditEntry
+from flask_avg.core.presenters import member_list_query
+from flask_avg.core.signals import data_exported
 from flask_avg.extension import get_state
-from flask_avg.models import AuditEntry, Group, Rule
-from flask_avg.presenters import member_list_query
-from flask_avg.signals import data_exported
+from flask_avg.features.acl.models import Group, Rule
+from flask_avg.features.export.lists import member_columns
 
 from .conftest import csrf_token, login
 from .export_helpers import PASSWORD, give_login, read_json_rows, read_xlsx, read_zip
@@ -239,7 +240,7 @@ LAZY = """
 import sys
 from example_app import create_app
 from example_app.models import db
-from flask_avg.models import AvgBase
+from flask_avg.core.models import AvgBase
 app = create_app({"TESTING": True, "SECRET_KEY": "x",
                   "SQLALCHEMY_DATABASE_URI": "sqlite:///" + sys.argv[1]})
 with app.app_context():

@@ -10,7 +10,7 @@ from flask_sqlalchemy import SQLAlchemy
 from example_app import create_app
 from example_app.models import db
 from flask_avg import AVG, ConfigurationError
-from flask_avg.config import DEFAULTS
+from flask_avg.core.config import DEFAULTS
 
 
 def _bare_app(**config) -> Flask:

@@ -16,8 +16,8 @@ from werkzeug.datastructures import MultiDict
 from wtforms.validators import Regexp
 
 from flask_avg import ModelPolicy, personal
-from flask_avg.forms import correction_form, form_values
-from flask_avg.registry import DeclaredModel
+from flask_avg.core.forms import correction_form, form_values
+from flask_avg.core.registry import DeclaredModel
 
 from .conftest import make_app
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import gettext as host_gettext
 
-from flask_avg.i18n import load_catalogue
+from flask_avg.core.i18n import load_catalogue
 
 from .conftest import login
 from .i18n_strings import strings
@@ -56,8 +56,8 @@ def test_host_texts_follow_the_page_language(app):
     from flask import session
     from flask_babel import refresh
 
-    from flask_avg.i18n import localise
-    from flask_avg.jinja import format_value
+    from flask_avg.core.i18n import localise
+    from flask_avg.core.jinja import format_value
 
     text = {"nl": "Telefoon", "en": "Phone"}
     with app.test_request_context("/"):

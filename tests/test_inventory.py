@@ -10,9 +10,10 @@ from flask import Flask
 from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
 
-from flask_avg import AVG, ModelPolicy, PersonalDataMixin, SubjectMixin, inventory, personal
+from flask_avg import AVG, ModelPolicy, PersonalDataMixin, SubjectMixin, personal
+from flask_avg.core.models import AvgBase
 from flask_avg.extension import get_state
-from flask_avg.models import AvgBase
+from flask_avg.features.accountability import inventory
 
 
 def _tiny_app(url: str) -> tuple[Flask, SQLAlchemy]:

@@ -7,9 +7,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from example_app.models import db
+from flask_avg.core.models import AvgBase
 from flask_avg.extension import get_state
 from flask_avg.migrations import VERSION_TABLE, include_object, upgrade
-from flask_avg.models import AvgBase
 
 
 def test_upgrade_from_empty_matches_the_models(app):

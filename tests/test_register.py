@@ -9,10 +9,10 @@ import openpyxl
 from sqlalchemy import select
 
 from example_app.demo import seed
-from flask_avg import annex, register
+from flask_avg.core.i18n import localise
+from flask_avg.core.models import AuditEntry
 from flask_avg.extension import get_state
-from flask_avg.i18n import localise
-from flask_avg.models import AuditEntry
+from flask_avg.features.accountability import annex, register
 
 from .conftest import csrf_token, login
 

@@ -15,10 +15,10 @@ from sqlalchemy.exc import IntegrityError
 
 from example_app import avg
 from example_app.models import Member, User, db
-from flask_avg import requests as reqs
+from flask_avg.core.signals import request_event
 from flask_avg.extension import get_state
-from flask_avg.requests import DataRequest
-from flask_avg.signals import request_event
+from flask_avg.features.requests import service as reqs
+from flask_avg.features.requests.service import DataRequest
 
 from .conftest import csrf_token
 from .selfservice_helpers import (
@@ -408,7 +408,7 @@ def test_extra_objection_purposes_from_config(app):
 def test_purpose_keys_do_not_change_with_the_language(app):
     from flask import session
 
-    from flask_avg.i18n import lazy_gettext
+    from flask_avg.core.i18n import lazy_gettext
 
     two = {"nl": "Berichten tussen leden", "en": "Messages between members"}
     lazy = lazy_gettext("Messages between members")
@@ -450,12 +450,12 @@ class FakeResult:
 @pytest.fixture
 def fake_engine(monkeypatch):
     calls: list[tuple] = []
-    module = types.ModuleType("flask_avg.erasure")
+    module = types.ModuleType("flask_avg.features.retention.service")
 
     def erase_subject(state, subject_id, *, actor, reason):
         from flask import current_app
 
-        from flask_avg.signals import subject_erased
+        from flask_avg.core.signals import subject_erased
 
         calls.append((subject_id, actor, reason))
         result = FakeResult(
@@ -468,7 +468,7 @@ def fake_engine(monkeypatch):
         return result
 
     module.erase_subject = erase_subject  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "flask_avg.erasure", module)
+    monkeypatch.setitem(sys.modules, "flask_avg.features.retention.service", module)
     return calls
 
 
@@ -511,13 +511,13 @@ def test_completing_an_erasure_runs_the_engine_and_keeps_a_summary(app, fake_eng
 
 
 def test_failing_engine_leaves_the_request_open(app, monkeypatch):
-    module = types.ModuleType("flask_avg.erasure")
+    module = types.ModuleType("flask_avg.features.retention.service")
 
     def erase_subject(state, subject_id, *, actor, reason):
         raise RuntimeError("disk full")
 
     module.erase_subject = erase_subject  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "flask_avg.erasure", module)
+    monkeypatch.setitem(sys.modules, "flask_avg.features.retention.service", module)
     a = member_with_login(1)
     boss = make_board(member_with_login(2))
     file(logged_in(app.test_client(), a), "erasure", password=PASSWORD)

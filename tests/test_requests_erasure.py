@@ -1,4 +1,4 @@
-"""Completing an erasure request with the real erasure engine (``flask_avg.erasure``).
+"""Completing an erasure request with the real erasure engine (``flask_avg.features.retention.service``).
 
 Written against the engine's contract: ``erase_subject(state, subject_id, actor=,
 reason=) -> result`` with ``result.removed``, ``result.anonymised`` and
@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from example_app.models import Member, db
-from flask_avg.requests import DataRequest
+from flask_avg.features.requests.service import DataRequest
 
 from .conftest import csrf_token, login
 from .selfservice_helpers import (
@@ -75,7 +75,7 @@ def test_erasure_closes_the_members_other_open_requests(app):
     """Completing an erasure request closes the member's other open requests (nobody
     can act on them any more) and blanks the member's own words in all of them."""
     from flask_avg.extension import get_state
-    from flask_avg.requests import change_status, file_request
+    from flask_avg.features.requests.service import change_status, file_request
 
     a = member_with_login(1)
     state = get_state()
@@ -98,7 +98,7 @@ def test_erasure_closes_the_members_other_open_requests(app):
 
 def test_board_erasure_closes_an_open_erasure_request_too(app):
     from flask_avg.extension import get_state
-    from flask_avg.requests import file_request
+    from flask_avg.features.requests.service import file_request
 
     a = member_with_login(1)
     state = get_state()
@@ -111,8 +111,8 @@ def test_board_erasure_closes_an_open_erasure_request_too(app):
 
 
 def test_completing_an_erasure_while_a_purge_runs_keeps_the_request_open(app):
-    from flask_avg.erasure.lock import Lock
     from flask_avg.extension import get_state
+    from flask_avg.features.retention.lock import Lock
 
     a = member_with_login(1)
     boss = make_board(member_with_login(2))

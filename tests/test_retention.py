@@ -9,11 +9,11 @@ import time_machine
 from sqlalchemy import func, select
 
 from example_app.models import Invoice, Member, Payment, SignUp, User, db, team_members
-from flask_avg.erasure import erase_subject, purge
-from flask_avg.erasure.models import LedgerEntry
+from flask_avg.core.models import AuditEntry
+from flask_avg.core.retention_categories import SEVEN_YEARS
 from flask_avg.extension import get_state
-from flask_avg.models import AuditEntry
-from flask_avg.retention_categories import SEVEN_YEARS
+from flask_avg.features.retention.models import LedgerEntry
+from flask_avg.features.retention.service import erase_subject, purge
 
 from .factories import full_member, message
 
@@ -203,7 +203,7 @@ def test_ledger_export_and_replay_after_restore(app, tmp_path):
     snapshot = _snapshot()
     erase_subject(state, a_id)
     path = tmp_path / "ledger.jsonl"
-    from flask_avg.erasure import ledger
+    from flask_avg.features.retention import ledger
 
     assert ledger.export(state, path) == 2  # the member and their login
     _restore(snapshot)
@@ -226,7 +226,7 @@ def _snapshot() -> dict[str, list[dict]]:
 
 
 def _restore(snapshot: dict[str, list[dict]]) -> None:
-    from flask_avg.models import AvgBase
+    from flask_avg.core.models import AvgBase
 
     db.session.rollback()
     for table in reversed(db.metadata.sorted_tables):
@@ -273,9 +273,9 @@ def test_delete_policy_falls_back_to_anonymise_when_kept_rows_refer(app):
 def test_anonymiser_overrides_and_type_defaults(app):
     import sqlalchemy as sa
 
-    from flask_avg.declarations import ModelPolicy, personal
-    from flask_avg.erasure import anonymise
-    from flask_avg.registry import DeclaredModel
+    from flask_avg.core.declarations import ModelPolicy, personal
+    from flask_avg.core.registry import DeclaredModel
+    from flask_avg.features.retention import anonymise
 
     meta = sa.MetaData()
     table = sa.Table(
@@ -340,7 +340,7 @@ def test_anonymiser_overrides_and_type_defaults(app):
 
 
 def test_signals_and_audit_entry_of_a_purge(app):
-    from flask_avg.signals import purge_completed, subject_erased
+    from flask_avg.core.signals import purge_completed, subject_erased
 
     seen: list[str] = []
     a = full_member(1)
@@ -399,8 +399,8 @@ def test_erase_subject_waits_for_the_purge_lock_and_changes_nothing_without_it(a
     import threading
     import time
 
-    from flask_avg.erasure import PurgeLocked
-    from flask_avg.erasure.lock import Lock
+    from flask_avg.features.retention.lock import Lock
+    from flask_avg.features.retention.service import PurgeLocked
 
     a, b = full_member(1), full_member(2)
     db.session.commit()

@@ -16,9 +16,10 @@ import pytest
 from sqlalchemy import func, select
 
 from example_app.models import Member, SignUp, User, db, team_members
-from flask_avg.erasure import erase_subject, ledger
-from flask_avg.erasure.models import LedgerEntry
 from flask_avg.extension import get_state
+from flask_avg.features.retention import ledger
+from flask_avg.features.retention.models import LedgerEntry
+from flask_avg.features.retention.service import erase_subject
 
 from .factories import full_member
 
@@ -227,7 +228,7 @@ def _logical_restore(copy: dict[str, list[dict]]) -> None:
 HOLD_LOCK = """
 import sys, time
 from example_app import create_app
-from flask_avg.erasure.lock import Lock
+from flask_avg.features.retention.lock import Lock
 app = create_app({"SQLALCHEMY_DATABASE_URI": sys.argv[1], "SECRET_KEY": "x"})
 with app.app_context():
     Lock(app.extensions["avg"]).__enter__()
@@ -238,8 +239,8 @@ with app.app_context():
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_sqlite_lock_is_a_file_lock_that_dies_with_its_process(app, db_url):
-    from flask_avg.erasure.lock import Lock, PurgeLocked
-    from flask_avg.erasure.models import PurgeLock
+    from flask_avg.features.retention.lock import Lock, PurgeLocked
+    from flask_avg.features.retention.models import PurgeLock
 
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     holder = subprocess.Popen(
@@ -265,8 +266,8 @@ def test_sqlite_lock_is_a_file_lock_that_dies_with_its_process(app, db_url):
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_sqlite_lock_row_where_no_lock_file_can_be(app, db_url, monkeypatch):
     """An in-memory database (or no flock) falls back to an expiring lock row."""
-    from flask_avg.erasure import lock as purge_lock
-    from flask_avg.erasure.models import PurgeLock
+    from flask_avg.features.retention import lock as purge_lock
+    from flask_avg.features.retention.models import PurgeLock
 
     monkeypatch.setattr(purge_lock, "_lock_file", lambda engine: None)
     state = get_state()

@@ -10,9 +10,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import insert, select
 
-from flask_avg.erasure import erase_subject, ledger, purge
-from flask_avg.erasure.models import LedgerEntry
 from flask_avg.extension import get_state
+from flask_avg.features.retention import ledger
+from flask_avg.features.retention.models import LedgerEntry
+from flask_avg.features.retention.service import erase_subject, purge
 
 from .linked_club import Account, board_notes, db, person, running
 

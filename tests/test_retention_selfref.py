@@ -14,9 +14,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from flask_avg.erasure import erase_subject, purge
-from flask_avg.erasure.models import LedgerEntry
 from flask_avg.extension import get_state
+from flask_avg.features.retention.models import LedgerEntry
+from flask_avg.features.retention.service import erase_subject, purge
 
 from .linked_club import Account, Message, Person, Post, db, message, person, post, running
 

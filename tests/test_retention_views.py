@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 
 from example_app.demo import seed
 from example_app.models import Member, User, db
-from flask_avg.erasure.models import LedgerEntry
+from flask_avg.core.models import AuditEntry
+from flask_avg.core.retention_categories import SEVEN_YEARS
 from flask_avg.extension import get_state
-from flask_avg.models import AuditEntry
-from flask_avg.retention_categories import SEVEN_YEARS
+from flask_avg.features.retention.models import LedgerEntry
 
 from .conftest import csrf_token, login
 
@@ -147,7 +147,7 @@ def test_stale_accounts_are_off_by_default_and_spare_board_accounts(app):
     gone.user.last_login = datetime(2020, 1, 1)
     current = full_member(2)
     current.user.last_login = datetime(2020, 1, 1)
-    from flask_avg.models import Group, GroupMember
+    from flask_avg.features.acl.models import Group, GroupMember
 
     board = User(
         email="penningmeester@example.org", password_hash="x", last_login=datetime(2020, 1, 1)
@@ -158,7 +158,7 @@ def test_stale_accounts_are_off_by_default_and_spare_board_accounts(app):
     db.session.add(GroupMember(user_id=str(board.id), group_id=group.id))
     db.session.commit()
     gone_user, current_user, board_user = gone.user.id, current.user.id, board.id
-    from flask_avg.erasure import purge
+    from flask_avg.features.retention.service import purge
 
     assert purge(get_state(), date(2026, 1, 1)).stale_accounts == 0
     app.config["AVG_STALE_ACCOUNT_DAYS"] = 365
@@ -171,7 +171,7 @@ def test_stale_accounts_are_off_by_default_and_spare_board_accounts(app):
 
 
 def test_cli_purge_exits_75_while_another_purge_holds_the_lock(app):
-    from flask_avg.erasure.lock import Lock
+    from flask_avg.features.retention.lock import Lock
 
     runner = app.test_cli_runner()
     with Lock(get_state()):
@@ -183,7 +183,7 @@ def test_cli_purge_exits_75_while_another_purge_holds_the_lock(app):
 
 
 def test_erase_button_while_a_purge_runs_changes_nothing_and_says_so(app, client):
-    from flask_avg.erasure.lock import Lock
+    from flask_avg.features.retention.lock import Lock
 
     _board(app, client)
     target = db.session.scalars(
@@ -210,7 +210,7 @@ def test_erase_button_while_a_purge_runs_changes_nothing_and_says_so(app, client
 
 
 def test_cli_erase_exits_75_while_a_purge_holds_the_lock(app):
-    from flask_avg.erasure.lock import Lock
+    from flask_avg.features.retention.lock import Lock
 
     from .factories import full_member
 
@@ -230,7 +230,7 @@ def test_cli_erase_exits_75_while_a_purge_holds_the_lock(app):
 
 def test_cli_replay_waits_for_a_running_purge(app, tmp_path):
     """A replay after a restore never works beside a purge that cron started."""
-    from flask_avg.erasure.lock import Lock
+    from flask_avg.features.retention.lock import Lock
 
     from .factories import full_member
 

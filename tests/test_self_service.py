@@ -9,11 +9,11 @@ import pytest
 from werkzeug.security import generate_password_hash
 
 from example_app.models import Member, User, db
+from flask_avg.core.jinja import format_value
+from flask_avg.core.signals import personal_data_changed
 from flask_avg.extension import get_state
-from flask_avg.field_policy import editable_columns, setting_key
-from flask_avg.jinja import format_value
-from flask_avg.requests import ProcessingLimit
-from flask_avg.signals import personal_data_changed
+from flask_avg.features.requests.service import ProcessingLimit
+from flask_avg.features.self_service.field_policy import editable_columns, setting_key
 
 from .conftest import csrf_token, login
 from .factories import message

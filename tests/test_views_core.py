@@ -8,7 +8,7 @@ from flask_babel import force_locale, format_date
 
 from example_app.models import db
 from flask_avg.extension import get_state
-from flask_avg.models import Group, GroupMember
+from flask_avg.features.acl.models import Group, GroupMember
 
 from .conftest import login
 from .factories import full_member, message

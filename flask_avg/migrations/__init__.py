@@ -43,8 +43,8 @@ def upgrade(state: Any, revision: str = "head") -> None:
 
 def create_and_stamp(state: Any) -> int:
     """Create every flask-avg table, mark the schema current, add the default groups."""
-    from ..acl import ensure_default_groups
-    from ..models import AvgBase
+    from flask_avg.core.models import AvgBase
+    from flask_avg.features.acl.service import ensure_default_groups
 
     engine = state.db.engine
     AvgBase.metadata.create_all(engine)

@@ -2,8 +2,8 @@
 
 from alembic import context
 
+from flask_avg.core.models import AvgBase
 from flask_avg.migrations import VERSION_TABLE
-from flask_avg.models import AvgBase
 
 connection = context.config.attributes["connection"]
 context.configure(

@@ -8,7 +8,7 @@ Create Date: 2026-11-22
 import sqlalchemy as sa
 from alembic import op
 
-import flask_avg.types
+import flask_avg.core.types
 
 revision = "0003_retention"
 down_revision = "0001_core"
@@ -25,7 +25,7 @@ def upgrade() -> None:
             autoincrement=True,
             nullable=False,
         ),
-        sa.Column("at", flask_avg.types.UTCDateTime(), nullable=False),
+        sa.Column("at", flask_avg.core.types.UTCDateTime(), nullable=False),
         sa.Column("model", sa.String(length=100), nullable=False),
         sa.Column("key", sa.String(length=64), nullable=False),
         sa.Column("action", sa.String(length=16), nullable=False),
@@ -39,7 +39,7 @@ def upgrade() -> None:
         "avg_purge_lock",
         sa.Column("name", sa.String(length=40), nullable=False),
         sa.Column("holder", sa.String(length=120), nullable=False),
-        sa.Column("expires_at", flask_avg.types.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", flask_avg.core.types.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_avg_purge_lock")),
     )
 

@@ -6,7 +6,7 @@ Create Date: 2026-11-22
 """
 from alembic import op
 import sqlalchemy as sa
-import flask_avg.types
+import flask_avg.core.types
 
 
 revision = '0004_self_service'
@@ -26,9 +26,9 @@ def upgrade() -> None:
     sa.Column('message', sa.Text(), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('open_key', sa.String(length=4), nullable=True),
-    sa.Column('received_at', flask_avg.types.UTCDateTime(), nullable=False),
-    sa.Column('deadline', flask_avg.types.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', flask_avg.types.UTCDateTime(), nullable=False),
+    sa.Column('received_at', flask_avg.core.types.UTCDateTime(), nullable=False),
+    sa.Column('deadline', flask_avg.core.types.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', flask_avg.core.types.UTCDateTime(), nullable=False),
     sa.Column('handled_by', sa.String(length=64), nullable=True),
     sa.Column('reason', sa.Text(), nullable=True),
     sa.Column('result_json', sa.Text(), nullable=True),
@@ -45,8 +45,8 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=20), nullable=False),
     sa.Column('purpose', sa.String(length=200), nullable=True),
     sa.Column('request_id', sa.Integer(), nullable=True),
-    sa.Column('since', flask_avg.types.UTCDateTime(), nullable=False),
-    sa.Column('lifted_at', flask_avg.types.UTCDateTime(), nullable=True),
+    sa.Column('since', flask_avg.core.types.UTCDateTime(), nullable=False),
+    sa.Column('lifted_at', flask_avg.core.types.UTCDateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_avg_processing_limit'))
     )
     with op.batch_alter_table('avg_processing_limit', schema=None) as batch_op:

@@ -6,7 +6,7 @@ Create Date: 2026-11-22
 """
 from alembic import op
 import sqlalchemy as sa
-import flask_avg.types
+import flask_avg.core.types
 
 
 revision = '0005_accountability'
@@ -25,7 +25,7 @@ def upgrade() -> None:
     sa.Column('version', sa.String(length=40), nullable=False),
     sa.Column('expires_days', sa.Integer(), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('updated_at', flask_avg.types.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', flask_avg.core.types.UTCDateTime(), nullable=False),
     sa.Column('updated_by', sa.String(length=64), nullable=True),
     sa.PrimaryKeyConstraint('key', name=op.f('pk_avg_consent_purpose'))
     )
@@ -34,7 +34,7 @@ def upgrade() -> None:
     sa.Column('text_hash', sa.String(length=64), nullable=False),
     sa.Column('version', sa.String(length=40), nullable=False),
     sa.Column('text', sa.Text(), nullable=False),
-    sa.Column('first_used', flask_avg.types.UTCDateTime(), nullable=False),
+    sa.Column('first_used', flask_avg.core.types.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('purpose', 'text_hash', name=op.f('pk_avg_consent_text'))
     )
     op.create_table('avg_consent_record',
@@ -42,13 +42,13 @@ def upgrade() -> None:
     sa.Column('subject', sa.String(length=64), nullable=False),
     sa.Column('purpose', sa.String(length=64), nullable=False),
     sa.Column('given', sa.Boolean(), nullable=False),
-    sa.Column('at', flask_avg.types.UTCDateTime(), nullable=False),
+    sa.Column('at', flask_avg.core.types.UTCDateTime(), nullable=False),
     sa.Column('version', sa.String(length=40), nullable=False),
     sa.Column('text_hash', sa.String(length=64), nullable=False),
     sa.Column('method', sa.String(length=20), nullable=False),
     sa.Column('recorded_by', sa.String(length=64), nullable=True),
     sa.Column('ip', sa.String(length=45), nullable=True),
-    sa.Column('expires_at', flask_avg.types.UTCDateTime(), nullable=True),
+    sa.Column('expires_at', flask_avg.core.types.UTCDateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_avg_consent_record'))
     )
     op.create_index('ix_avg_consent_record_subject_purpose', 'avg_consent_record', ['subject', 'purpose'], unique=False)
@@ -56,21 +56,21 @@ def upgrade() -> None:
     sa.Column('subject', sa.String(length=64), nullable=False),
     sa.Column('purpose', sa.String(length=64), nullable=False),
     sa.Column('given', sa.Boolean(), nullable=False),
-    sa.Column('at', flask_avg.types.UTCDateTime(), nullable=False),
+    sa.Column('at', flask_avg.core.types.UTCDateTime(), nullable=False),
     sa.Column('version', sa.String(length=40), nullable=False),
     sa.Column('text_hash', sa.String(length=64), nullable=False),
     sa.Column('record_id', BIGID, nullable=False),
-    sa.Column('expires_at', flask_avg.types.UTCDateTime(), nullable=True),
-    sa.Column('reminded_at', flask_avg.types.UTCDateTime(), nullable=True),
+    sa.Column('expires_at', flask_avg.core.types.UTCDateTime(), nullable=True),
+    sa.Column('reminded_at', flask_avg.core.types.UTCDateTime(), nullable=True),
     sa.PrimaryKeyConstraint('subject', 'purpose', name=op.f('pk_avg_consent'))
     )
     op.create_index('ix_avg_consent_purpose_given', 'avg_consent', ['purpose', 'given'], unique=False)
     op.create_table('avg_breach',
     sa.Column('id', BIGID, autoincrement=True, nullable=False),
     sa.Column('title', sa.String(length=200), nullable=False),
-    sa.Column('started_at', flask_avg.types.UTCDateTime(), nullable=True),
-    sa.Column('discovered_at', flask_avg.types.UTCDateTime(), nullable=False),
-    sa.Column('ended_at', flask_avg.types.UTCDateTime(), nullable=True),
+    sa.Column('started_at', flask_avg.core.types.UTCDateTime(), nullable=True),
+    sa.Column('discovered_at', flask_avg.core.types.UTCDateTime(), nullable=False),
+    sa.Column('ended_at', flask_avg.core.types.UTCDateTime(), nullable=True),
     sa.Column('nature', sa.Text(), nullable=False),
     sa.Column('scope', sa.Text(), nullable=False),
     sa.Column('consequences', sa.Text(), nullable=False),
@@ -81,15 +81,15 @@ def upgrade() -> None:
     sa.Column('expected_recovery', sa.Text(), nullable=False),
     sa.Column('measures_taken', sa.Text(), nullable=False),
     sa.Column('measures_planned', sa.Text(), nullable=False),
-    sa.Column('ap_notified_at', flask_avg.types.UTCDateTime(), nullable=True),
+    sa.Column('ap_notified_at', flask_avg.core.types.UTCDateTime(), nullable=True),
     sa.Column('ap_reference', sa.String(length=100), nullable=False),
     sa.Column('ap_not_required_reason', sa.Text(), nullable=False),
-    sa.Column('people_notified_at', flask_avg.types.UTCDateTime(), nullable=True),
+    sa.Column('people_notified_at', flask_avg.core.types.UTCDateTime(), nullable=True),
     sa.Column('people_not_required_reason', sa.Text(), nullable=False),
-    sa.Column('closed_at', flask_avg.types.UTCDateTime(), nullable=True),
-    sa.Column('created_at', flask_avg.types.UTCDateTime(), nullable=False),
+    sa.Column('closed_at', flask_avg.core.types.UTCDateTime(), nullable=True),
+    sa.Column('created_at', flask_avg.core.types.UTCDateTime(), nullable=False),
     sa.Column('created_by', sa.String(length=64), nullable=True),
-    sa.Column('updated_at', flask_avg.types.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', flask_avg.core.types.UTCDateTime(), nullable=False),
     sa.Column('updated_by', sa.String(length=64), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_avg_breach'))
     )

@@ -1,0 +1,182 @@
+"""What a host writes on its own models to tell flask-avg where personal data lives.
+
+The host keeps its tables. It marks them:
+
+* the *subject* model (the member) with :class:`SubjectMixin`;
+* every other model holding data about a subject with :class:`PersonalDataMixin`
+  (plain association tables get ``info={"avg": ModelPolicy(...)}`` instead);
+* each personal column with ``info=personal(...)`` on the column itself;
+* per model, a :class:`ModelPolicy` in ``__avg__``: the retention category, the
+  date column retention counts from, and defaults for purpose and legal basis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from flask_avg.core.i18n import lazy_gettext as _l
+
+INFO_KEY = "avg"
+
+#: Art. 6(1) legal bases, by the key used in declarations.
+LEGAL_BASES: dict[str, Any] = {
+    "consent": _l("Consent (Art. 6(1)(a))"),
+    "contract": _l("Performance of a contract, e.g. the membership (Art. 6(1)(b))"),
+    "legal_obligation": _l("Legal obligation (Art. 6(1)(c))"),
+    "vital_interests": _l("Vital interests (Art. 6(1)(d))"),
+    "public_task": _l("Public task (Art. 6(1)(e))"),
+    "legitimate_interest": _l("Legitimate interest (Art. 6(1)(f))"),
+}
+
+
+@dataclass(frozen=True)
+class Category:
+    """A kind of personal data. ``special`` marks Art. 9 data (health, religion, ...)."""
+
+    key: str
+    label: Any
+    special: bool = False
+
+
+#: Built-in data categories; hosts add their own with ``AVG.add_category``.
+CATEGORIES: dict[str, Category] = {
+    c.key: c
+    for c in (
+        Category("identity", _l("Identity")),
+        Category("contact", _l("Contact details")),
+        Category("address", _l("Address")),
+        Category("membership", _l("Membership")),
+        Category("financial", _l("Financial")),
+        Category("account", _l("Login account")),
+        Category("activity", _l("Activities and sign-ups")),
+        Category("communication", _l("Communication")),
+        Category("media", _l("Photos and media")),
+        Category("notes", _l("Notes")),
+        Category("national_id", _l("National identification number (BSN)"), special=True),
+        Category("health", _l("Health"), special=True),
+        Category("religion", _l("Religion or belief"), special=True),
+        Category("ethnicity", _l("Racial or ethnic origin"), special=True),
+        Category("criminal", _l("Criminal records"), special=True),
+    )
+}
+
+#: Names of anonymisers understood by the erasure engine; a callable works too.
+ANONYMISERS = ("auto", "null", "mask", "email", "fixed", "keep", "hash")
+
+
+@dataclass(frozen=True)
+class Personal:
+    """Personal-data metadata for one column; build it with :func:`personal`."""
+
+    category: str
+    purpose: Any = None
+    basis: str | None = None
+    editable: bool = False
+    export: bool = True
+    secret: bool = False
+    anonymise: str | Callable[..., Any] = "auto"
+    anonymise_value: Any = None
+    label: Any = None
+    recipients: tuple[Any, ...] = ()
+    #: Art. 9 special category; filled in from the category when the registry is built.
+    special: bool = False
+
+
+def personal(
+    category: str,
+    *,
+    purpose: Any = None,
+    basis: str | None = None,
+    editable: bool = False,
+    export: bool | None = None,
+    secret: bool = False,
+    anonymise: str | Callable[..., Any] = "auto",
+    anonymise_value: Any = None,
+    label: Any = None,
+    recipients: tuple[Any, ...] | list[Any] = (),
+    **extra_info: Any,
+) -> dict[str, Any]:
+    """Mark a column as personal data: ``db.Column(..., info=personal("contact"))``.
+
+    ``purpose`` and ``basis`` default to the model's :class:`ModelPolicy`.
+    Texts (``purpose``, ``label``, ``recipients``) may be plain strings, lazy
+    strings from the host's catalogue, or ``{"nl": ..., "en": ...}``.
+    ``secret=True`` (passwords, tokens) means never shown and never exported.
+    ``editable`` is the default for whether a member may correct the value
+    themselves; the board can change it per field. ``anonymise`` picks how
+    the erasure engine blanks the value (``"auto"`` chooses by column type).
+    Other keyword arguments stay in ``info`` for the host's own use.
+    """
+    spec = Personal(
+        category=category,
+        purpose=purpose,
+        basis=basis,
+        editable=editable,
+        export=(not secret) if export is None else export,
+        secret=secret,
+        anonymise=anonymise,
+        anonymise_value=anonymise_value,
+        label=label,
+        recipients=tuple(recipients),
+    )
+    return {INFO_KEY: spec, **extra_info}
+
+
+@dataclass(frozen=True)
+class ModelPolicy:
+    """Per-model declaration, set as ``__avg__ = ModelPolicy(...)`` on the model.
+
+    * ``retention``: retention category key (``"members"``, ``"invoices"``, ...).
+    * ``anchor``: name of the date column retention counts from (for members
+      the end-of-membership date; a NULL anchor means "still current").
+    * ``purpose`` / ``basis`` / ``recipients``: defaults for the model's columns.
+    * ``via``: table names to route through when more than one foreign-key
+      path leads to the subject.
+    * ``erase``: ``"delete"`` the rows or ``"anonymise"`` them.
+    * ``label``: a readable (translatable) name for pages and exports.
+    * ``columns``: ``{"name": personal(...)}`` for columns the host cannot put
+      ``info=`` on (inherited from a library's mixin, say).
+    """
+
+    retention: str | None = None
+    anchor: str | None = None
+    purpose: Any = None
+    basis: str | None = None
+    recipients: tuple[Any, ...] = ()
+    via: tuple[str, ...] = ()
+    erase: str = "delete"
+    label: Any = None
+    columns: dict[str, dict[str, Any]] = field(default_factory=dict, hash=False)
+
+    def with_defaults(self, spec: Personal) -> Personal:
+        """The column spec with this model's purpose/basis/recipients filled in."""
+        return replace(
+            spec,
+            purpose=spec.purpose or self.purpose,
+            basis=spec.basis or self.basis,
+            recipients=spec.recipients or self.recipients,
+        )
+
+
+class PersonalDataMixin:
+    """Marks a model whose rows hold personal data about a subject.
+
+    It adds no columns; flask-avg finds the path to the subject through
+    the model's foreign keys.
+    """
+
+    __avg__: ModelPolicy = ModelPolicy()
+
+
+class SubjectMixin(PersonalDataMixin):
+    """Marks the data-subject model (the member). Exactly one model has it."""
+
+    @property
+    def avg_subject_id(self) -> Any:
+        """The primary-key value flask-avg uses to refer to this subject."""
+        from sqlalchemy import inspect
+
+        identity = inspect(self).identity
+        return identity[0] if identity else None

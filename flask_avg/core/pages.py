@@ -1,0 +1,36 @@
+"""Core pages: the flask-avg start page and the language switch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask_login import current_user
+
+from flask_avg.core.config import config_value
+from flask_avg.core.web import STATIC, make_blueprint
+
+
+def create_blueprint(state: Any) -> Blueprint:
+    bp = make_blueprint("core", __name__)
+    bp.static_folder = STATIC
+    bp.static_url_path = "/static"
+
+    @bp.route("/")
+    def index() -> Any:
+        if not current_user.is_authenticated:
+            return state.deny("avg.self.view")
+        return render_template("avg/index.html")
+
+    @bp.route("/lang/<code>")
+    def set_language(code: str) -> Any:
+        # A preference, not personal data: no CSRF needed, nothing stored server-side.
+        if code in config_value("LOCALES"):
+            session["avg_locale"] = code
+        target = request.args.get("next") or ""
+        # Only same-site paths: an open redirect would let links phish members.
+        if not target.startswith("/") or target.startswith("//"):
+            target = url_for("avg_core.index")
+        return redirect(target)
+
+    return bp

@@ -1,0 +1,346 @@
+"""Reads the host's declarations into a :class:`Registry` and checks them at ``init_app``.
+
+Every mistake a host can make in a declaration is reported here, naming the
+model and column, rather than surfacing later as wrong data in an export.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sqlalchemy import Column, Date, DateTime, Table
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import Mapper
+
+from flask_avg.core.config import ConfigurationError
+from flask_avg.core.declarations import (
+    ANONYMISERS,
+    INFO_KEY,
+    LEGAL_BASES,
+    Category,
+    ModelPolicy,
+    Personal,
+    PersonalDataMixin,
+    SubjectMixin,
+)
+from flask_avg.core.retention_categories import RetentionCategory
+
+#: Column names that hold secrets; declaring one exportable is refused.
+SECRET_NAME = re.compile(r"pass(word|wd)?|pwd|secret|token|otp|api_?key|salt|hash", re.I)
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One step of a path towards the subject table.
+
+    A row of ``src`` belongs to the subjects that the rows of ``dst`` belong to
+    when ``src.<a> = dst.<b>`` for any ``(a, b)`` in ``pairs``. ``up`` is True
+    when ``src`` holds the foreign key (child to parent).
+    """
+
+    src: Table
+    dst: Table
+    pairs: tuple[tuple[Column[Any], Column[Any]], ...]
+    up: bool
+
+
+@dataclass(eq=False)
+class DeclaredModel:
+    """One declared model or table, its personal columns and its path to the subject."""
+
+    name: str
+    table: Table
+    cls: type | None
+    policy: ModelPolicy
+    columns: dict[str, Personal]
+    is_subject: bool = False
+    path: tuple[Hop, ...] = ()
+    #: column name -> ORM attribute name, for mapped models
+    attributes: dict[str, str] = field(default_factory=dict)
+
+    def value(self, row: Any, column: str) -> Any:
+        """A column's value from an ORM object or a row mapping."""
+        if isinstance(row, dict):
+            return row[column]
+        return getattr(row, self.attributes.get(column, column))
+
+    def key_of(self, row: Any) -> tuple[Any, ...]:
+        return tuple(self.value(row, col.name) for col in self.primary_key)
+
+    @property
+    def label(self) -> Any:
+        """The model's readable name in the page's language."""
+        from flask_avg.core.i18n import localise
+
+        return localise(self.policy.label) or self.name
+
+    @property
+    def primary_key(self) -> list[Column[Any]]:
+        return list(self.table.primary_key.columns)
+
+    @property
+    def anchor_column(self) -> Column[Any] | None:
+        return self.table.c[self.policy.anchor] if self.policy.anchor else None
+
+    def exported_columns(self, *, special: bool = True) -> dict[str, Personal]:
+        """Columns that may leave the system; special-category ones only when allowed."""
+        return {
+            name: spec
+            for name, spec in self.columns.items()
+            if spec.export and not spec.secret and (special or not spec.special)
+        }
+
+
+@dataclass
+class Registry:
+    subject: DeclaredModel
+    models: list[DeclaredModel] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[DeclaredModel]:
+        return iter(self.models)
+
+    def get(self, name_or_cls: str | type) -> DeclaredModel:
+        for model in self.models:
+            if model.name == name_or_cls or model.cls is name_or_cls:
+                return model
+        raise KeyError(f"{name_or_cls!r} is not a declared flask-avg model")
+
+    @property
+    def categories(self) -> list[str]:
+        """Every data category in use, in declaration order."""
+        seen: dict[str, None] = {}
+        for model in self.models:
+            for spec in model.columns.values():
+                seen.setdefault(spec.category)
+        return list(seen)
+
+
+@dataclass
+class Catalogue:
+    """The data and retention categories one extension instance knows."""
+
+    categories: dict[str, Category]
+    retention: dict[str, RetentionCategory]
+
+
+def build_registry(db: Any, catalogue: Catalogue) -> Registry:
+    """Scan the host's ``db`` for declared models and tables; raise on any mistake."""
+    errors: list[str] = []
+    declared: list[DeclaredModel] = []
+    subject_models: list[DeclaredModel] = []
+
+    mappers: list[Mapper[Any]] = sorted(
+        (m for m in db.Model.registry.mappers if isinstance(m.local_table, Table)),
+        key=lambda m: m.class_.__name__,
+    )
+    mapped_tables = {m.local_table for m in mappers}
+    for mapper in mappers:
+        cls = mapper.class_
+        if not issubclass(cls, PersonalDataMixin):
+            _warn_stray_info(cls.__name__, mapper.local_table, errors)  # type: ignore[arg-type]
+            continue
+        table: Table = mapper.local_table  # type: ignore[assignment]
+        model = _read_model(cls.__name__, table, cls, cls.__avg__, catalogue, errors)
+        model.is_subject = issubclass(cls, SubjectMixin)
+        declared.append(model)
+        if model.is_subject:
+            subject_models.append(model)
+
+    for table in sorted(db.metadata.tables.values(), key=lambda t: t.name):
+        if table in mapped_tables or INFO_KEY not in table.info:
+            continue
+        policy = table.info[INFO_KEY]
+        declared.append(_read_model(table.name, table, None, policy, catalogue, errors))
+
+    if not subject_models:
+        errors.append("no subject model: mark your member model with flask_avg.SubjectMixin")
+    elif len(subject_models) > 1:
+        names = ", ".join(m.name for m in subject_models)
+        errors.append(f"more than one subject model ({names}); exactly one may use SubjectMixin")
+    if errors:
+        raise ConfigurationError("flask-avg declarations:\n  - " + "\n  - ".join(errors))
+
+    subject = subject_models[0]
+    if len(subject.primary_key) != 1:
+        errors.append(f"{subject.name}: the subject model needs a single-column primary key")
+    for model in declared:
+        if not model.is_subject:
+            model.path = _find_path(model, subject, db.metadata, errors)
+    if errors:
+        raise ConfigurationError("flask-avg declarations:\n  - " + "\n  - ".join(errors))
+    declared.sort(key=lambda m: (not m.is_subject, len(m.path), m.name))
+    return Registry(subject=subject, models=declared)
+
+
+def _warn_stray_info(name: str, table: Table, errors: list[str]) -> None:
+    for col in table.columns:
+        if INFO_KEY in col.info:
+            errors.append(
+                f"{name}.{col.name} is declared personal but {name} lacks "
+                "PersonalDataMixin (or SubjectMixin), so flask-avg would never see it"
+            )
+
+
+def _read_model(
+    name: str,
+    table: Table,
+    cls: type | None,
+    policy: Any,
+    catalogue: Catalogue,
+    errors: list[str],
+) -> DeclaredModel:
+    if not isinstance(policy, ModelPolicy):
+        errors.append(f"{name}: __avg__ must be a flask_avg.ModelPolicy, not {policy!r}")
+        policy = ModelPolicy()
+    columns: dict[str, Personal] = {}
+    for col in table.columns:
+        spec = col.info.get(INFO_KEY)
+        if spec is None:
+            continue
+        if not isinstance(spec, Personal):
+            errors.append(f"{name}.{col.name}: info['avg'] must come from flask_avg.personal()")
+            continue
+        columns[col.name] = spec
+    for col_name, info in policy.columns.items():
+        if col_name not in table.c:
+            errors.append(
+                f"{name}.{col_name}: declared in ModelPolicy but the column does not exist"
+            )
+            continue
+        columns[col_name] = info[INFO_KEY]
+    categories = catalogue.categories
+    for col_name, spec in list(columns.items()):
+        cat = categories.get(spec.category)
+        columns[col_name] = replace(policy.with_defaults(spec), special=bool(cat and cat.special))
+
+    for col_name, spec in columns.items():
+        where = f"{name}.{col_name}"
+        if spec.category not in categories:
+            errors.append(
+                f"{where}: unknown data category {spec.category!r} "
+                f"(known: {', '.join(categories)}; add one with AVG.add_category)"
+            )
+        if spec.basis is not None and spec.basis not in LEGAL_BASES:
+            errors.append(
+                f"{where}: unknown legal basis {spec.basis!r} (known: {', '.join(LEGAL_BASES)})"
+            )
+        if spec.export and SECRET_NAME.search(col_name) and not spec.secret:
+            errors.append(
+                f"{where}: looks like a password or token but is marked exportable; "
+                "declare it with personal(..., secret=True)"
+            )
+        if spec.secret and spec.export:
+            errors.append(f"{where}: a secret column can never be exported (drop export=True)")
+        if isinstance(spec.anonymise, str) and spec.anonymise not in ANONYMISERS:
+            errors.append(
+                f"{where}: unknown anonymiser {spec.anonymise!r} (known: {', '.join(ANONYMISERS)})"
+            )
+        if spec.editable and table.c[col_name].primary_key:
+            errors.append(f"{where}: a primary key cannot be editable by members")
+
+    if policy.anchor is not None:
+        if policy.anchor not in table.c:
+            errors.append(f"{name}: retention anchor column {policy.anchor!r} does not exist")
+        elif not isinstance(table.c[policy.anchor].type, Date | DateTime):
+            errors.append(
+                f"{name}.{policy.anchor}: a retention anchor must be a Date or DateTime column, "
+                f"not {table.c[policy.anchor].type}"
+            )
+        if policy.anchor in columns and columns[policy.anchor].editable:
+            errors.append(f"{name}.{policy.anchor}: the retention anchor cannot be member-editable")
+    if policy.retention is not None and policy.retention not in catalogue.retention:
+        errors.append(
+            f"{name}: unknown retention category {policy.retention!r} "
+            f"(known: {', '.join(catalogue.retention)}; add one with AVG.add_retention_category)"
+        )
+    if policy.retention is not None and policy.anchor is None:
+        errors.append(f"{name}: retention {policy.retention!r} needs an anchor date column")
+    if policy.erase not in ("delete", "anonymise"):
+        errors.append(f"{name}: erase must be 'delete' or 'anonymise', not {policy.erase!r}")
+    attributes: dict[str, str] = {}
+    if cls is not None:
+        prop: Any
+        for prop in sa_inspect(cls).column_attrs:
+            for col in prop.columns:
+                if getattr(col, "table", None) is table:
+                    attributes[col.name] = prop.key
+    return DeclaredModel(
+        name=name, table=table, cls=cls, policy=policy, columns=columns, attributes=attributes
+    )
+
+
+def _edges(metadata: Any) -> dict[Table, list[Hop]]:
+    """Foreign-key edges in both directions, grouped per (src, dst, direction)."""
+    grouped: dict[tuple[Table, Table, bool], list[tuple[Column[Any], Column[Any]]]] = {}
+    for table in metadata.tables.values():
+        for fk_constraint in table.foreign_key_constraints:
+            if len(fk_constraint.elements) != 1:
+                continue  # composite keys are not followed
+            fk = fk_constraint.elements[0]
+            child_col, parent_col = fk.parent, fk.column
+            parent = parent_col.table
+            grouped.setdefault((table, parent, True), []).append((child_col, parent_col))
+            grouped.setdefault((parent, table, False), []).append((parent_col, child_col))
+    edges: dict[Table, list[Hop]] = {}
+    for (src, dst, up), pairs in grouped.items():
+        edges.setdefault(src, []).append(Hop(src, dst, tuple(pairs), up))
+    for hops in edges.values():
+        hops.sort(key=lambda h: (not h.up, h.dst.name))
+    return edges
+
+
+def _find_path(
+    model: DeclaredModel, subject: DeclaredModel, metadata: Any, errors: list[str]
+) -> tuple[Hop, ...]:
+    edges = _edges(metadata)
+    waypoints: list[Table] = []
+    for name in model.policy.via:
+        if name not in metadata.tables:
+            errors.append(f"{model.name}: via table {name!r} does not exist")
+            return ()
+        waypoints.append(metadata.tables[name])
+    path: list[Hop] = []
+    start = model.table
+    for goal in [*waypoints, subject.table]:
+        leg = _shortest(start, goal, edges, came_up=path[-1].up if path else None)
+        if leg is None:
+            errors.append(
+                f"{model.name}: no foreign-key path from table {model.table.name!r} to the "
+                f"subject table {subject.table.name!r}"
+                + (f" through {', '.join(model.policy.via)}" if model.policy.via else "")
+            )
+            return ()
+        path.extend(leg)
+        start = goal
+    return tuple(path)
+
+
+def _shortest(
+    start: Table, goal: Table, edges: dict[Table, list[Hop]], came_up: bool | None
+) -> list[Hop] | None:
+    """Breadth-first search that never goes up to a parent and back down again.
+
+    Going up then down would pass through a shared parent (a lookup table such
+    as ``countries``) and make every row belong to every subject sharing it.
+    """
+    queue: deque[tuple[Table, bool | None, list[Hop]]] = deque([(start, came_up, [])])
+    seen = {(start, came_up)}
+    while queue:
+        table, last_up, path = queue.popleft()
+        if table is goal and path:
+            return path
+        if table is goal and not path and start is goal:
+            return path
+        for hop in edges.get(table, []):
+            if last_up is True and not hop.up:
+                continue
+            state = (hop.dst, hop.up)
+            if state in seen:
+                continue
+            seen.add(state)
+            queue.append((hop.dst, hop.up, [*path, hop]))
+    return None

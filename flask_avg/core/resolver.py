@@ -1,0 +1,107 @@
+"""Finds the rows that belong to a subject, one query per declared model.
+
+Ownership is expressed as nested ``IN (SELECT ...)`` clauses along the model's
+foreign-key path. That form never duplicates rows (a join would, for a row
+reachable twice), handles two foreign keys to the subject (sender/recipient)
+as an ``OR``, and works the same for one subject or for a set of subjects
+given as a subquery, so bulk operations use the very same clause.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, false, literal, or_, select
+from sqlalchemy.orm import Session
+
+from flask_avg.core.registry import DeclaredModel, Hop, Registry
+
+SubjectIds = Sequence[Any] | Select[Any] | ColumnElement[Any]
+
+
+class Resolver:
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    @property
+    def subject_key(self) -> Any:
+        return self.registry.subject.primary_key[0]
+
+    def ownership(self, model: DeclaredModel, subject_ids: SubjectIds) -> ColumnElement[bool]:
+        """A WHERE clause selecting the rows of ``model`` owned by ``subject_ids``.
+
+        ``subject_ids`` is a list of subject keys or a ``Select`` of them
+        (see :meth:`subjects_where`).
+        """
+        ids: Any
+        if isinstance(subject_ids, Select | ColumnElement):
+            ids = subject_ids
+        else:
+            ids = list(subject_ids)
+            if not ids:
+                return false()
+        if model.is_subject:
+            return _match(self.subject_key, ids)
+        return _along(model.path, 0, self.subject_key, ids)
+
+    def select_rows(self, model: DeclaredModel, subject_ids: SubjectIds) -> Select[Any]:
+        """``SELECT`` of the model's rows (ORM entities where mapped), ordered by key."""
+        entity: Any = model.cls if model.cls is not None else model.table
+        return select(entity).where(self.ownership(model, subject_ids)).order_by(*model.primary_key)
+
+    def rows_for(self, session: Session, subject_id: Any) -> dict[DeclaredModel, list[Any]]:
+        """Every row of every declared model that belongs to one subject.
+
+        One query per model, models in registry order, rows in key order.
+        Mapped models give ORM objects, plain tables give row mappings.
+        """
+        found: dict[DeclaredModel, list[Any]] = {}
+        for model in self.registry:
+            stmt = self.select_rows(model, [subject_id])
+            if model.cls is not None:
+                found[model] = list(session.scalars(stmt))
+            else:
+                found[model] = [dict(r) for r in session.execute(stmt).mappings()]
+        return found
+
+    def subjects_where(self, *conditions: Any) -> Select[Any]:
+        """``SELECT subject.pk WHERE conditions``: a set of subjects for bulk operations."""
+        return select(self.subject_key).where(*conditions)
+
+    def owners_of(self, model: DeclaredModel, *conditions: Any) -> Select[Any]:
+        """Keys of the subjects owning at least one row of ``model`` matching ``conditions``.
+
+        Used to count the people affected by a filter (a breach, a purge).
+        """
+        outer = self.registry.subject.table.alias("avg_owner")
+        outer_key = outer.c[self.subject_key.name]
+        rows = (
+            select(literal(1))
+            .select_from(model.table)
+            .where(*conditions, self.ownership(model, outer_key))
+        )
+        return select(outer_key).where(rows.exists())
+
+
+def _match(col: Any, ids: Any) -> ColumnElement[bool]:
+    """``col IN ids`` for a list or subquery; ``col = ids`` for a correlated column."""
+    if isinstance(ids, ColumnElement) and not isinstance(ids, Select):
+        return col == ids  # type: ignore[no-any-return]
+    return col.in_(ids)  # type: ignore[no-any-return]
+
+
+def _along(path: Sequence[Hop], i: int, subject_key: Any, ids: Any) -> ColumnElement[bool]:
+    hop = path[i]
+    last = i == len(path) - 1
+    clauses = []
+    for src_col, dst_col in hop.pairs:
+        if last and dst_col is subject_key:
+            clauses.append(_match(src_col, ids))
+        elif last:
+            clauses.append(src_col.in_(select(dst_col).where(_match(subject_key, ids))))
+        else:
+            clauses.append(
+                src_col.in_(select(dst_col).where(_along(path, i + 1, subject_key, ids)))
+            )
+    return or_(*clauses) if len(clauses) > 1 else clauses[0]

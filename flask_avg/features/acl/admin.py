@@ -1,0 +1,242 @@
+"""Changing groups, memberships and rules safely: the admin screen and the CLI share this.
+
+Every change runs through :func:`apply_change`: the change is made in the
+session and flushed, the result is checked (the last Super User member stays,
+the editor keeps ``avg.acl.manage``), and only then audited, stamped with a new
+ACL version and committed. A refused change is rolled back completely.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from flask_avg.core.i18n import gettext as _
+from flask_avg.core.signals import acl_changed
+from flask_avg.features.acl.models import Group, GroupMember, Rule
+from flask_avg.features.acl.service import DEFAULT_GROUPS, GroupTree
+
+MANAGE = "avg.acl.manage"
+DEFAULT_KEYS = frozenset(spec.key for spec in DEFAULT_GROUPS)
+IMPLICIT_KEYS = frozenset(("public", "registered", "member"))
+
+
+class AclRefused(Exception):
+    """A change that would break the ACL; ``str(exc)`` is a translated message for the user."""
+
+
+def super_user_members(session: Session) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(GroupMember)
+            .join(Group, Group.id == GroupMember.group_id)
+            .where(Group.super_user.is_(True))
+        )
+        or 0
+    )
+
+
+def apply_change(
+    state: Any,
+    change: str,
+    mutate: Callable[[Session], None],
+    *,
+    editor: Any = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Make ``mutate``'s change, check it, audit it as ``acl.<change>`` and commit.
+
+    ``editor`` is the user making the change through the admin screen (None on
+    the command line); they must still be allowed ``avg.acl.manage`` afterwards.
+    Raises :class:`AclRefused` (after a rollback) when the change is refused.
+    """
+    session: Session = state.db.session
+    supers_before = super_user_members(session)
+    try:
+        mutate(session)
+        session.flush()
+        if supers_before and not super_user_members(session):
+            raise AclRefused(_("The last member of the Super User group cannot be removed."))
+        if editor is not None:
+            tree = GroupTree.load(session)
+            if not state.acl.decide_for(editor, MANAGE, tree).allowed:
+                raise AclRefused(
+                    _("Refused: after this change you could no longer manage access control.")
+                )
+    except Exception:
+        session.rollback()
+        state.acl.invalidate()
+        raise
+    state.audit.record(f"acl.{change}", detail=detail or {})
+    state.acl.changed()
+    session.commit()
+    acl_changed.send(
+        current_app._get_current_object(),  # type: ignore[attr-defined]
+        change=change,
+        actor=editor,
+        detail=detail or {},
+    )
+
+
+def find_group(session: Session, name: str) -> Group | None:
+    """A group by key, or by title (case-insensitive)."""
+    found = session.scalars(select(Group).where(Group.key == name)).first()
+    if found is not None:
+        return found
+    wanted = name.strip().lower()
+    return next(
+        (grp for grp in session.scalars(select(Group)) if grp.title.strip().lower() == wanted),
+        None,
+    )
+
+
+def new_key(session: Session, title: str) -> str:
+    base = re.sub(r"[^a-z0-9]+", "_", title.lower()).strip("_")[:40] or "group"
+    taken = set(session.scalars(select(Group.key)))
+    key, n = base, 2
+    while key in taken:
+        key, n = f"{base}_{n}", n + 1
+    return key
+
+
+# -- the changes ------------------------------------------------------------------
+
+
+def add_group(state: Any, title: str, parent_id: int | None, *, editor: Any = None) -> Group:
+    session: Session = state.db.session
+    if parent_id is not None and session.get(Group, parent_id) is None:
+        raise AclRefused(_("That parent group does not exist."))
+    grp = Group(key=new_key(session, title), title=title.strip(), parent_id=parent_id)
+    apply_change(
+        state,
+        "group.add",
+        lambda s: s.add(grp),
+        editor=editor,
+        detail={"group": grp.key, "parent": parent_id},
+    )
+    return grp
+
+
+def rename_group(state: Any, grp: Group, title: str, *, editor: Any = None) -> None:
+    def mutate(_s: Session) -> None:
+        grp.title = title.strip()
+
+    apply_change(state, "group.rename", mutate, editor=editor, detail={"group": grp.key})
+
+
+def move_group(state: Any, grp: Group, parent_id: int | None, *, editor: Any = None) -> None:
+    session: Session = state.db.session
+    if parent_id is not None:
+        tree = GroupTree.load(session)
+        if parent_id not in tree.groups:
+            raise AclRefused(_("That parent group does not exist."))
+        if parent_id == grp.id or parent_id in tree.descendants(grp.id):
+            raise AclRefused(_("A group cannot be placed under itself or one of its subgroups."))
+
+    def mutate(_s: Session) -> None:
+        grp.parent_id = parent_id
+
+    apply_change(
+        state, "group.move", mutate, editor=editor, detail={"group": grp.key, "parent": parent_id}
+    )
+
+
+def delete_group(state: Any, grp: Group, *, editor: Any = None) -> None:
+    session: Session = state.db.session
+    if grp.key in DEFAULT_KEYS:
+        raise AclRefused(_("The default groups cannot be deleted; rename them instead."))
+    if session.scalar(select(func.count()).select_from(Group).where(Group.parent_id == grp.id)):
+        raise AclRefused(_("Move or delete the subgroups of this group first."))
+    key = grp.key
+
+    def mutate(s: Session) -> None:
+        s.execute(delete(Rule).where(Rule.group_id == grp.id))
+        s.execute(delete(GroupMember).where(GroupMember.group_id == grp.id))
+        s.delete(grp)
+
+    apply_change(state, "group.delete", mutate, editor=editor, detail={"group": key})
+
+
+def is_super_user(state: Any, user: Any) -> bool:
+    tree = state.acl.tree()
+    return any(
+        grp.super_user
+        for gid in state.acl.user_group_ids(user, tree)
+        for grp in tree.ancestors(gid)
+    )
+
+
+def _guard_super_group(state: Any, grp: Group, editor: Any) -> None:
+    """Only a Super User decides who else is one (as in Joomla); the CLI may always."""
+    if editor is not None and grp.super_user and not is_super_user(state, editor):
+        raise AclRefused(_("Only a Super User can change who is a Super User."))
+
+
+def add_member(state: Any, grp: Group, user: Any, *, editor: Any = None) -> bool:
+    """Put ``user`` in ``grp``; False when they already were."""
+    session: Session = state.db.session
+    _guard_super_group(state, grp, editor)
+    user_id = str(user.get_id())
+    if session.get(GroupMember, (user_id, grp.id)) is not None:
+        return False
+    apply_change(
+        state,
+        "member.add",
+        lambda s: s.add(GroupMember(user_id=user_id, group_id=grp.id)),
+        editor=editor,
+        detail={"group": grp.key, "user": user_id},
+    )
+    return True
+
+
+def remove_member(state: Any, grp: Group, user_id: str, *, editor: Any = None) -> bool:
+    session: Session = state.db.session
+    _guard_super_group(state, grp, editor)
+    row = session.get(GroupMember, (user_id, grp.id))
+    if row is None:
+        return False
+    apply_change(
+        state,
+        "member.remove",
+        lambda s: s.delete(row),
+        editor=editor,
+        detail={"group": grp.key, "user": user_id},
+    )
+    return True
+
+
+def set_rules(state: Any, grp: Group, wanted: dict[str, bool | None], *, editor: Any = None) -> int:
+    """Set ``action -> True (allow) / False (deny) / None (inherit)``; returns how many changed."""
+    session: Session = state.db.session
+    current = {r.action: r for r in session.scalars(select(Rule).where(Rule.group_id == grp.id))}
+    changes: dict[str, str] = {}
+    for action, value in wanted.items():
+        if action not in state.actions:
+            raise AclRefused(_("Unknown action: %(action)s", action=action))
+        row = current.get(action)
+        old = None if row is None else row.allow
+        if old != value:
+            changes[action] = {True: "allow", False: "deny", None: "inherit"}[value]
+    if not changes:
+        return 0
+
+    def mutate(s: Session) -> None:
+        for action, word in changes.items():
+            row = current.get(action)
+            if word == "inherit":
+                s.delete(row)
+            elif row is None:
+                s.add(Rule(group_id=grp.id, action=action, allow=word == "allow"))
+            else:
+                row.allow = word == "allow"
+
+    apply_change(
+        state, "rules.set", mutate, editor=editor, detail={"group": grp.key, "rules": changes}
+    )
+    return len(changes)

@@ -1,0 +1,115 @@
+"""The audit log screen: filter by actor, member, action and date; paginated; read-only.
+
+It also shows how long entries are kept (``AVG_AUDIT_RETENTION_DAYS``) and the
+record of each purge of the log itself (entries whose action starts with
+``audit.purge``), so dropping old entries is never untraceable.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from flask import Blueprint, render_template, request
+from sqlalchemy import func, select
+
+from flask_avg.core.config import config_value
+from flask_avg.core.models import AuditEntry
+from flask_avg.extension import require
+
+PAGE_SIZE = 50
+
+
+def _day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def _actor_key(state: Any, text: str) -> str:
+    """An e-mail address is looked up to the login id the log stores; anything else as is."""
+    if "@" not in text:
+        return text
+    try:
+        user = state.find_user(text)
+    except RuntimeError:
+        return text
+    return str(user.get_id()) if user is not None else text
+
+
+def _actor_names(state: Any, ids: set[str]) -> dict[str, str]:
+    model: Any = state.ext.user_model
+    if model is None or not ids or not hasattr(model, "email"):
+        return {}
+    key = model.__table__.primary_key.columns.values()[0]
+    try:
+        typed = [key.type.python_type(i) for i in ids]
+    except (TypeError, ValueError):
+        return {}
+    rows = state.db.session.execute(select(key, model.email).where(key.in_(typed)))
+    return {str(k): str(email) for k, email in rows}
+
+
+def register_routes(bp: Blueprint, state: Any) -> None:
+    @bp.route("/audit")
+    @require("avg.audit.view")
+    def audit_log() -> Any:
+        args = request.args
+        filters = {
+            "actor": args.get("actor", "").strip(),
+            "subject": args.get("subject", "").strip(),
+            "action": args.get("action", "").strip(),
+            "outcome": args.get("outcome", "").strip(),
+            "from": args.get("from", "").strip(),
+            "to": args.get("to", "").strip(),
+        }
+        conditions = []
+        if filters["actor"]:
+            conditions.append(AuditEntry.actor == _actor_key(state, filters["actor"]))
+        if filters["subject"]:
+            conditions.append(AuditEntry.subject == filters["subject"])
+        if filters["action"]:
+            conditions.append(AuditEntry.action == filters["action"])
+        if filters["outcome"]:
+            conditions.append(AuditEntry.outcome == filters["outcome"])
+        start, end = _day(filters["from"]), _day(filters["to"])
+        if start:
+            conditions.append(AuditEntry.at >= datetime.combine(start, time.min, UTC))
+        if end:
+            conditions.append(
+                AuditEntry.at < datetime.combine(end + timedelta(days=1), time.min, UTC)
+            )
+        session = state.db.session
+        total = session.scalar(select(func.count(AuditEntry.id)).where(*conditions)) or 0
+        pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+        page = min(max(args.get("page", 1, type=int) or 1, 1), pages)
+        entries = session.scalars(
+            select(AuditEntry)
+            .where(*conditions)
+            .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+            .limit(PAGE_SIZE)
+            .offset((page - 1) * PAGE_SIZE)
+        ).all()
+        actions = session.scalars(
+            select(AuditEntry.action).distinct().order_by(AuditEntry.action)
+        ).all()
+        purges = session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.action.like("audit.purge%"))
+            .order_by(AuditEntry.at.desc())
+            .limit(10)
+        ).all()
+        names = _actor_names(state, {e.actor for e in [*entries, *purges] if e.actor})
+        return render_template(
+            "avg/accountability/audit_log.html",
+            entries=entries,
+            names=names,
+            actions=actions,
+            filters=filters,
+            total=total,
+            page=page,
+            pages=pages,
+            retention_days=config_value("AUDIT_RETENTION_DAYS"),
+            purges=purges,
+        )

@@ -1,0 +1,325 @@
+"""Consent per purpose (Art. 7): declared purposes, provable answers, re-asking, expiry.
+
+A purpose is declared in code (``avg.consent_purpose("newsletter", label, text,
+version)``) or added by the board. Every answer is a :class:`ConsentRecord`
+holding the text's version label and SHA-256 hash, how it was given and by
+whom it was recorded; the member's latest answer is kept in
+:class:`ConsentState`. Nobody has consented until they say so (opt-in, Art. 25).
+When a purpose's text changes its hash changes, and members who agreed to the
+old text are asked again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app, has_request_context, request
+from sqlalchemy import ColumnElement, String, and_, case, cast, func, or_, select
+from sqlalchemy.orm import Session
+
+from flask_avg.core.config import config_value
+from flask_avg.core.i18n import lazy_gettext as _l
+from flask_avg.core.signals import consent_changed, consent_expiring
+from flask_avg.core.types import utcnow
+from flask_avg.features.consent.models import (
+    ConsentPurposeRow,
+    ConsentRecord,
+    ConsentState,
+    ConsentText,
+)
+
+#: How an answer reached us.
+METHODS: dict[str, Any] = {
+    "self_service": _l("By the member on the website"),
+    "signup_form": _l("On the sign-up form"),
+    "paper": _l("On paper, recorded by a board member"),
+}
+
+
+def text_hash(text: Any) -> str:
+    """SHA-256 of a purpose text as declared (the English msgid for translated texts)."""
+    return hashlib.sha256(canonical_text(text).encode("utf-8")).hexdigest()
+
+
+def canonical_text(text: Any) -> str:
+    """The declared text itself; a lazily translated string gives its untranslated form."""
+    args = getattr(text, "_args", None)
+    if args and isinstance(args[0], str):
+        return args[0]
+    return str(text)
+
+
+@dataclass(frozen=True)
+class Purpose:
+    """Something a member can agree to, such as the newsletter or photos on the website."""
+
+    key: str
+    label: Any
+    text: Any
+    version: str
+    expires_days: int | None = None
+    source: str = "code"  # "code" or "board"
+
+    @property
+    def text_hash(self) -> str:
+        return text_hash(self.text)
+
+
+@dataclass
+class PurposeCounts:
+    purpose: Purpose
+    current: int = 0
+    outdated: int = 0
+    withdrawn: int = 0
+    expired: int = 0
+
+
+def declare(
+    registry: dict[str, Purpose],
+    key: str,
+    label: Any,
+    text: Any,
+    version: str,
+    *,
+    expires_days: int | None = None,
+) -> Purpose:
+    if not key or len(key) > 64 or not key.replace("_", "").replace("-", "").isalnum():
+        raise ValueError(f"consent purpose key {key!r} must be a short name like 'newsletter'")
+    if not version or len(version) > 40:
+        raise ValueError(f"consent purpose {key!r} needs a version label of at most 40 characters")
+    if expires_days is not None and expires_days < 1:
+        raise ValueError(f"consent purpose {key!r}: expires_days must be positive")
+    purpose = Purpose(key, label, text, version, expires_days)
+    registry[key] = purpose
+    return purpose
+
+
+def purposes(state: Any, *, inactive: bool = False) -> dict[str, Purpose]:
+    """Every purpose: the code's first, then the board's, in key order."""
+    found = dict(state.ext._consent_purposes)
+    stmt = select(ConsentPurposeRow).order_by(ConsentPurposeRow.key)
+    if not inactive:
+        stmt = stmt.where(ConsentPurposeRow.active.is_(True))
+    for row in state.db.session.scalars(stmt):
+        if row.key not in found:
+            found[row.key] = Purpose(
+                row.key, row.label, row.text, row.version, row.expires_days, source="board"
+            )
+    return found
+
+
+def get_purpose(state: Any, key: str, *, inactive: bool = False) -> Purpose:
+    """A purpose by key; ``KeyError`` for a typo. Retired board purposes only with ``inactive``."""
+    try:
+        return purposes(state, inactive=inactive)[key]
+    except KeyError:
+        raise KeyError(f"unknown consent purpose {key!r}") from None
+
+
+def subject_key(state: Any, member: Any) -> str:
+    """A member object or key, as the text key flask-avg's tables use."""
+    subject = state.registry.subject
+    if subject.cls is not None and isinstance(member, subject.cls):
+        return str(subject.value(member, subject.primary_key[0].name))
+    return str(member)
+
+
+def record(
+    state: Any,
+    member: Any,
+    key: str,
+    *,
+    given: bool,
+    method: str = "self_service",
+    recorded_by: str | None = None,
+) -> ConsentRecord:
+    """Store an answer in the caller's transaction, audited; the caller commits."""
+    if method not in METHODS:
+        raise ValueError(f"unknown consent method {method!r} (known: {', '.join(METHODS)})")
+    if method == "paper" and not recorded_by:
+        raise ValueError("a consent from a paper form needs recorded_by (the board member)")
+    purpose = get_purpose(state, key)
+    session: Session = state.db.session
+    subject = subject_key(state, member)
+    now = utcnow()
+    digest = purpose.text_hash
+    if session.get(ConsentText, (key, digest)) is None:
+        session.add(
+            ConsentText(
+                purpose=key,
+                text_hash=digest,
+                version=purpose.version,
+                text=canonical_text(purpose.text),
+            )
+        )
+    ip = None
+    if has_request_context() and method == "self_service" and config_value("CONSENT_RECORD_IP"):
+        ip = request.remote_addr
+    expires = now + timedelta(days=purpose.expires_days) if given and purpose.expires_days else None
+    rec = ConsentRecord(
+        subject=subject,
+        purpose=key,
+        given=given,
+        at=now,
+        version=purpose.version,
+        text_hash=digest,
+        method=method,
+        recorded_by=recorded_by,
+        ip=ip,
+        expires_at=expires,
+    )
+    session.add(rec)
+    session.flush()
+    current = session.get(ConsentState, (subject, key))
+    if current is None:
+        current = ConsentState(subject=subject, purpose=key)
+        session.add(current)
+    current.given = given
+    current.at = now
+    current.version = purpose.version
+    current.text_hash = digest
+    current.record_id = rec.id
+    current.expires_at = expires
+    current.reminded_at = None
+    state.audit.record(
+        "consent.give" if given else "consent.withdraw",
+        subject=subject,
+        detail={"purpose": key, "version": purpose.version, "method": method},
+    )
+    consent_changed.send(
+        current_app._get_current_object(),  # type: ignore[attr-defined]
+        subject_id=subject,
+        purpose=key,
+        given=given,
+        record=rec,
+    )
+    return rec
+
+
+def states_for(state: Any, member: Any) -> dict[str, ConsentState]:
+    subject = subject_key(state, member)
+    rows = state.db.session.scalars(select(ConsentState).where(ConsentState.subject == subject))
+    return {row.purpose: row for row in rows}
+
+
+def is_valid(row: ConsentState | None, now: datetime) -> bool:
+    return bool(row and row.given and (row.expires_at is None or row.expires_at > now))
+
+
+def has_consent(state: Any, member: Any, key: str, *, current_version: bool = False) -> bool:
+    """Whether ``member`` agreed to ``key`` and has not withdrawn it (nor let it expire).
+
+    With ``current_version=True`` only agreement to the purpose's current text counts.
+    """
+    purpose = get_purpose(state, key, inactive=True)
+    row = state.db.session.get(ConsentState, (subject_key(state, member), key))
+    if current_version and row is not None and row.text_hash != purpose.text_hash:
+        return False
+    return is_valid(row, utcnow())
+
+
+def consent_filter(state: Any, key: str, *, current_version: bool = False) -> ColumnElement[bool]:
+    """A WHERE clause on the subject model: ``select(Member).where(avg.consent_filter("x"))``."""
+    purpose = get_purpose(state, key, inactive=True)
+    subject_col = state.registry.subject.primary_key[0]
+    consenting = ConsentState.subject
+    key_col: Any = consenting if isinstance(subject_col.type, String) else None
+    if key_col is None:
+        key_col = cast(consenting, subject_col.type)
+    conditions = [
+        ConsentState.purpose == key,
+        ConsentState.given.is_(True),
+        or_(ConsentState.expires_at.is_(None), ConsentState.expires_at > utcnow()),
+    ]
+    if current_version:
+        conditions.append(ConsentState.text_hash == purpose.text_hash)
+    return subject_col.in_(select(key_col).where(*conditions))  # type: ignore[no-any-return]
+
+
+def outdated_for(state: Any, member: Any) -> list[Purpose]:
+    """Purposes whose text changed since the member agreed: ask them again."""
+    known = purposes(state)
+    return [
+        known[row.purpose]
+        for row in states_for(state, member).values()
+        if row.given and row.purpose in known and row.text_hash != known[row.purpose].text_hash
+    ]
+
+
+def counts(state: Any) -> list[PurposeCounts]:
+    """Per purpose: agreed to the current text, to an older text, withdrawn, expired."""
+    known = purposes(state)
+    result = {key: PurposeCounts(p) for key, p in known.items()}
+    now = utcnow()
+    expired = and_(ConsentState.expires_at.is_not(None), ConsentState.expires_at <= now)
+    rows = state.db.session.execute(
+        select(
+            ConsentState.purpose,
+            ConsentState.given,
+            ConsentState.text_hash,
+            func.count(),
+            func.sum(case((expired, 1), else_=0)),
+        ).group_by(ConsentState.purpose, ConsentState.given, ConsentState.text_hash)
+    )
+    for key, given, digest, n, n_expired in rows:
+        bucket = result.get(key)
+        if bucket is None:
+            continue
+        n_expired = int(n_expired or 0)
+        if not given:
+            bucket.withdrawn += n
+            continue
+        bucket.expired += n_expired
+        if digest == bucket.purpose.text_hash:
+            bucket.current += n - n_expired
+        else:
+            bucket.outdated += n - n_expired
+    return list(result.values())
+
+
+def send_expiry_reminders(state: Any, within_days: int = 30) -> int:
+    """Send ``consent_expiring`` once for each consent expiring within ``within_days``.
+
+    Returns how many reminders were sent; the caller commits.
+    """
+    now = utcnow()
+    rows = list(
+        state.db.session.scalars(
+            select(ConsentState).where(
+                ConsentState.given.is_(True),
+                ConsentState.reminded_at.is_(None),
+                ConsentState.expires_at > now,
+                ConsentState.expires_at <= now + timedelta(days=within_days),
+            )
+        )
+    )
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    for row in rows:
+        consent_expiring.send(
+            app, subject_id=row.subject, purpose=row.purpose, expires_at=row.expires_at
+        )
+        row.reminded_at = now
+    if rows:
+        state.audit.record("consent.reminders", detail={"sent": len(rows)})
+    return len(rows)
+
+
+def forget(state: Any, member: Any) -> int:
+    """For the erasure of a member: drop their current answers and the IP addresses kept.
+
+    The answers themselves (when, which text, how) stay as proof that consent
+    was given (Art. 7(1)), keyed by the member's former key only. Returns the
+    number of current answers removed; the caller commits.
+    """
+    from sqlalchemy import delete, update
+
+    subject = subject_key(state, member)
+    session: Session = state.db.session
+    removed = session.execute(delete(ConsentState).where(ConsentState.subject == subject))
+    session.execute(update(ConsentRecord).where(ConsentRecord.subject == subject).values(ip=None))
+    count = int(getattr(removed, "rowcount", 0) or 0)
+    state.audit.record("consent.forget", subject=subject, detail={"removed": count})
+    return count

@@ -1,0 +1,282 @@
+"""Download buttons and routes: one member's data, the member list, the audit log; and the CLI.
+
+Every download is a ``POST`` of a Flask-WTF form (CSRF-checked) behind an ACL
+action; the ``GET`` of the same URL shows the form. Files are produced into
+memory or an anonymous temporary file and streamed back, never stored.
+"""
+
+from __future__ import annotations
+
+import getpass
+import io
+import os
+import sys
+from collections.abc import Iterator
+from datetime import date
+from typing import IO, Any
+
+import click
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    render_template,
+    request,
+    send_file,
+)
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.csrf import generate_csrf
+from wtforms import HiddenField, StringField
+from wtforms.validators import AnyOf, InputRequired
+
+from flask_avg.core.audit import current_actor
+from flask_avg.core.i18n import lazy_gettext as _l
+from flask_avg.core.jinja import NavItem
+from flask_avg.core.presenters import app_name, member_list_query, subject_or_404
+from flask_avg.core.signals import data_exported
+from flask_avg.core.web import make_blueprint
+from flask_avg.extension import require
+from flask_avg.features.export.formats import LIST_FORMATS, SEPARATORS, SUBJECT_FORMATS, Format
+from flask_avg.features.export.lists import (
+    member_columns,
+    member_headers,
+    spooled,
+    write_audit_csv,
+    write_members_csv,
+    write_members_xlsx,
+)
+from flask_avg.features.export.safety import safe_filename
+from flask_avg.features.export.service import export_subject
+
+STREAM_CHUNK = 64 * 1024
+
+
+# The choices are buttons and radio buttons in the templates; the forms only check them.
+class SubjectExportForm(FlaskForm):
+    format = StringField(validators=[InputRequired(), AnyOf(list(SUBJECT_FORMATS))])
+
+
+class ListExportForm(FlaskForm):
+    format = StringField(validators=[InputRequired(), AnyOf(list(LIST_FORMATS))])
+    q = HiddenField()
+
+
+class AuditExportForm(FlaskForm):
+    separator = StringField(default=";", validators=[InputRequired(), AnyOf(list(SEPARATORS))])
+
+
+def _filename(kind: str, fmt: Format, subject_id: Any = None) -> str:
+    parts = [safe_filename(app_name(), "club"), kind]
+    if subject_id is not None:
+        parts.append(safe_filename(str(subject_id)))
+    parts.append(date.today().isoformat())
+    return "-".join(parts) + "." + fmt.extension
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store, private"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _send_buffer(buf: io.BytesIO, fmt: Format, filename: str) -> Response:
+    buf.seek(0)
+    response = send_file(buf, mimetype=fmt.mimetype, as_attachment=True, download_name=filename)
+    return _no_store(response)
+
+
+def _stream_file(fh: IO[bytes], fmt: Format, filename: str) -> Response:
+    """Stream an anonymous temporary file in chunks; it is closed (and gone) at the end."""
+    size = fh.tell()
+    fh.seek(0)
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            while block := fh.read(STREAM_CHUNK):
+                yield block
+        finally:
+            fh.close()
+
+    response = Response(chunks(), mimetype=fmt.mimetype, direct_passthrough=True)
+    response.call_on_close(fh.close)
+    response.headers["Content-Length"] = str(size)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return _no_store(response)
+
+
+def _requester() -> str | None:
+    """Who is exporting, readably: the login's e-mail address when it has one."""
+    email = getattr(current_user, "email", None)
+    return str(email) if email else current_actor()
+
+
+def _form_status() -> int:
+    """200 for the form itself; 400 for a post that failed (no CSRF token, bad format)."""
+    return 400 if request.method == "POST" else 200
+
+
+def create_blueprint(state: Any) -> Blueprint:
+    bp = make_blueprint("export", __name__)
+    state.nav.append(NavItem("avg_export.audit", _l("Export audit log"), "avg.audit.export"))
+
+    @bp.app_context_processor
+    def _export_helpers() -> dict[str, Any]:
+        # Download buttons on other features' pages post a CSRF token too.
+        return {"avg_export_csrf": generate_csrf, "avg_export_formats": SUBJECT_FORMATS}
+
+    @bp.route("/members/<subject_id>/export", methods=["GET", "POST"])
+    @require("avg.members.export")
+    def member(subject_id: str) -> Any:
+        subject = subject_or_404(state, subject_id)
+        form = SubjectExportForm()
+        if not form.validate_on_submit():
+            key = state.registry.subject.value(subject, state.registry.subject.primary_key[0].name)
+            page = render_template("avg/export_member.html", form=form, subject_id=key)
+            return page, _form_status()
+        fmt = SUBJECT_FORMATS[form.format.data]
+        buf = io.BytesIO()
+        doc = export_subject(
+            state,
+            subject,
+            fmt.key,
+            buf,
+            special=state.can("avg.special.view"),
+            actor=current_actor(),
+            requester=_requester(),
+        )
+        state.db.session.commit()
+        return _send_buffer(buf, fmt, _filename("member", fmt, doc.subject_id))
+
+    @bp.route("/me/export", methods=["GET", "POST"])
+    @require("avg.self.export")
+    def me() -> Any:
+        subject = state.subject_for(current_user)
+        if subject is None:
+            return render_template("avg/no_subject.html"), 404
+        form = SubjectExportForm()
+        if not form.validate_on_submit():
+            return render_template("avg/export_me.html", form=form), _form_status()
+        fmt = SUBJECT_FORMATS[form.format.data]
+        buf = io.BytesIO()
+        # Art. 15 and 20: a member gets all their data, special categories included.
+        doc = export_subject(
+            state,
+            subject,
+            fmt.key,
+            buf,
+            special=True,
+            actor=current_actor(),
+            requester=_requester(),
+            action="self.export",
+        )
+        state.db.session.commit()
+        return _send_buffer(buf, fmt, _filename("my-data", fmt, doc.subject_id))
+
+    @bp.route("/members/export", methods=["GET", "POST"])
+    @require("avg.members.export")
+    def members() -> Any:
+        form = ListExportForm()
+        if not form.validate_on_submit():
+            if request.method == "GET":
+                form.q.data = request.args.get("q", "")
+            return render_template("avg/export_members.html", form=form), _form_status()
+        fmt = LIST_FORMATS[form.format.data]
+        special = state.can("avg.special.view")
+        columns = member_columns(state, special=special)
+        stmt = member_list_query(state, columns, form.q.data or "")
+        headers = member_headers(state, columns)
+        fh = spooled()
+        try:
+            if fmt.key == "xlsx":
+                count = write_members_xlsx(state, stmt, headers, fh)
+            else:
+                count = write_members_csv(state, stmt, headers, fh)
+            _audit_list(state, "export.members", fmt.key, count, filtered=bool(form.q.data))
+            state.db.session.commit()
+        except BaseException:
+            fh.close()
+            raise
+        return _stream_file(fh, fmt, _filename("members", fmt))
+
+    @bp.route("/audit/export", methods=["GET", "POST"])
+    @require("avg.audit.export")
+    def audit() -> Any:
+        form = AuditExportForm()
+        if not form.validate_on_submit():
+            return render_template("avg/export_audit.html", form=form), _form_status()
+        sep = form.separator.data
+        fh = spooled()
+        try:
+            count = write_audit_csv(state, fh, sep)
+            _audit_list(state, "export.audit", "csv", count, separator=sep)
+            state.db.session.commit()
+        except BaseException:
+            fh.close()
+            raise
+        return _stream_file(fh, LIST_FORMATS["csv"], _filename("audit-log", LIST_FORMATS["csv"]))
+
+    return bp
+
+
+def _audit_list(state: Any, action: str, fmt: str, count: int, **detail: Any) -> None:
+    # The search text is left out on purpose: it may be a member's name.
+    state.audit.record(action, detail={"format": fmt, "rows": count, **detail})
+    data_exported.send(
+        current_app._get_current_object(),  # type: ignore[attr-defined]
+        subject_id=None,
+        format=fmt,
+        actor=current_actor(),
+    )
+
+
+def register_commands(group: click.Group) -> None:
+    @group.command("export")
+    @click.argument("subject_id")
+    @click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(list(SUBJECT_FORMATS)),
+        default="xlsx",
+        show_default=True,
+        help="xlsx (Excel), json, or csv (a zip with one CSV per model).",
+    )
+    @click.option(
+        "-o",
+        "--output",
+        required=True,
+        type=click.Path(dir_okay=False, allow_dash=True),
+        help="File to write (created readable by you only); - for standard output.",
+    )
+    @click.option(
+        "--special/--no-special",
+        default=True,
+        show_default=True,
+        help="Include special-category data (health, ...), as the member themself would get.",
+    )
+    def export_command(subject_id: str, fmt: str, output: str, special: bool) -> None:
+        """Export one member's personal data (the file to give them on an access request)."""
+        state = current_app.extensions["avg"]
+        actor = f"cli:{getpass.getuser()}"[:64]
+        # A request context gives labels the default language (Dutch by default).
+        with current_app.test_request_context():
+            try:
+                subject = subject_or_404(state, subject_id)
+            except Exception as exc:  # noqa: BLE001 - abort(404) raises an HTTPException
+                raise click.ClickException(f"no member with id {subject_id!r}") from exc
+            buf = io.BytesIO()
+            doc = export_subject(state, subject, fmt, buf, special=special, actor=actor)
+            if output == "-":
+                sys.stdout.buffer.write(buf.getvalue())
+            else:
+                fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                os.fchmod(fd, 0o600)  # also when the file already existed
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(buf.getvalue())
+            state.db.session.commit()
+        if output != "-":
+            click.echo(
+                f"Exported {doc.row_count} row(s) in {len(doc.tables)} model(s) "
+                f"of member {doc.subject_id} to {output}.",
+                err=True,
+            )

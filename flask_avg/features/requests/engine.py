@@ -1,0 +1,252 @@
+"""Filing requests, moving them through their states, and what completing one does."""
+
+from __future__ import annotations
+
+import json
+from contextvars import ContextVar
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from flask_avg.core.config import config_value
+from flask_avg.core.types import utcnow
+from flask_avg.features.requests.limits import is_restricted, objections
+from flask_avg.features.requests.models import (
+    CLOSED,
+    COMPLETED,
+    CORRECTION,
+    ERASURE,
+    KINDS,
+    OBJECTION,
+    OPEN,
+    RECEIVED,
+    REJECTED,
+    RESTRICTION,
+    TRANSITIONS,
+    DataRequest,
+    ProcessingLimit,
+    RequestError,
+)
+from flask_avg.features.requests.notify import login_user_of, notify
+
+
+def deadline_for(received: datetime) -> datetime:
+    return received + timedelta(days=int(config_value("REQUEST_DEADLINE_DAYS")))
+
+
+def open_request(state: Any, subject_id: Any, kind: str) -> DataRequest | None:
+    return state.db.session.scalars(
+        select(DataRequest).where(
+            DataRequest.subject == str(subject_id),
+            DataRequest.kind == kind,
+            DataRequest.status.in_(OPEN),
+        )
+    ).first()
+
+
+def requests_of(state: Any, subject_id: Any) -> list[DataRequest]:
+    return list(
+        state.db.session.scalars(
+            select(DataRequest)
+            .where(DataRequest.subject == str(subject_id))
+            .order_by(DataRequest.received_at.desc(), DataRequest.id.desc())
+        )
+    )
+
+
+def file_request(
+    state: Any,
+    subject_id: Any,
+    kind: str,
+    *,
+    user_id: str | None,
+    purpose: str | None = None,
+    field: str | None = None,
+    message: str | None = None,
+) -> DataRequest:
+    """File a request and commit; raises :class:`RequestError` if one of this kind is open."""
+    if kind not in KINDS:
+        raise RequestError(f"unknown request kind {kind!r}")
+    if kind == OBJECTION and not purpose:
+        raise RequestError("an objection names the purpose objected to")
+    if kind == CORRECTION and not field:
+        raise RequestError("a correction request names the field")
+    if open_request(state, subject_id, kind) is not None:
+        raise RequestError("duplicate")
+    now = utcnow()
+    req = DataRequest(
+        subject=str(subject_id),
+        user_id=user_id,
+        kind=kind,
+        purpose=purpose,
+        field=field,
+        message=message or None,
+        status=RECEIVED,
+        open_key="open",
+        received_at=now,
+        deadline=deadline_for(now),
+        updated_at=now,
+    )
+    session = state.db.session
+    session.add(req)
+    try:
+        session.flush()
+    except IntegrityError as exc:  # a concurrent request of the same kind won the race
+        session.rollback()
+        raise RequestError("duplicate") from exc
+    state.audit.record(
+        "request.received",
+        subject=subject_id,
+        detail={"request": req.id, "kind": kind},
+        actor=user_id,
+    )
+    session.commit()
+    notify(state, req, RECEIVED)
+    return req
+
+
+def change_status(
+    state: Any,
+    req: DataRequest,
+    status: str,
+    *,
+    actor: str | None,
+    reason: str | None = None,
+) -> DataRequest:
+    """Move ``req`` to ``status``, taking effect on completion; commits."""
+    if status not in TRANSITIONS.get(req.status, ()):
+        raise RequestError(f"cannot go from {req.status} to {status}")
+    if status == REJECTED and not (reason or "").strip():
+        raise RequestError("a rejection needs a reason")
+    session = state.db.session
+    detail: dict[str, Any] = {"request": req.id, "kind": req.kind, "status": status}
+    user = None
+    if status == COMPLETED:
+        if req.kind == ERASURE:  # the account may not survive the erasure
+            user = login_user_of(req, snapshot=True)
+        _take_effect(state, req, actor=actor)
+        if req.kind == ERASURE:
+            detail["result"] = {
+                part: sum(item["count"] for item in req.result.get(part, []))
+                for part in ("removed", "anonymised", "retained")
+            }
+    req.status = status
+    req.open_key = "open" if status in OPEN else None
+    req.updated_at = utcnow()
+    req.handled_by = actor
+    if status == REJECTED:
+        req.reason = (reason or "").strip()
+    state.audit.record(f"request.{status}", subject=req.subject, detail=detail, actor=actor)
+    session.commit()
+    notify(state, req, status, user=user)
+    return req
+
+
+def _take_effect(state: Any, req: DataRequest, *, actor: str | None) -> None:
+    if req.kind == ERASURE:
+        from flask_avg.features.retention.service import erase_subject  # type: ignore[import-not-found,unused-ignore]
+
+        subject_model = state.registry.subject
+        key_type = subject_model.primary_key[0].type.python_type
+        token = _completing.set(req.id)
+        try:
+            result = erase_subject(state, key_type(req.subject), actor=actor, reason="request")
+        finally:
+            _completing.reset(token)
+        req.result_json = json.dumps(summarise(result), sort_keys=True)
+    elif req.kind == RESTRICTION:
+        if not is_restricted(state, req.subject):
+            state.db.session.add(
+                ProcessingLimit(subject=req.subject, kind=RESTRICTION, request_id=req.id)
+            )
+    elif (
+        req.kind == OBJECTION and req.purpose and req.purpose not in objections(state, req.subject)
+    ):
+        state.db.session.add(
+            ProcessingLimit(
+                subject=req.subject, kind=OBJECTION, purpose=req.purpose, request_id=req.id
+            )
+        )
+
+
+#: the erasure request being completed, left to :func:`change_status` by :func:`after_erasure`
+_completing: ContextVar[int | None] = ContextVar("avg_completing_request", default=None)
+
+
+def after_erasure(state: Any, subject_id: Any, *, actor: str | None = None) -> int:
+    """Once a member is erased (by request, the board's button, the CLI or the host's
+    code): blank the member's own words in their requests and close the open ones,
+    which nobody can act on any more. Commits; returns how many were closed."""
+    closed = 0
+    completing = _completing.get()
+    for req in requests_of(state, subject_id):
+        req.message = None  # the member's own words are personal data too
+        if req.is_open and req.id != completing:
+            req.status, req.open_key = CLOSED, None
+            req.updated_at, req.handled_by = utcnow(), actor
+            state.audit.record(
+                "request.closed",
+                subject=req.subject,
+                detail={"request": req.id, "kind": req.kind, "status": CLOSED},
+                actor=actor,
+            )
+            closed += 1
+    state.db.session.commit()
+    return closed
+
+
+def _text(value: Any) -> Any:
+    """A text for JSON: ``{"nl", "en"}`` texts stay whole, anything else becomes a string."""
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items()}
+    return str(value)
+
+
+def summarise(result: Any) -> dict[str, list[dict[str, Any]]]:
+    """The erasure result as counts per model and reasons; never personal values."""
+    summary: dict[str, list[dict[str, Any]]] = {}
+    for part in ("removed", "anonymised", "retained"):
+        items = []
+        for item in getattr(result, part, None) or []:
+            reason = getattr(item, "reason", None)
+            items.append(
+                {
+                    "model": _text(getattr(item, "model", "")),
+                    "count": int(getattr(item, "count", 0) or 0),
+                    "reason": None if reason is None else _text(reason),
+                }
+            )
+        summary[part] = items
+    return summary
+
+
+def queue(state: Any, *, show: str = "open") -> list[DataRequest]:
+    stmt = select(DataRequest)
+    if show == "open":
+        stmt = stmt.where(DataRequest.status.in_(OPEN)).order_by(
+            DataRequest.deadline, DataRequest.id
+        )
+    else:
+        stmt = stmt.order_by(DataRequest.received_at.desc(), DataRequest.id.desc())
+    return list(state.db.session.scalars(stmt))
+
+
+def counts(state: Any, now: datetime | None = None) -> dict[str, int]:
+    """Open and overdue request counts, for the dashboard."""
+    now = now or utcnow()
+    session = state.db.session
+    base = select(func.count()).select_from(DataRequest).where(DataRequest.status.in_(OPEN))
+    return {
+        "open": int(session.scalar(base) or 0),
+        "overdue": int(session.scalar(base.where(DataRequest.deadline < now)) or 0),
+        "due_soon": int(
+            session.scalar(
+                base.where(
+                    DataRequest.deadline >= now, DataRequest.deadline < now + timedelta(days=7)
+                )
+            )
+            or 0
+        ),
+    }

@@ -1,0 +1,119 @@
+"""Data-subject requests (Art. 15-21): erasure, restriction, objection, correction.
+
+A member files a request while logged in; the board moves it through
+``received -> in_progress -> completed | rejected`` before its deadline
+(``AVG_REQUEST_DEADLINE_DAYS`` after receipt). At most one request per kind
+is open per member, enforced by a unique key that only open requests carry.
+
+Completing a request takes effect here: an erasure runs the erasure engine and
+keeps a summary of what was removed, anonymised and retained (counts and legal
+reasons only); a restriction marks the member restricted; an objection records
+the purpose objected to. Once a member is erased, however that happened, their
+other open requests close (status ``closed``) and their messages are blanked.
+Hosts exclude such members from their own queries
+with :func:`not_restricted` and :func:`not_objected`.
+"""
+
+from __future__ import annotations
+
+from flask_avg.features.requests.engine import (
+    after_erasure,
+    change_status,
+    counts,
+    deadline_for,
+    file_request,
+    open_request,
+    queue,
+    requests_of,
+    summarise,
+)
+from flask_avg.features.requests.limits import (
+    active_limit,
+    is_restricted,
+    lift,
+    lift_request,
+    not_objected,
+    not_restricted,
+    objections,
+)
+from flask_avg.features.requests.models import (
+    CLOSED,
+    COMPLETED,
+    CORRECTION,
+    ERASURE,
+    IN_PROGRESS,
+    KINDS,
+    LIFTED,
+    OBJECTION,
+    OPEN,
+    RECEIVED,
+    REJECTED,
+    RESTRICTION,
+    STATUSES,
+    TRANSITIONS,
+    DataRequest,
+    ProcessingLimit,
+    RequestError,
+)
+from flask_avg.features.requests.notify import (
+    Mail,
+    check_password,
+    default_mail_sender,
+    default_password_checker,
+    erasure_lines,
+    login_user_of,
+    notify,
+)
+from flask_avg.features.requests.purposes import (
+    host_text,
+    objection_purposes,
+    purpose_key,
+    purpose_label,
+)
+
+__all__ = [
+    "CLOSED",
+    "COMPLETED",
+    "CORRECTION",
+    "ERASURE",
+    "IN_PROGRESS",
+    "KINDS",
+    "LIFTED",
+    "OBJECTION",
+    "OPEN",
+    "RECEIVED",
+    "REJECTED",
+    "RESTRICTION",
+    "STATUSES",
+    "TRANSITIONS",
+    "DataRequest",
+    "Mail",
+    "ProcessingLimit",
+    "RequestError",
+    "active_limit",
+    "after_erasure",
+    "change_status",
+    "check_password",
+    "counts",
+    "deadline_for",
+    "default_mail_sender",
+    "default_password_checker",
+    "erasure_lines",
+    "file_request",
+    "host_text",
+    "objection_purposes",
+    "purpose_key",
+    "purpose_label",
+    "is_restricted",
+    "lift",
+    "lift_request",
+    "login_user_of",
+    "not_objected",
+    "not_restricted",
+    "notify",
+    "objections",
+    "open_request",
+    "queue",
+    "requests_of",
+    "summarise",
+]

@@ -1,0 +1,227 @@
+"""Erase one member now (a request, or the board's button), in two phases.
+
+Phase one asks every declared model whether its rows of this member can go
+and, if not, why (a legal hold until a date). Phase two erases everything
+erasable in one transaction through the same engine as the purge. Rows kept
+under a hold go in a later purge, once their own retention ends.
+
+Both phases run under the purge lock, so an erasure never interleaves with a
+running purge (whose batches may be erasing the same member).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from flask import current_app, g, has_app_context, has_request_context
+from flask_login import current_user, logout_user
+from sqlalchemy import func, select
+from sqlalchemy.exc import InvalidRequestError
+from sqlalchemy.orm.exc import ObjectDeletedError
+
+from flask_avg.core.audit import current_actor
+from flask_avg.core.config import config_value
+from flask_avg.core.i18n import gettext as _
+from flask_avg.core.i18n import lazy_gettext as _l
+from flask_avg.core.signals import subject_erased
+from flask_avg.features.retention import engine, ledger
+from flask_avg.features.retention.lock import Lock
+from flask_avg.features.retention.plan import Plan
+
+#: What the web user is told when an erasure met a running purge (``PurgeLocked``).
+PURGE_RUNNING = _l("A retention purge is running; try again in a minute. Nothing was changed.")
+
+
+@dataclass
+class Outcome:
+    """One line of an erasure result: ``count`` rows of ``model``, and why."""
+
+    model: str
+    count: int
+    reason: str
+    until: date | None = None
+
+
+@dataclass
+class Check:
+    """Phase one, per model: how many rows, and whether they can all go."""
+
+    model: str
+    rows: int
+    can_erase: bool
+    held: int = 0
+    until: date | None = None
+    reason: str = ""
+
+
+@dataclass
+class ErasureResult:
+    subject_id: Any
+    checks: list[Check] = field(default_factory=list)
+    removed: list[Outcome] = field(default_factory=list)
+    anonymised: list[Outcome] = field(default_factory=list)
+    retained: list[Outcome] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.retained
+
+    def summary(self) -> dict[str, dict[str, int]]:
+        """Counts per model, for audit entries and signals (no personal values)."""
+        out: dict[str, dict[str, int]] = {}
+        for kind, items in (
+            ("removed", self.removed),
+            ("anonymised", self.anonymised),
+            ("retained", self.retained),
+        ):
+            for item in items:
+                out.setdefault(item.model, {})[kind] = (
+                    out.get(item.model, {}).get(kind, 0) + item.count
+                )
+        return out
+
+
+def _fmt(day: date) -> str:
+    try:
+        from flask_babel import format_date
+
+        return str(format_date(day, "long"))
+    except Exception:  # noqa: BLE001 - outside a request the ISO date does
+        return day.isoformat()
+
+
+def check(state: Any, plan: Plan, subject_id: Any) -> list[Check]:
+    """Phase one: can each model's rows of this subject be erased now?"""
+    session = state.db.session
+    checks: list[Check] = []
+    for model in state.registry:
+        own = state.resolver.ownership(model, [subject_id])
+        rows = int(session.scalar(select(func.count()).select_from(model.table).where(own)) or 0)
+        item = Check(model.name, rows, can_erase=True)
+        if rows and plan.held(model):
+            kept = own & ~plan.expired(model)
+            item.held = int(
+                session.scalar(select(func.count()).select_from(model.table).where(kept)) or 0
+            )
+            if item.held:
+                anchor = model.anchor_column
+                latest = session.scalar(select(func.max(anchor)).where(kept))
+                item.can_erase = False
+                item.until = plan.held_until(model, latest)
+                cat = plan.category(model)
+                why = str(cat.floor_reason or _("a legal retention duty"))
+                item.reason = (
+                    _(
+                        "Kept under a legal hold until %(date)s: %(reason)s",
+                        date=_fmt(item.until),
+                        reason=why,
+                    )
+                    if item.until
+                    else _(
+                        "Kept under a legal hold while the record is current: %(reason)s",
+                        reason=why,
+                    )
+                )
+        checks.append(item)
+    return checks
+
+
+def forget_erased(state: Any, session: Any, logins: list[str]) -> None:
+    """Drop objects of deleted rows from the session; log out an erased current user."""
+    classes = {m.cls for m in state.registry if m.cls is not None}
+    for obj in list(session.identity_map.values()):
+        if type(obj) in classes:
+            try:
+                session.refresh(obj)
+            except (ObjectDeletedError, InvalidRequestError):
+                session.expunge(obj)
+    if has_app_context():
+        g.pop("_avg_erased", None)
+        g.pop("_avg_subjects", None)
+    if has_request_context():
+        name = ledger.login_model_name(state)
+        mine = getattr(current_user, "get_id", lambda: None)()
+        if name and mine is not None and str(mine) in logins:
+            logout_user()
+
+
+def erase_subject(
+    state: Any,
+    subject_id: Any,
+    *,
+    actor: str | None = None,
+    reason: str = "request",
+    wait: float | None = None,
+) -> ErasureResult:
+    """Erase one subject now; everything under a legal hold stays until its own date.
+
+    Commits what the session has pending, takes the purge lock (waiting up to
+    ``wait`` seconds, default ``AVG_ERASE_LOCK_WAIT``), erases and commits.
+    Raises :class:`LookupError` when there is no such subject, and
+    :class:`~flask_avg.features.retention.lock.PurgeLocked`, having changed nothing, when
+    a purge holds the lock that long.
+    """
+    session = state.db.session
+    subject = state.registry.subject
+    pk = subject.primary_key[0]
+    if session.scalar(select(pk).where(pk == subject_id)) is None:
+        raise LookupError(f"no {subject.name} with key {subject_id!r}")
+    actor = actor if actor is not None else current_actor()
+    # SQLite's lock is a row written on a connection of its own: no write may be pending here
+    session.commit()
+    wait = float(config_value("ERASE_LOCK_WAIT")) if wait is None else wait
+    with Lock(state, wait=wait):
+        result, logins = _erase(state, subject_id, actor, reason)
+    forget_erased(state, session, logins)
+    subject_erased.send(
+        current_app._get_current_object(),  # type: ignore[attr-defined]
+        subject_id=subject_id,
+        result=result,
+    )
+    return result
+
+
+def _erase(
+    state: Any, subject_id: Any, actor: str | None, reason: str
+) -> tuple[ErasureResult, list[str]]:
+    """Both phases, one transaction, committed."""
+    session = state.db.session
+    plan = Plan(state, date.today())
+    result = ErasureResult(subject_id, check(state, plan, subject_id))
+    batch = engine.erase_subjects(
+        session, plan, engine.by_keys(plan, [subject_id]), reason=reason[:16], count_held=True
+    )
+    for item in result.checks:
+        if item.held:
+            result.retained.append(Outcome(item.model, item.held, item.reason, item.until))
+    for model in plan.order:
+        counts = batch.counts.get(model.name)
+        if counts is None:
+            continue
+        if counts.deleted:
+            result.removed.append(Outcome(model.name, counts.deleted, _("Deleted")))
+        if counts.anonymised:
+            why = (
+                _("Anonymised instead of deleted: records that must be kept still refer to it")
+                if counts.blocked and plan.action(model) == "delete"
+                else _("Anonymised: the record itself is kept without personal data")
+            )
+            result.anonymised.append(Outcome(model.name, counts.anonymised, why))
+        elif counts.blocked and not model.is_subject:
+            result.retained.append(
+                Outcome(
+                    model.name,
+                    counts.blocked,
+                    _("Kept until the records that must be kept and refer to it are gone"),
+                )
+            )
+    state.audit.record(
+        "subject.erased",
+        subject=subject_id,
+        actor=actor,
+        detail={"reason": reason[:40], "models": result.summary()},
+    )
+    session.commit()
+    return result, batch.logins

@@ -1,0 +1,263 @@
+"""The retention purge: everything past its retention date goes, batch by batch.
+
+Two stages, each in batches of ``AVG_PURGE_BATCH_SIZE`` (subjects in the first,
+rows in the second), each batch one transaction:
+
+1. subjects whose own anchor expired (membership ended long enough ago) are
+   erased with everything they own, except rows under a legal hold;
+2. per model, children first, rows whose own anchor expired (old invoices,
+   old sign-ups of current members); a row other kept rows still point to
+   waits for a later purge.
+
+Then audit entries older than ``AVG_AUDIT_RETENTION_DAYS`` are dropped and,
+when ``AVG_STALE_ACCOUNT_DAYS`` is set, unused login accounts of people who
+are no longer members.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import delete, exists, or_, select, update
+
+from flask_avg.core.audit import current_actor
+from flask_avg.core.config import config_value
+from flask_avg.core.models import AuditEntry
+from flask_avg.core.signals import purge_completed
+from flask_avg.core.types import utcnow
+from flask_avg.features.acl.models import GroupMember
+from flask_avg.features.retention import engine, ledger, selfref
+from flask_avg.features.retention.engine import ModelCounts
+from flask_avg.features.retention.lock import Lock
+from flask_avg.features.retention.plan import Plan
+
+
+@dataclass
+class PurgeResult:
+    as_of: date
+    dry_run: bool
+    #: retention category -> model name -> counts
+    categories: dict[str, dict[str, ModelCounts]] = field(default_factory=dict)
+    audit_entries_dropped: int = 0
+    stale_accounts: int = 0
+    batches: int = 0
+    #: rows changed since the last commit
+    pending: int = 0
+
+    def counts(self, category: str, model: str) -> ModelCounts:
+        return self.categories.setdefault(category, {}).setdefault(model, ModelCounts())
+
+    def totals(self) -> dict[str, dict[str, int]]:
+        """Per category: rows deleted, anonymised and kept (short codes and counts only)."""
+        out: dict[str, dict[str, int]] = {}
+        for cat, models in self.categories.items():
+            t = out.setdefault(cat, {"deleted": 0, "anonymised": 0, "kept": 0})
+            for c in models.values():
+                t["deleted"] += c.deleted
+                t["anonymised"] += c.anonymised
+                t["kept"] += c.held + (c.blocked if c.anonymised == 0 else 0)
+        return out
+
+
+def purge(
+    state: Any,
+    as_of: date | None = None,
+    *,
+    dry_run: bool = False,
+    actor: str | None = None,
+    wait: float = 600.0,
+) -> PurgeResult:
+    """Run the retention purge as of ``as_of`` (default today).
+
+    ``dry_run`` does all the work in one transaction and rolls it back, so the
+    counts are exact. Waits up to ``wait`` seconds for a running purge to
+    finish, then raises :class:`~flask_avg.features.retention.lock.PurgeLocked`.
+    """
+    as_of = as_of or date.today()
+    actor = actor if actor is not None else current_actor()
+    size = int(config_value("PURGE_BATCH_SIZE"))
+    session = state.db.session
+    session.commit()
+    result = PurgeResult(as_of, dry_run)
+    with _frozen(), Lock(state, wait=wait) as lock:
+        plan = Plan(state, as_of)
+        try:
+            _subjects(session, plan, result, size, lock, dry_run)
+            _rows(session, plan, result, size, lock, dry_run)
+            result.stale_accounts = _stale_accounts(session, plan, dry_run)
+            result.audit_entries_dropped = _audit_log(session, as_of)
+            detail = {
+                "as_of": as_of.isoformat(),
+                "dry_run": dry_run,
+                "categories": result.totals(),
+                "days": {k: v for k, v in plan.days.items() if k in result.categories},
+                "audit_entries_dropped": result.audit_entries_dropped,
+                "stale_accounts": result.stale_accounts,
+            }
+            state.audit.record("retention.purge", actor=actor, detail=detail)
+            if result.audit_entries_dropped:
+                state.audit.record(
+                    "audit.purged",
+                    actor=actor,
+                    detail={
+                        "dropped": result.audit_entries_dropped,
+                        "older_than_days": int(config_value("AUDIT_RETENTION_DAYS")),
+                    },
+                )
+            if dry_run:
+                session.rollback()
+            else:
+                session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+    purge_completed.send(
+        current_app._get_current_object(),  # type: ignore[attr-defined]
+        result=result,
+        dry_run=dry_run,
+    )
+    return result
+
+
+@contextmanager
+def _frozen() -> Iterator[None]:
+    """Freeze the objects that exist before the purge (the app's own): the
+    collection after every batch then skips them and costs about a millisecond."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def _end_batch(
+    session: Any, lock: Lock, result: PurgeResult, dry_run: bool, changed: int, size: int
+) -> None:
+    """Commit once ``size`` rows changed since the last commit (small batches of
+    several models share one transaction; a batch never spans more than that)."""
+    result.batches += 1
+    result.pending += changed
+    if dry_run or result.pending < size:
+        return
+    lock.refresh(session)
+    session.commit()
+    result.pending = 0
+    # A batch's statements are SQLAlchemy expression trees with reference cycles;
+    # collecting them now keeps memory at one batch's worth, however long the run
+    # (cheap: what existed before the purge is frozen, see _frozen()).
+    gc.collect()
+    if engine.batch_hook is not None:
+        engine.batch_hook()
+
+
+def _subjects(
+    session: Any, plan: Plan, result: PurgeResult, size: int, lock: Lock, dry_run: bool
+) -> None:
+    subject = plan.registry.subject
+    category = subject.policy.retention
+    if not category:
+        return
+    cond = plan.expired(subject) & plan.not_anonymised(subject)
+    for span, batch, rows in engine.key_ranges(session, subject, cond, size):
+        done = engine.erase_subjects(
+            session,
+            plan,
+            batch,
+            reason="retention",
+            count_held=False,
+            purging=True,
+            owners=span & plan.expired(subject),
+        )
+        for name, counts in done.counts.items():
+            result.counts(category, name).add(counts)
+        # the last, partial batch may share its transaction with the next stage
+        _end_batch(session, lock, result, dry_run, rows, size)
+
+
+def _rows(
+    session: Any, plan: Plan, result: PurgeResult, size: int, lock: Lock, dry_run: bool
+) -> None:
+    for model in plan.order:
+        if model.is_subject or not model.policy.retention:
+            continue
+        if len(model.primary_key) != 1:
+            continue
+        cond = plan.expired(model)
+        if plan.action(model) == "anonymise":
+            cond = cond & plan.not_anonymised(model)
+        for _span, batch, rows in engine.key_ranges(session, model, cond, size):
+            counts = engine.purge_range(session, plan, model, batch, rows)
+            result.counts(model.policy.retention, model.name).add(counts)
+            _end_batch(session, lock, result, dry_run, counts.deleted + counts.anonymised, size)
+
+
+def _audit_log(session: Any, as_of: date) -> int:
+    """Drop audit entries past ``AVG_AUDIT_RETENTION_DAYS`` (core SQL: the ORM guard refuses)."""
+    days = int(config_value("AUDIT_RETENTION_DAYS"))
+    if days <= 0:
+        return 0
+    limit = datetime.combine(as_of - timedelta(days=days), time.min).replace(tzinfo=utcnow().tzinfo)
+    table: Any = AuditEntry.__table__
+    return int(session.execute(delete(table).where(table.c.at < limit)).rowcount)
+
+
+def _stale_accounts(session: Any, plan: Plan, dry_run: bool) -> int:
+    """Login accounts unused for ``AVG_STALE_ACCOUNT_DAYS`` and not linked to a current member."""
+    days = int(config_value("STALE_ACCOUNT_DAYS"))
+    user_model = plan.state.ext.user_model
+    if days <= 0 or user_model is None:
+        return 0
+    table = user_model.__table__
+    last_login = table.c.get("last_login")
+    if last_login is None:
+        return 0
+    pk = list(table.primary_key.columns)[0]
+    limit = datetime.combine(plan.as_of - timedelta(days=days), time.min)
+    subject = plan.registry.subject
+    links = [
+        c for c in subject.table.columns if any(fk.column.table is table for fk in c.foreign_keys)
+    ]
+    # never an account with a role in flask-avg's ACL (the board, the admin)
+    roles = []
+    for key in session.scalars(select(GroupMember.user_id).distinct()):
+        try:
+            roles.append(pk.type.python_type(key))
+        except (TypeError, ValueError):
+            continue
+    cond = [or_(last_login.is_(None), last_login < limit)]
+    if roles:
+        cond.append(pk.not_in(roles))
+    anchor = subject.anchor_column
+    for link in links:
+        current = select(link).where(link.is_not(None))
+        if anchor is not None:
+            current = current.where(or_(anchor.is_(None), anchor >= plan.as_of))
+        cond.append(~pk.in_(current))
+    keys = list(session.scalars(select(pk).where(*cond)))
+    if not keys:
+        return 0
+    gone: list[Any] = []
+    for start in range(0, len(keys), 1000):
+        chunk = keys[start : start + 1000]
+        for link in links:
+            session.execute(update(subject.table).where(link.in_(chunk)).values({link.name: None}))
+        refs = plan.references.get(table, [])
+        unused = pk.in_(chunk)
+        for child_col, parent_col in refs:
+            unused = unused & ~exists(select(child_col).where(child_col == parent_col))
+        if selfref.applies(plan, table):
+            selfref.delete(session, plan, selfref.settle(session, plan, table, unused))
+        else:
+            session.execute(delete(table).where(unused))
+        # an account kept rows still point to stays: the ledger names only those that went
+        left = set(session.scalars(select(pk).where(pk.in_(chunk))))
+        gone += [k for k in chunk if k not in left]
+    name = user_model.__name__
+    ledger.record(session, [(name, str(k), "deleted") for k in gone], "stale")
+    return len(gone)

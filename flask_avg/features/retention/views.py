@@ -1,0 +1,251 @@
+"""Retention pages and commands: the options page, erase-a-member, purge and replay."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from typing import Any
+
+import click
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask.cli import with_appcontext
+from flask_wtf import FlaskForm
+
+from flask_avg.core.audit import current_actor
+from flask_avg.core.dashboard import DashboardPanel
+from flask_avg.core.i18n import gettext as _
+from flask_avg.core.i18n import lazy_gettext as _l
+from flask_avg.core.jinja import NavItem
+from flask_avg.core.presenters import subject_or_404
+from flask_avg.core.web import make_blueprint
+from flask_avg.extension import require
+from flask_avg.features.retention import ledger as ledger_mod
+from flask_avg.features.retention.engine import ModelCounts
+from flask_avg.features.retention.erase import PURGE_RUNNING, check
+from flask_avg.features.retention.plan import Plan, erase_setting
+from flask_avg.features.retention.preview import preview
+from flask_avg.features.retention.service import PurgeLocked, erase_subject, purge
+
+
+class ConfirmForm(FlaskForm):
+    """CSRF only; the fields are read by name."""
+
+
+def _parse_days(state: Any, form: Any) -> tuple[dict[str, int], dict[str, str]]:
+    days: dict[str, int] = {}
+    errors: dict[str, str] = {}
+    for key, cat in state.catalogue.retention.items():
+        raw = (form.get(f"days_{key}") or "").strip()
+        try:
+            value = int(raw)
+        except ValueError:
+            errors[key] = _("Enter a whole number of days.")
+            continue
+        if value < 1:
+            errors[key] = _("Enter a whole number of days.")
+        elif value < cat.floor_days:
+            errors[key] = _(
+                "At least %(days)s days: %(reason)s",
+                days=cat.floor_days,
+                reason=str(cat.floor_reason or ""),
+            )
+        days[key] = value
+    return days, errors
+
+
+def _panel_context(state: Any) -> dict[str, Any]:
+    counts = preview(state)
+    return {
+        "rows": [
+            (state.catalogue.retention[key].label, sum(models.values()))
+            for key, models in counts.items()
+            if models
+        ]
+    }
+
+
+def create_blueprint(state: Any) -> Blueprint:
+    bp = make_blueprint("retention", __name__)
+    state.nav.append(NavItem("avg_retention.manage", _l("Retention"), "avg.retention.manage"))
+    state.dashboard.append(
+        DashboardPanel(
+            key="retention",
+            title=_l("Next purge would remove"),
+            template="avg/retention/panel.html",
+            context=_panel_context,
+            action="avg.retention.manage",
+            order=40,
+        )
+    )
+
+    @bp.route("/retention", methods=["GET", "POST"])
+    @require("avg.retention.manage")
+    def manage() -> Any:
+        form = ConfirmForm()
+        cats = state.catalogue.retention
+        current = Plan(state, date.today()).days
+        models = [m for m in state.registry]
+        erase_choice = {
+            m.name: str(state.settings.get(erase_setting(m), m.policy.erase)) for m in models
+        }
+        values = {key: current[key] for key in cats}
+        errors: dict[str, str] = {}
+        counts = None
+        if request.method == "POST":
+            if not form.validate_on_submit():
+                abort(400)
+            values, errors = _parse_days(state, request.form)
+            for m in models:
+                choice = request.form.get(f"erase_{m.name}", erase_choice[m.name])
+                if choice in ("delete", "anonymise"):
+                    erase_choice[m.name] = choice
+            if not errors and request.form.get("action") == "save":
+                actor = current_actor()
+                for key, value in values.items():
+                    state.settings.set(f"retention.{key}.days", value, actor=actor)
+                for m in models:
+                    state.settings.set(erase_setting(m), erase_choice[m.name], actor=actor)
+                state.audit.record(
+                    "retention.settings",
+                    detail={"days": values, "erase": erase_choice},
+                )
+                state.db.session.commit()
+                flash(_("Retention settings saved."), "success")
+                return redirect(url_for("avg_retention.manage"))
+            if not errors:
+                counts = preview(state, values)
+        return render_template(
+            "avg/retention/manage.html",
+            form=form,
+            cats=cats,
+            values=values,
+            errors=errors,
+            counts=counts,
+            models=models,
+            erase_choice=erase_choice,
+        )
+
+    @bp.route("/members/<subject_id>/erase", methods=["GET", "POST"])
+    @require("avg.members.erase")
+    def erase(subject_id: str) -> Any:
+        typed = state.registry.subject.key_of(subject_or_404(state, subject_id))[0]
+        form = ConfirmForm()
+        labels = {m.name: m.label for m in state.registry}
+        status, headers = 200, {}
+        if request.method == "POST":
+            if not form.validate_on_submit():
+                abort(400)
+            try:
+                result = erase_subject(state, typed, reason="board")
+            except PurgeLocked:  # nothing changed: the board can press the button again
+                flash(str(PURGE_RUNNING), "error")
+                status, headers = 503, {"Retry-After": "60"}
+            else:
+                return render_template("avg/retention/erased.html", result=result, labels=labels)
+        checks = check(state, Plan(state, date.today()), typed)
+        page = render_template(
+            "avg/retention/erase.html", form=form, subject_id=typed, checks=checks, labels=labels
+        )
+        return page, status, headers
+
+    return bp
+
+
+def _print_counts(categories: dict[str, dict[str, ModelCounts]]) -> None:
+    for category, models in categories.items():
+        total = sum(c.deleted for c in models.values())
+        anon = sum(c.anonymised for c in models.values())
+        click.echo(f"{category}: {total} deleted, {anon} anonymised")
+        for name, c in models.items():
+            if c.deleted or c.anonymised or c.held or c.blocked:
+                click.echo(
+                    f"  {name}: {c.deleted} deleted, {c.anonymised} anonymised"
+                    + (
+                        f", {c.blocked} kept (still referred to)"
+                        if c.blocked and not c.anonymised
+                        else ""
+                    )
+                )
+
+
+def register_commands(group: Any) -> None:
+    @group.command("purge")
+    @click.option("--dry-run", is_flag=True, help="Count what would go; change nothing.")
+    @click.option(
+        "--as-of", "as_of", default=None, help="Purge as if today were DATE (YYYY-MM-DD)."
+    )
+    @click.option(
+        "--wait", default=600.0, show_default=True, help="Seconds to wait for a running purge."
+    )
+    @with_appcontext
+    def purge_command(dry_run: bool, as_of: str | None, wait: float) -> None:
+        """Remove personal data past its retention date (run daily from cron)."""
+        state = current_app.extensions["avg"]
+        day = date.fromisoformat(as_of) if as_of else None
+        try:
+            result = purge(state, day, dry_run=dry_run, actor="cli", wait=wait)
+        except PurgeLocked as exc:
+            click.echo(f"purge skipped: {exc}", err=True)
+            sys.exit(75)
+        except Exception as exc:  # noqa: BLE001 - cron needs a non-zero exit and a message
+            click.echo(f"purge failed: {type(exc).__name__}: {exc}", err=True)
+            sys.exit(1)
+        head = "dry run, nothing changed" if dry_run else f"{result.batches} batch(es)"
+        click.echo(f"purge as of {result.as_of.isoformat()} ({head})")
+        _print_counts(result.categories)
+        click.echo(f"audit entries dropped: {result.audit_entries_dropped}")
+        if result.stale_accounts:
+            click.echo(f"stale login accounts removed: {result.stale_accounts}")
+
+    @group.command("erase")
+    @click.argument("subject_id")
+    @click.option(
+        "--wait",
+        type=float,
+        default=None,
+        help="Seconds to wait for a running purge [default: AVG_ERASE_LOCK_WAIT].",
+    )
+    @with_appcontext
+    def erase_command(subject_id: str, wait: float | None) -> None:
+        """Erase one member now (legal holds stay until their own date)."""
+        state = current_app.extensions["avg"]
+        key = state.registry.subject.primary_key[0]
+        try:
+            result = erase_subject(state, key.type.python_type(subject_id), actor="cli", wait=wait)
+        except LookupError as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(1)
+        except PurgeLocked as exc:
+            click.echo(f"erase skipped: {exc}", err=True)
+            sys.exit(75)
+        for kind in ("removed", "anonymised", "retained"):
+            for item in getattr(result, kind):
+                click.echo(f"{kind}: {item.model} {item.count} ({item.reason})")
+
+    @group.command("export-ledger")
+    @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
+    @with_appcontext
+    def export_ledger(output: str) -> None:
+        """Write the erasure ledger to FILE (keep it outside the database backup)."""
+        n = ledger_mod.export(current_app.extensions["avg"], output)
+        click.echo(f"{n} ledger entries written to {output}")
+
+    @group.command("replay-erasures")
+    @click.argument("ledger_file", type=click.Path(exists=True, dir_okay=False))
+    @click.option(
+        "--wait", type=float, default=600.0, show_default=True, help="Seconds to wait for a purge."
+    )
+    @with_appcontext
+    def replay_erasures(ledger_file: str, wait: float) -> None:
+        """After a restore from backup: erase again everyone in an exported ledger."""
+        state = current_app.extensions["avg"]
+        try:
+            totals = ledger_mod.replay(state, ledger_file, actor="cli", wait=wait)
+        except PurgeLocked as exc:
+            click.echo(f"replay skipped: {exc}", err=True)
+            sys.exit(75)
+        click.echo(
+            f"replayed: {totals['subjects']} subject(s) erased again, {totals['deleted']} rows "
+            f"deleted, {totals['anonymised']} anonymised, "
+            f"{totals['restored_entries']} ledger entries restored"
+        )

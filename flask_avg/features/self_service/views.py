@@ -1,0 +1,418 @@
+"""Member self-service: see, correct and take one's own data, and file privacy requests.
+
+Members: ``/me`` (all data, grouped by category), ``/me/edit`` (correct the
+fields the board allows), ``/me/requests`` (erasure, restriction, objection,
+correction of a locked field). Board: ``/requests`` (the queue, guarded by
+``avg.requests.handle``) and ``/fields`` (which fields members may edit,
+guarded by ``avg.fields.manage``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from flask_avg.core.audit import current_actor
+from flask_avg.core.dashboard import DashboardPanel
+from flask_avg.core.forms import (
+    FieldRightsForm,
+    RequestForm,
+    StatusForm,
+    choice,
+    correction_form,
+    form_values,
+)
+from flask_avg.core.i18n import gettext as _
+from flask_avg.core.i18n import lazy_gettext as _l
+from flask_avg.core.jinja import NavItem
+from flask_avg.core.presenters import collect
+from flask_avg.core.signals import personal_data_changed, personal_data_viewed, subject_erased
+from flask_avg.core.types import utcnow
+from flask_avg.core.web import make_blueprint
+from flask_avg.extension import require
+from flask_avg.features.requests import service as reqs
+from flask_avg.features.retention.erase import PURGE_RUNNING
+from flask_avg.features.retention.lock import PurgeLocked
+from flask_avg.features.self_service import field_policy
+
+
+def _subject_id(state: Any, subject: Any) -> Any:
+    model = state.registry.subject
+    return model.value(subject, model.primary_key[0].name)
+
+
+def _requests_panel(state: Any) -> dict[str, Any]:
+    return {"counts": reqs.counts(state)}
+
+
+def _erased(sender: Any, subject_id: Any, **_: Any) -> None:
+    """However a member was erased, their requests follow (see :func:`reqs.after_erasure`)."""
+    reqs.after_erasure(sender.extensions["avg"], subject_id, actor=current_actor())
+
+
+def create_blueprint(state: Any) -> Blueprint:
+    bp = make_blueprint("self", __name__)
+    bp.add_app_template_filter(lambda key: reqs.purpose_label(state, key), "avg_purpose")
+    bp.add_app_template_filter(reqs.host_text, "avg_host_text")
+    state.nav.append(
+        NavItem("avg_self.request_queue", _l("Privacy requests"), "avg.requests.handle")
+    )
+    state.nav.append(NavItem("avg_self.field_rights", _l("Field rights"), "avg.fields.manage"))
+    state.dashboard.append(
+        DashboardPanel(
+            key="requests",
+            title=_l("Privacy requests"),
+            template="avg/_requests_panel.html",
+            context=_requests_panel,
+            action="avg.requests.handle",
+            order=10,
+        )
+    )
+
+    @bp.record_once
+    def _follow_erasures(setup: Any) -> None:
+        subject_erased.connect(_erased, sender=setup.app)
+
+    def own_subject() -> Any:
+        subject = state.subject_for(current_user)
+        if subject is None:
+            abort(404)
+        return subject
+
+    @bp.route("/me")
+    @require("avg.self.view")
+    def me() -> Any:
+        subject = state.subject_for(current_user)
+        if subject is None:
+            return render_template("avg/no_subject.html"), 404
+        # Art. 15: a member sees all data held on them, special categories included.
+        data = collect(state, subject, special=True)
+        state.audit.record(
+            "self.view", subject=data.subject_id, detail={"models": len(data.models)}
+        )
+        state.db.session.commit()
+        personal_data_viewed.send(current_app._get_current_object(), subject=subject)  # type: ignore[attr-defined]
+        return render_template(
+            "avg/me.html",
+            data=data,
+            editable=field_policy.editable_columns(state),
+            restricted=reqs.is_restricted(state, data.subject_id),
+            objections=reqs.objections(state, data.subject_id),
+            my_requests=reqs.requests_of(state, data.subject_id),
+        )
+
+    # -- correct my data ----------------------------------------------------------
+
+    @bp.route("/me/edit", methods=["GET", "POST"])
+    @require("avg.self.edit")
+    def edit() -> Any:
+        subject = own_subject()
+        model = state.registry.subject
+        subject_id = _subject_id(state, subject)
+        columns = field_policy.editable_columns(state)
+        restricted = reqs.is_restricted(state, subject_id)
+        if request.method == "POST":
+            denied = _forged(state, model, subject_id, columns, restricted)
+            if denied is not None:
+                return denied
+        form = correction_form(model, columns, obj=subject if request.method == "GET" else None)
+        if restricted:
+            return render_template("avg/me_edit.html", form=None, restricted=True, columns=columns)
+        if form.validate_on_submit():
+            values = form_values(form)
+            clash = _unique_clash(state, model, subject, values)
+            if clash:
+                form[f"f_{clash}"].errors = [_("This value is already in use.")]  # type: ignore[index]
+            else:
+                changed = [n for n, v in values.items() if model.value(subject, n) != v]
+                if not changed:
+                    flash(_("Nothing changed."), "info")
+                    return redirect(url_for("avg_self.me"))
+                for name in changed:
+                    setattr(subject, model.attributes.get(name, name), values[name])
+                state.audit.record(
+                    "self.edit", subject=subject_id, model=model.name, fields=changed
+                )
+                try:
+                    state.db.session.commit()
+                except IntegrityError:
+                    state.db.session.rollback()
+                    flash(_("This value is already in use."), "error")
+                    return redirect(url_for("avg_self.edit"))
+                personal_data_changed.send(
+                    current_app._get_current_object(),  # type: ignore[attr-defined]
+                    subject=subject,
+                    model=model.name,
+                    fields=changed,
+                    actor=current_actor(),
+                )
+                flash(_("Your changes have been saved."), "success")
+                return redirect(url_for("avg_self.me"))
+        elif request.method == "POST" and "csrf_token" in form.errors:
+            state.audit.denied("self.edit", subject=subject_id, detail={"reason": "csrf"})
+        locked = [
+            (n, field_policy.column_label(model, n))
+            for n in field_policy.locked_columns(state)
+            if not model.columns[n].special
+        ]
+        return render_template(
+            "avg/me_edit.html",
+            form=form,
+            restricted=False,
+            columns=columns,
+            locked=locked,
+            subject_key=subject_id,
+        ), (400 if request.method == "POST" else 200)
+
+    # -- requests -------------------------------------------------------------------
+
+    @bp.route("/me/requests", methods=["GET", "POST"])
+    @require("avg.self.request")
+    def my_requests() -> Any:
+        subject = own_subject()
+        subject_id = _subject_id(state, subject)
+        form = RequestForm()
+        purposes = reqs.objection_purposes(state)
+        model = state.registry.subject
+        locked = field_policy.locked_columns(state)
+        form.purpose.choices = [choice(key) for key in purposes]
+        form.field.choices = [choice(n, field_policy.column_label(model, n)) for n in locked]
+        status = 200
+        if form.validate_on_submit():
+            kind = form.kind.data or ""
+            error = None
+            if kind not in reqs.KINDS:
+                abort(400)
+            purpose = form.purpose.data if kind == reqs.OBJECTION else None
+            field = form.field.data if kind == reqs.CORRECTION else None
+            if kind == reqs.OBJECTION and purpose not in purposes:
+                error = _("Choose the purpose you object to.")
+            elif kind == reqs.CORRECTION and field not in locked:
+                error = _("Choose the field that should be corrected.")
+            elif kind == reqs.CORRECTION and not form.message.data:
+                error = _("Tell us what the correct value is.")
+            elif kind == reqs.ERASURE and not reqs.check_password(
+                state,
+                current_user._get_current_object(),  # type: ignore[attr-defined]
+                form.password.data or "",
+            ):
+                state.audit.denied(
+                    "self.request", subject=subject_id, detail={"reason": "password"}
+                )
+                error = _("That password is not correct.")
+            if error is None:
+                try:
+                    reqs.file_request(
+                        state,
+                        subject_id,
+                        kind,
+                        user_id=current_actor(),
+                        purpose=purpose,
+                        field=f"{model.name}.{field}" if field else None,
+                        message=form.message.data,
+                    )
+                except reqs.RequestError:
+                    error = _("You already have an open request of this kind.")
+                else:
+                    flash(
+                        _(
+                            "Your request has been received. We will answer before %(date)s.",
+                            date=reqs.deadline_for(utcnow()).date().isoformat(),
+                        ),
+                        "success",
+                    )
+                    return redirect(url_for("avg_self.my_requests"))
+            flash(error, "error")
+            status = 400
+        elif request.method == "POST":
+            status = 400
+            flash(_("The form could not be sent; please try again."), "error")
+        mine = reqs.requests_of(state, subject_id)
+        open_kinds = {r.kind for r in mine if r.is_open}
+        return render_template(
+            "avg/me_requests.html",
+            form=form,
+            requests=mine,
+            open_kinds=open_kinds,
+            kinds=reqs.KINDS,
+            purposes=purposes,
+            locked=[(n, field_policy.column_label(model, n)) for n in locked],
+            restricted=reqs.is_restricted(state, subject_id),
+            objections=reqs.objections(state, subject_id),
+            now=utcnow(),
+        ), status
+
+    # -- the board: request queue ------------------------------------------------------
+
+    @bp.route("/requests")
+    @require("avg.requests.handle")
+    def request_queue() -> Any:
+        show = "all" if request.args.get("show") == "all" else "open"
+        items = reqs.queue(state, show=show)
+        return render_template(
+            "avg/requests_queue.html",
+            items=items,
+            show=show,
+            now=utcnow(),
+            counts=reqs.counts(state),
+        )
+
+    @bp.route("/requests/<int:request_id>", methods=["GET", "POST"])
+    @require("avg.requests.handle")
+    def request_detail(request_id: int) -> Any:
+        req = state.db.session.get(reqs.DataRequest, request_id)
+        if req is None:
+            abort(404)
+        form = StatusForm()
+        status, headers = 200, {}
+        if form.validate_on_submit():
+            try:
+                reqs.change_status(
+                    state,
+                    req,
+                    form.status.data or "",
+                    actor=current_actor(),
+                    reason=form.reason.data,
+                )
+            except PurgeLocked:  # nothing changed: the request stays open
+                state.db.session.rollback()
+                flash(str(PURGE_RUNNING), "error")
+                status, headers = 503, {"Retry-After": "60"}
+            except reqs.RequestError:
+                state.db.session.rollback()
+                flash(_("This change is not possible; a rejection needs a reason."), "error")
+            except Exception:
+                state.db.session.rollback()
+                current_app.logger.exception("flask-avg: completing request %s failed", request_id)
+                flash(_("The request could not be completed; nothing was changed."), "error")
+            else:
+                flash(_("The request is now: %(status)s", status=str(req.status_label)), "success")
+                return redirect(url_for("avg_self.request_detail", request_id=req.id))
+        page = render_template(
+            "avg/request_detail.html",
+            req=req,
+            form=form,
+            active_limit=reqs.active_limit(state, req),
+            next_states=reqs.TRANSITIONS[req.status],
+            statuses=reqs.STATUSES,
+            now=utcnow(),
+        )
+        return page, status, headers
+
+    @bp.route("/requests/<int:request_id>/lift", methods=["POST"])
+    @require("avg.requests.handle")
+    def lift_request(request_id: int) -> Any:
+        req = state.db.session.get(reqs.DataRequest, request_id)
+        if req is None:
+            abort(404)
+        form = StatusForm()
+        if not form.validate_on_submit():
+            abort(400)
+        if reqs.lift_request(state, req, actor=current_actor()):
+            flash(_("Lifted; the member has been told."), "success")
+        return redirect(url_for("avg_self.request_detail", request_id=req.id))
+
+    # -- the board: field rights ------------------------------------------------------
+
+    @bp.route("/fields", methods=["GET", "POST"])
+    @require("avg.fields.manage")
+    def field_rights() -> Any:
+        form = FieldRightsForm()
+        if form.validate_on_submit():
+            wanted = {
+                r.column: request.form.get(f"editable_{r.column}") == "on"
+                for r in field_policy.rights(state)
+            }
+            changed = field_policy.set_rights(state, wanted, actor=current_actor())
+            if changed:
+                state.audit.record(
+                    "fields.rights", model=state.registry.subject.name, fields=changed
+                )
+            state.db.session.commit()
+            flash(_("Field rights saved."), "success")
+            return redirect(url_for("avg_self.field_rights"))
+        return render_template(
+            "avg/field_rights.html",
+            form=form,
+            rights=field_policy.rights(state),
+            model=state.registry.subject,
+        )
+
+    return bp
+
+
+def _forged(state: Any, model: Any, subject_id: Any, columns: list[str], restricted: bool) -> Any:
+    """Refuse a post that tries more than the form offers; audit it and change nothing."""
+    allowed = {"csrf_token", "subject"} | {f"f_{c}" for c in columns}
+    extra = sorted(k for k in request.form if k not in allowed)
+    other = request.form.get("subject", str(subject_id)) != str(subject_id)
+    reason = None
+    if restricted:
+        reason = "restricted"
+    elif other:
+        reason = "other_subject"
+    elif extra:
+        anchor = model.policy.anchor
+        names = [k.removeprefix("f_") for k in extra]
+        reason = "anchor" if anchor in names else "locked_field"
+    if reason is None:
+        return None
+    names = [k.removeprefix("f_")[:60] for k in extra][:20]
+    state.audit.denied("self.edit", subject=subject_id, detail={"reason": reason, "fields": names})
+    state.db.session.rollback()
+    if restricted:
+        return render_template("avg/me_edit.html", form=None, restricted=True, columns=columns), 403
+    return render_template("avg/denied.html", action="avg.self.edit"), 403
+
+
+def _unique_clash(state: Any, model: Any, subject: Any, values: dict[str, Any]) -> str | None:
+    """The first unique column whose new value another row already has."""
+    key = model.primary_key[0]
+    own = model.value(subject, key.name)
+    for name, value in values.items():
+        col = model.table.c[name]
+        if not col.unique or value is None or value == model.value(subject, name):
+            continue
+        stmt = select(key).where(col == value, key != own).limit(1)
+        if state.db.session.execute(stmt).first() is not None:
+            return name
+    return None
+
+
+def register_commands(group: Any) -> None:
+    """``flask avg requests``: the open requests and their deadlines, for a cron job."""
+    import click
+    from flask.cli import with_appcontext
+
+    @group.command("requests")
+    @click.option("--overdue", is_flag=True, help="Only requests past their deadline.")
+    @click.option("--all", "show_all", is_flag=True, help="Closed requests too.")
+    @with_appcontext
+    def requests_command(overdue: bool, show_all: bool) -> None:
+        """List privacy requests with their deadlines; exit status 1 when any is overdue."""
+        state = current_app.extensions["avg"]
+        now = utcnow()
+        items = reqs.queue(state, show="all" if show_all else "open")
+        late = [r for r in items if r.overdue(now)]
+        for r in late if overdue else items:
+            flag = "  OVERDUE" if r.overdue(now) else ""
+            click.echo(
+                f"#{r.id} {r.kind:<11} subject {r.subject:<8} {r.status:<11} "
+                f"received {r.received_at:%Y-%m-%d} deadline {r.deadline:%Y-%m-%d}{flag}"
+            )
+        click.echo(f"{len([r for r in items if r.is_open])} open, {len(late)} overdue")
+        if late:
+            raise SystemExit(1)
