@@ -18,9 +18,10 @@ from sqlalchemy.engine import Engine
 from flask_avg import AVG
 
 from .models import Member, User, db
+from .photos import MemberPhotos
 
 login_manager = LoginManager()
-avg = AVG(db=db, user_model=User)
+avg = AVG(db=db, user_model=User, plugins=[MemberPhotos()])
 login_manager.login_view = "club.login"
 avg.consent_purpose(
     "newsletter",

@@ -16,6 +16,7 @@ from flask_avg.features.acl.models import Group, GroupMember
 from flask_avg.features.acl.service import ensure_default_groups
 
 from .models import Invoice, Member, Message, Payment, SignUp, Team, User, db, team_members
+from .photos import badge, save_photo
 
 DEMO_PASSWORD = "avg-demo"  # noqa: S105 - printed on purpose, demo only
 DEMO_LOGINS = (
@@ -150,6 +151,11 @@ def seed(
         members.append(member)
     db.session.flush()
     counts["members"] = len(members)
+    counts["photos"] = 0
+    for member in members:  # a photo for about a third of the members, kept as a file
+        if member.user_id is not None or rng.random() < 0.3:
+            save_photo(member.id, badge(member.first_name[:1] + member.last_name[:1]))
+            counts["photos"] += 1
 
     for member in members:
         _invoices_for(member, rng, today, counts)

@@ -3,6 +3,16 @@
 from flask_avg.core.config import ConfigurationError
 from flask_avg.core.declarations import ModelPolicy, PersonalDataMixin, SubjectMixin, personal
 from flask_avg.core.jinja import NavItem
+from flask_avg.core.plugins import (
+    EraseContext,
+    Erased,
+    ExportSection,
+    ExternalContext,
+    Hold,
+    Plugin,
+    PurgeContext,
+    SubjectContext,
+)
 from flask_avg.core.retention_categories import RetentionCategory
 from flask_avg.extension import AVG, require
 
@@ -11,10 +21,18 @@ __version__ = "0.1.0"
 __all__ = [
     "AVG",
     "ConfigurationError",
+    "EraseContext",
+    "Erased",
+    "ExportSection",
+    "ExternalContext",
+    "Hold",
     "ModelPolicy",
     "NavItem",
     "PersonalDataMixin",
+    "Plugin",
+    "PurgeContext",
     "RetentionCategory",
+    "SubjectContext",
     "SubjectMixin",
     "personal",
     "require",

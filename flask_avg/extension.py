@@ -1,11 +1,16 @@
-"""The :class:`AVG` extension object and its per-app state."""
+"""The :class:`AVG` extension object, its typed per-app state, and plugin loading.
+
+This module and ``flask_avg.core`` are the kernel: they never import a feature.
+flask-avg's own features are plugins like any other, named in
+:data:`BUILTIN_PLUGINS` and loaded by name (see :mod:`flask_avg.core.plugins`).
+"""
 
 from __future__ import annotations
 
 import functools
-import importlib
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable
+from datetime import date
+from typing import Any, Protocol, TypeVar
 
 import flask_babel
 from flask import Flask, abort, current_app, g, redirect, render_template, request, url_for
@@ -15,52 +20,79 @@ from flask_principal import Identity, Principal, identity_loaded
 from sqlalchemy import select
 
 from flask_avg.core import config as cfg
-from flask_avg.core import jinja
+from flask_avg.core import external, jinja
+from flask_avg.core import plugins as plugin_loader
 from flask_avg.core.audit import AuditLog
 from flask_avg.core.declarations import CATEGORIES, Category
 from flask_avg.core.i18n import domain
+from flask_avg.core.plugins import Plugin, Plugins
+from flask_avg.core.purposes import declare as declare_purpose
 from flask_avg.core.registry import Catalogue, Registry, build_registry
 from flask_avg.core.resolver import Resolver
 from flask_avg.core.retention_categories import RETENTION_CATEGORIES, RetentionCategory
 from flask_avg.core.settings import Settings
 from flask_avg.core.signals import access_denied
-from flask_avg.features.acl.service import BUILTIN_ACTIONS, Acl
-from flask_avg.features.breaches import models as _breach_models  # noqa: F401
-from flask_avg.features.consent import models as _consent_models  # noqa: F401
-from flask_avg.features.requests import models as _request_models  # noqa: F401
-from flask_avg.features.retention import models as _ledger_models  # noqa: F401
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: Feature modules, in registration order. Each may define ``create_blueprint(state)``
-#: (mounted when its name is in ``AVG_BLUEPRINTS``) and ``register_commands(group)``.
-FEATURES: tuple[tuple[str, str], ...] = (
-    ("core", "flask_avg.core.pages"),
-    ("self_service", "flask_avg.features.self_service.views"),
-    ("admin", "flask_avg.features.members.views"),
-    ("acl", "flask_avg.features.acl.views"),
-    ("accountability", "flask_avg.features.accountability.views"),
-    ("export", "flask_avg.features.export.views"),
-    ("retention", "flask_avg.features.retention.views"),
+#: flask-avg's own plugins, in the order they are asked: access control first (every
+#: page needs it), the lifecycle engine, then the features. ``AVG_BLUEPRINTS`` decides
+#: only which of their pages are mounted, never what happens to data.
+BUILTIN_PLUGINS: tuple[str, ...] = (
+    "flask_avg.features.acl:plugin",
+    "flask_avg.features.retention:plugin",
+    "flask_avg.features.audit:plugin",
+    "flask_avg.features.requests:plugin",
+    "flask_avg.features.consent:plugin",
+    "flask_avg.features.breaches:plugin",
+    "flask_avg.features.self_service:plugin",
+    "flask_avg.features.members:plugin",
+    "flask_avg.features.export:plugin",
+    "flask_avg.features.accountability:plugin",
 )
+
+
+class AccessControl(Protocol):
+    """Who may do what; the ``acl`` plugin provides it."""
+
+    def can(self, action: str, user: Any = None) -> bool: ...
+
+    def load_needs(self, identity: Identity) -> Identity: ...
+
+
+class Lifecycle(Protocol):
+    """Erasing and purging through every plugin; the ``retention`` plugin provides it."""
+
+    def erase_subject(self, subject_id: Any, **kwargs: Any) -> Any: ...
+
+    def purge(self, as_of: date | None = None, **kwargs: Any) -> Any: ...
+
+    def is_erased(self, model_name: str, key: Any) -> bool: ...
 
 
 class AvgState:
     """Everything flask-avg knows about one app; lives in ``app.extensions["avg"]``."""
 
-    def __init__(self, ext: AVG, app: Flask, registry: Registry) -> None:
+    acl: AccessControl
+    lifecycle: Lifecycle
+
+    def __init__(self, ext: AVG, app: Flask, registry: Registry, plugins: Plugins) -> None:
         self.ext = ext
-        self.db = ext.db
+        self.db: Any = ext.db
         self.registry = registry
         self.resolver = Resolver(registry)
         self.audit = AuditLog(lambda: self.db.session, lambda: self.db.engine)
         self.settings = Settings(lambda: self.db.session)
-        self.acl = Acl(self)
-        self.actions: dict[str, Any] = dict(ext._actions)
+        self.plugins = plugins
+        #: every ACL action: the plugins' own, then the host's (``AVG.register_action``)
+        self.actions: dict[str, Any] = {}
+        for plugin in plugins:
+            self.actions.update(plugin.actions)
+        self.actions.update(ext._actions)
         self.catalogue = ext._catalogue()
-        #: menu entries; features append :class:`~flask_avg.core.jinja.NavItem` in create_blueprint
-        self.nav: list[Any] = []
-        #: board dashboard panels; features append :class:`~flask_avg.core.dashboard.DashboardPanel`
+        #: menu entries; plugins append :class:`~flask_avg.core.jinja.NavItem` in create_blueprint
+        self.nav: list[jinja.NavItem] = []
+        #: board dashboard panels; plugins append :class:`~flask_avg.core.dashboard.DashboardPanel`
         self.dashboard: list[Any] = []
 
     # -- subjects and users ------------------------------------------------
@@ -79,23 +111,22 @@ class AvgState:
         return cache[key]
 
     def _erased(self, subject: Any) -> bool:
-        from flask_avg.features.retention.ledger import is_erased
-
         model = self.registry.subject
-        return is_erased(self, model.name, model.key_of(subject)[0])
+        return self.lifecycle.is_erased(model.name, model.key_of(subject)[0])
 
     # -- retention and erasure ---------------------------------------------
     def erase_subject(self, subject_id: Any, **kwargs: Any) -> Any:
-        """Erase one subject now; see :func:`flask_avg.features.retention.erase_subject`."""
-        from flask_avg.features.retention.service import erase_subject
-
-        return erase_subject(self, subject_id, **kwargs)
+        """Erase one subject now, through every plugin; see
+        :func:`flask_avg.features.retention.service.erase_subject`."""
+        return self.lifecycle.erase_subject(subject_id, **kwargs)
 
     def purge(self, as_of: Any = None, **kwargs: Any) -> Any:
-        """Run the retention purge; see :func:`flask_avg.features.retention.purge`."""
-        from flask_avg.features.retention.service import purge
+        """Run the retention purge; see :func:`flask_avg.features.retention.service.purge`."""
+        return self.lifecycle.purge(as_of, **kwargs)
 
-        return purge(self, as_of, **kwargs)
+    def run_external_erasures(self) -> tuple[int, int]:
+        """Carry out what plugins still owe outside the database: ``(done, failed)``."""
+        return external.run(self)
 
     def _default_subject_loader(self, user: Any) -> Any:
         subject = self.registry.subject
@@ -160,26 +191,61 @@ class AVG:
         *,
         principal: Principal | None = None,
         user_model: type | None = None,
+        plugins: Iterable[Plugin] = (),
     ) -> None:
         self.db = db
         self.principal = principal
         self.user_model = user_model
+        self._plugins: list[Plugin] = list(plugins)
         self._subject_loader: Callable[[Any], Any] | None = None
         self._user_lookup: Callable[[str], Any] | None = None
         self._password_checker: Callable[[Any, str], bool] | None = None
         self._mail_sender: Callable[[Any], Any] | None = None
-        self._actions: dict[str, Any] = dict(BUILTIN_ACTIONS)
+        #: the host's own ACL actions (the plugins' come with them)
+        self._actions: dict[str, Any] = {}
         self._categories: dict[str, Category] = dict(CATEGORIES)
         self._retention: dict[str, RetentionCategory] = dict(RETENTION_CATEGORIES)
         self._consent_purposes: dict[str, Any] = {}
+        #: ``@avg.before_erase(Model)`` hooks, by table
+        self._erase_hooks: dict[Any, list[Callable[[list[Any], str], Any]]] = {}
         if app is not None:
             self.init_app(app)
+
+    # -- plugins -------------------------------------------------------------
+    def register_plugin(self, plugin: Plugin) -> Plugin:
+        """Add a :class:`~flask_avg.core.plugins.Plugin` (before ``init_app``); returns it."""
+        self._plugins.append(plugin)
+        return plugin
+
+    def _load_plugins(self) -> Plugins:
+        found = [plugin_loader.load(spec) for spec in BUILTIN_PLUGINS]
+        return Plugins([*found, *plugin_loader.installed(), *self._plugins])
 
     # -- host hooks ----------------------------------------------------------
     def subject_loader(self, func: Callable[[Any], Any]) -> Callable[[Any], Any]:
         """Decorator: map a logged-in user to their member record (or None)."""
         self._subject_loader = func
         return func
+
+    def before_erase(
+        self, model: Any
+    ) -> Callable[[Callable[[list[Any], str], Any]], Callable[[list[Any], str], Any]]:
+        """Decorator: ``func(keys, action)`` is told, batch by batch, which primary keys
+        of ``model`` (a declared model or table) are about to be deleted
+        (``action == "delete"``) or anonymised (``"anonymise"``) by an erasure or a
+        purge, inside its transaction, before the statement runs.
+
+        Erasure is set-based SQL: ORM events (``after_delete``, ...) do not fire.
+        Use this to clean a search index, a cache or files kept beside the rows.
+        Raising aborts the batch (nothing of it is erased).
+        """
+        table = getattr(model, "__table__", model)
+
+        def decorator(func: Callable[[list[Any], str], Any]) -> Callable[[list[Any], str], Any]:
+            self._erase_hooks.setdefault(table, []).append(func)
+            return func
+
+        return decorator
 
     def user_lookup(self, func: Callable[[str], Any]) -> Callable[[str], Any]:
         """Decorator: find a user by the login name the CLI is given (an e-mail)."""
@@ -201,15 +267,15 @@ class AVG:
 
     def not_restricted(self) -> Any:
         """SQL clause over the subject model: members whose processing is not restricted."""
-        from flask_avg.features.requests.service import not_restricted
-
-        return not_restricted(self.state)
+        return self._feature("requests").not_restricted(self.state)
 
     def not_objected(self, purpose: str) -> Any:
         """SQL clause over the subject model: members who did not object to ``purpose``."""
-        from flask_avg.features.requests.service import not_objected
+        return self._feature("requests").not_objected(self.state, purpose)
 
-        return not_objected(self.state, purpose)
+    def _feature(self, name: str) -> Any:
+        """A built-in plugin, for the proxies below (the kernel imports no feature)."""
+        return self.state.plugins[name]
 
     def register_action(self, name: str, label: Any) -> None:
         """Add a host action such as ``"club.events.manage"`` to the ACL."""
@@ -235,21 +301,21 @@ class AVG:
         self, key: str, label: Any, text: Any, version: str, *, expires_days: int | None = None
     ) -> Any:
         """Declare a consent purpose such as ``"newsletter"``; changing ``text`` re-asks members."""
-        from flask_avg.features.consent.service import declare
-
-        return declare(self._consent_purposes, key, label, text, version, expires_days=expires_days)
+        return declare_purpose(
+            self._consent_purposes, key, label, text, version, expires_days=expires_days
+        )
 
     def has_consent(self, member: Any, purpose: str, *, current_version: bool = False) -> bool:
         """Whether ``member`` (object or key) currently agrees to ``purpose``."""
-        from flask_avg.features.consent.service import has_consent
-
-        return has_consent(self.state, member, purpose, current_version=current_version)
+        return self._feature("consent").has_consent(
+            self.state, member, purpose, current_version=current_version
+        )
 
     def consent_filter(self, purpose: str, *, current_version: bool = False) -> Any:
         """WHERE clause for bulk mailings: ``select(Member).where(avg.consent_filter("x"))``."""
-        from flask_avg.features.consent.service import consent_filter
-
-        return consent_filter(self.state, purpose, current_version=current_version)
+        return self._feature("consent").consent_filter(
+            self.state, purpose, current_version=current_version
+        )
 
     def record_consent(
         self,
@@ -261,9 +327,7 @@ class AVG:
         recorded_by: str | None = None,
     ) -> Any:
         """Store an answer (e.g. from the host's sign-up form) in the current transaction."""
-        from flask_avg.features.consent.service import record
-
-        return record(
+        return self._feature("consent").record(
             self.state, member, purpose, given=given, method=method, recorded_by=recorded_by
         )
 
@@ -284,33 +348,41 @@ class AVG:
             )
         cfg.apply_defaults(app)
         registry = build_registry(self.db, self._catalogue())
-        state = AvgState(self, app, registry)
+        state = AvgState(self, app, registry, self._load_plugins())
         app.extensions["avg"] = state
+        for plugin in state.plugins:
+            plugin.init_app(app, state)
 
         # g can outlive one request when an app context is pushed around several
         # (tests, scripts); per-request answers must not leak into the next request.
         app.before_request_funcs.setdefault(None, []).insert(0, _reset_request_caches)
         self._init_babel(app)
         self._init_principal(app, state)
-        from flask_avg.features.retention.ledger import install_login_guard
-
-        install_login_guard(app, state)
         jinja.install(app, state)
         app.context_processor(
             lambda: {"avg_base_template": cfg.config_value("BASE_TEMPLATE"), "avg_state": state}
         )
 
-        from flask_avg.core.cli import avg_cli, register_feature_commands
+        from flask_avg.core import pages
+        from flask_avg.core.cli import avg_cli, register_plugin_commands
 
         enabled = cfg.config_value("BLUEPRINTS", app)
-        for name, module_name in FEATURES:
-            module = importlib.import_module(module_name)
-            if name in enabled and hasattr(module, "create_blueprint"):
-                app.register_blueprint(
-                    module.create_blueprint(state),
-                    url_prefix=cfg.config_value("URL_PREFIX", app),
-                )
-            register_feature_commands(module)
+        known = {"core"} | {p.blueprint for p in state.plugins if p.blueprint}
+        unknown = sorted(set(enabled) - known)
+        if unknown:
+            raise cfg.ConfigurationError(
+                f"AVG_BLUEPRINTS names unknown blueprint(s) {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(known))}"
+            )
+        prefix = cfg.config_value("URL_PREFIX", app)
+        if "core" in enabled:
+            app.register_blueprint(pages.create_blueprint(state), url_prefix=prefix)
+        for plugin in state.plugins:
+            if plugin.blueprint is not None and plugin.blueprint in enabled:
+                blueprint = plugin.create_blueprint(state)
+                if blueprint is not None:
+                    app.register_blueprint(blueprint, url_prefix=prefix)
+            register_plugin_commands(plugin)
         if "avg" not in app.cli.commands:
             app.cli.add_command(avg_cli)
 

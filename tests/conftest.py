@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def make_app(url: str, **config: Any) -> Flask:
     settings = {
         "TESTING": True,
+        # the example club keeps member photos as files: each app its own folder
+        "CLUB_PHOTO_DIR": tempfile.mkdtemp(prefix="avg-photos-"),
         "SECRET_KEY": "test",
         "SQLALCHEMY_DATABASE_URI": url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},

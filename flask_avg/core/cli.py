@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from types import ModuleType
-
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
 from flask_avg.core.i18n import localise
+from flask_avg.core.plugins import Plugin
 
 avg_cli = AppGroup("avg", help="AVG (GDPR) tools: set up tables, check declarations, ...")
 _registered: set[str] = set()
 
 
-def register_feature_commands(module: ModuleType) -> None:
-    """Let a feature module add its commands once (``register_commands(group)``)."""
-    register = getattr(module, "register_commands", None)
-    if register is not None and module.__name__ not in _registered:
-        _registered.add(module.__name__)
-        register(avg_cli)
+def register_plugin_commands(plugin: Plugin) -> None:
+    """Let a plugin add its commands to the group, once per process."""
+    if plugin.name not in _registered:
+        _registered.add(plugin.name)
+        plugin.register_commands(avg_cli)
 
 
 def _state():  # type: ignore[no-untyped-def]
@@ -65,3 +63,35 @@ def check() -> None:
             if spec.special:
                 flags.append("special")
             click.echo(f"  {name}: {', '.join(flags)}")
+
+
+@avg_cli.group("plugins")
+def plugins_group() -> None:
+    """The plugins taking part in export and erasure, and their external erasures."""
+
+
+@plugins_group.command("list")
+def plugins_list() -> None:
+    """Every registered plugin, its pages and whether it erases outside the database."""
+    from flask_avg.core import external
+
+    state = _state()
+    owed: dict[str, int] = {}
+    for row in external.pending(state):
+        owed[row.plugin] = owed.get(row.plugin, 0) + 1
+    for plugin in state.plugins:
+        parts = [f"pages: {plugin.blueprint or '-'}"]
+        if plugin.external:
+            parts.append(f"external erasures owed: {owed.get(plugin.name, 0)}")
+        click.echo(f"{plugin.name} ({type(plugin).__module__}): {', '.join(parts)}")
+
+
+@plugins_group.command("retry")
+def plugins_retry() -> None:
+    """Carry out the external erasures still owed (files, mailing lists)."""
+    from flask_avg.core import external
+
+    done, failed = external.run(_state())
+    click.echo(f"external erasures: {done} done, {failed} failed")
+    if failed:
+        raise SystemExit(1)

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     Index,
+    Integer,
     MetaData,
     String,
     Text,
@@ -88,3 +89,24 @@ def _refuse_change(mapper: Any, connection: Any, target: AuditEntry) -> None:
         "audit entries cannot be changed or deleted one by one; "
         "old entries leave only through the audited log purge"
     )
+
+
+class ExternalErasure(AvgBase):
+    """An erasure a plugin still owes outside the database (files, a mailing service).
+
+    Written in the erasure's own transaction, so a committed erasure always
+    leaves its external work behind; the row goes once the plugin succeeded.
+    ``attempts`` and ``last_error`` show the board what failed.
+    """
+
+    __tablename__ = "avg_external_erasure"
+    __table_args__ = (Index("ix_avg_external_erasure_plugin", "plugin", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    plugin: Mapped[str] = mapped_column(String(100), nullable=False)
+    subject: Mapped[str] = mapped_column(String(64), nullable=False)
+    reason: Mapped[str] = mapped_column(String(16), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

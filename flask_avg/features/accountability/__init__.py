@@ -1,0 +1,25 @@
+"""Accountability pages: the board's dashboard, the register (Art. 30), the inventory and annex."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_avg.core.plugins import Plugin
+
+
+class AccountabilityPlugin(Plugin):
+    name = "accountability"
+    blueprint = "accountability"
+
+    def create_blueprint(self, state: Any) -> Any:
+        from flask_avg.features.accountability.views import create_blueprint
+
+        return create_blueprint(state)
+
+    def register_commands(self, group: Any) -> None:
+        from flask_avg.features.accountability.views import register_commands
+
+        register_commands(group)
+
+
+plugin = AccountabilityPlugin()

@@ -1,0 +1,69 @@
+"""Access control (Joomla-style groups and rules on Flask-Principal), as a plugin.
+
+Its lifecycle part: a member's group memberships are personal data (who is on
+the board) and, worse, would pass to a new account that reuses the id. Erasing
+a member removes the memberships of their login accounts, whatever route erased
+them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from flask_avg.core.i18n import lazy_gettext as _l
+from flask_avg.core.plugins import EraseContext, Erased, ExportSection, Plugin, SubjectContext
+from flask_avg.features.acl.models import Group, GroupMember
+from flask_avg.features.acl.service import BUILTIN_ACTIONS, Acl, bump_version, group_title
+
+
+class AclPlugin(Plugin):
+    name = "acl"
+    blueprint = "acl"
+    actions = BUILTIN_ACTIONS
+
+    def init_app(self, app: Any, state: Any) -> None:
+        state.acl = Acl(state)
+
+    def create_blueprint(self, state: Any) -> Any:
+        from flask_avg.features.acl.views import create_blueprint
+
+        return create_blueprint(state)
+
+    def register_commands(self, group: Any) -> None:
+        from flask_avg.features.acl.views import register_commands
+
+        register_commands(group)
+
+    def export(self, ctx: SubjectContext) -> Iterable[ExportSection]:
+        if not ctx.logins:
+            return
+        groups = ctx.session.scalars(
+            select(Group)
+            .join(GroupMember, GroupMember.group_id == Group.id)
+            .where(GroupMember.user_id.in_(ctx.logins))
+            .order_by(Group.id)
+        ).all()
+        if groups:
+            yield ExportSection(
+                "acl_groups",
+                _l("Access groups"),
+                {"group": _l("Group")},
+                [{"group": group_title(g)} for g in groups],
+                category="account",
+            )
+
+    def erase(self, ctx: EraseContext) -> Iterable[Erased]:
+        if not ctx.logins:
+            return []
+        table: Any = GroupMember.__table__
+        gone = ctx.session.execute(delete(table).where(table.c.user_id.in_(ctx.logins)))
+        removed = int(getattr(gone, "rowcount", 0) or 0)
+        if removed:
+            bump_version(ctx.session)  # every process drops its cached memberships
+        return [Erased("acl_groups", removed=removed)]
+
+
+plugin = AclPlugin()

@@ -1,0 +1,95 @@
+"""Consent per purpose (Art. 7) as a plugin; its pages are part of the accountability pages.
+
+Lifecycle: a member's answers are exported with them; erasing the member, by any
+route, removes their current answers and the IP addresses kept with the history.
+The history itself (when, which text, how) stays as proof that consent was given,
+as long as the audit log keeps its entries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, exists, func, select
+
+from flask_avg.core.config import config_value
+from flask_avg.core.i18n import lazy_gettext as _l
+from flask_avg.core.plugins import (
+    EraseContext,
+    Erased,
+    ExportSection,
+    Hold,
+    Plugin,
+    PurgeContext,
+    SubjectContext,
+)
+from flask_avg.features.consent import service
+from flask_avg.features.consent.models import ConsentRecord, ConsentState
+
+PROOF = _l("Kept without the IP address as proof that consent was given (Art. 7(1))")
+
+
+class ConsentPlugin(Plugin):
+    name = "consent"
+
+    has_consent = staticmethod(service.has_consent)
+    consent_filter = staticmethod(service.consent_filter)
+    record = staticmethod(service.record)
+
+    def export(self, ctx: SubjectContext) -> Iterable[ExportSection]:
+        rows = ctx.session.scalars(
+            select(ConsentRecord).where(ConsentRecord.subject == ctx.key).order_by(ConsentRecord.id)
+        ).all()
+        if rows:
+            yield ExportSection(
+                "consent",
+                _l("Consent given and withdrawn"),
+                {
+                    "purpose": _l("Purpose"),
+                    "given": _l("Given"),
+                    "at": _l("When"),
+                    "version": _l("Text version"),
+                    "method": _l("How"),
+                },
+                [
+                    {
+                        "purpose": r.purpose,
+                        "given": r.given,
+                        "at": r.at,
+                        "version": r.version,
+                        "method": str(service.METHODS.get(r.method, r.method)),
+                    }
+                    for r in rows
+                ],
+                category="communication",
+            )
+
+    def check(self, ctx: SubjectContext) -> Iterable[Hold]:
+        count, latest = ctx.session.execute(
+            select(func.count(), func.max(ConsentRecord.at)).where(ConsentRecord.subject == ctx.key)
+        ).one()
+        if count:
+            days = int(config_value("AUDIT_RETENTION_DAYS"))
+            until = (latest + timedelta(days=days)).date() if days > 0 else None
+            yield Hold("consent_records", int(count), PROOF, until)
+
+    def erase(self, ctx: EraseContext) -> Iterable[Erased]:
+        return service.erase_keys(ctx.session, ctx.keys)
+
+    def purge(self, ctx: PurgeContext) -> int:
+        """The history of people who no longer have a current answer (erased) goes
+        once it is older than the audit log keeps its entries."""
+        days = int(config_value("AUDIT_RETENTION_DAYS"))
+        if days <= 0:
+            return 0
+        records: Any = ConsentRecord.__table__
+        states: Any = ConsentState.__table__
+        current = exists().where(states.c.subject == records.c.subject)
+        old = records.c.at < ctx.now - timedelta(days=days)
+        gone = ctx.session.execute(delete(records).where(old, ~current))
+        return int(getattr(gone, "rowcount", 0) or 0)
+
+
+plugin = ConsentPlugin()

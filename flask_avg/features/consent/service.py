@@ -11,17 +11,18 @@ old text are asked again.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app, has_request_context, request
-from sqlalchemy import ColumnElement, String, and_, case, cast, func, or_, select
+from sqlalchemy import ColumnElement, String, and_, case, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from flask_avg.core.config import config_value
 from flask_avg.core.i18n import lazy_gettext as _l
+from flask_avg.core.plugins import Erased
+from flask_avg.core.purposes import Purpose, canonical_text
 from flask_avg.core.signals import consent_changed, consent_expiring
 from flask_avg.core.types import utcnow
 from flask_avg.features.consent.models import (
@@ -39,35 +40,6 @@ METHODS: dict[str, Any] = {
 }
 
 
-def text_hash(text: Any) -> str:
-    """SHA-256 of a purpose text as declared (the English msgid for translated texts)."""
-    return hashlib.sha256(canonical_text(text).encode("utf-8")).hexdigest()
-
-
-def canonical_text(text: Any) -> str:
-    """The declared text itself; a lazily translated string gives its untranslated form."""
-    args = getattr(text, "_args", None)
-    if args and isinstance(args[0], str):
-        return args[0]
-    return str(text)
-
-
-@dataclass(frozen=True)
-class Purpose:
-    """Something a member can agree to, such as the newsletter or photos on the website."""
-
-    key: str
-    label: Any
-    text: Any
-    version: str
-    expires_days: int | None = None
-    source: str = "code"  # "code" or "board"
-
-    @property
-    def text_hash(self) -> str:
-        return text_hash(self.text)
-
-
 @dataclass
 class PurposeCounts:
     purpose: Purpose
@@ -75,26 +47,6 @@ class PurposeCounts:
     outdated: int = 0
     withdrawn: int = 0
     expired: int = 0
-
-
-def declare(
-    registry: dict[str, Purpose],
-    key: str,
-    label: Any,
-    text: Any,
-    version: str,
-    *,
-    expires_days: int | None = None,
-) -> Purpose:
-    if not key or len(key) > 64 or not key.replace("_", "").replace("-", "").isalnum():
-        raise ValueError(f"consent purpose key {key!r} must be a short name like 'newsletter'")
-    if not version or len(version) > 40:
-        raise ValueError(f"consent purpose {key!r} needs a version label of at most 40 characters")
-    if expires_days is not None and expires_days < 1:
-        raise ValueError(f"consent purpose {key!r}: expires_days must be positive")
-    purpose = Purpose(key, label, text, version, expires_days)
-    registry[key] = purpose
-    return purpose
 
 
 def purposes(state: Any, *, inactive: bool = False) -> dict[str, Purpose]:
@@ -308,18 +260,32 @@ def send_expiry_reminders(state: Any, within_days: int = 30) -> int:
 
 
 def forget(state: Any, member: Any) -> int:
-    """For the erasure of a member: drop their current answers and the IP addresses kept.
+    """Erase one member's consent data now (as an erasure does); the caller commits.
 
-    The answers themselves (when, which text, how) stay as proof that consent
-    was given (Art. 7(1)), keyed by the member's former key only. Returns the
-    number of current answers removed; the caller commits.
+    Returns the number of current answers removed.
     """
-    from sqlalchemy import delete, update
-
     subject = subject_key(state, member)
-    session: Session = state.db.session
-    removed = session.execute(delete(ConsentState).where(ConsentState.subject == subject))
-    session.execute(update(ConsentRecord).where(ConsentRecord.subject == subject).values(ip=None))
-    count = int(getattr(removed, "rowcount", 0) or 0)
+    count = erase_keys(state.db.session, [subject])[0].removed
     state.audit.record("consent.forget", subject=subject, detail={"removed": count})
     return count
+
+
+def erase_keys(session: Session, keys: Any) -> list[Erased]:
+    """For subjects being erased (``keys``: their keys as text, a list or a ``Select``):
+    drop their current answers and the IP addresses kept.
+
+    The answers themselves (when, which text, how) stay as proof that consent
+    was given (Art. 7(1)), keyed by the member's former key only.
+    """
+    states: Any = ConsentState.__table__
+    records: Any = ConsentRecord.__table__
+    removed = session.execute(delete(states).where(states.c.subject.in_(keys)))
+    blanked = session.execute(
+        update(records)
+        .where(records.c.subject.in_(keys), records.c.ip.is_not(None))
+        .values(ip=None)
+    )
+    return [
+        Erased("consent", removed=int(getattr(removed, "rowcount", 0) or 0)),
+        Erased("consent_records", anonymised=int(getattr(blanked, "rowcount", 0) or 0)),
+    ]

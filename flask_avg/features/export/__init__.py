@@ -1,0 +1,25 @@
+"""One-click export (Art. 15 and 20): a member's data as Excel, JSON or CSV; the board's lists."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_avg.core.plugins import Plugin
+
+
+class ExportPlugin(Plugin):
+    name = "export"
+    blueprint = "export"
+
+    def create_blueprint(self, state: Any) -> Any:
+        from flask_avg.features.export.views import create_blueprint
+
+        return create_blueprint(state)
+
+    def register_commands(self, group: Any) -> None:
+        from flask_avg.features.export.views import register_commands
+
+        register_commands(group)
+
+
+plugin = ExportPlugin()

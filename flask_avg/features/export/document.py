@@ -14,6 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 from flask_avg.core.i18n import domain
+from flask_avg.core.logins import logins_of
+from flask_avg.core.plugins import SubjectContext
 from flask_avg.core.presenters import SubjectData, app_name, collect, column_label, retention_days
 from flask_avg.core.registry import DeclaredModel
 from flask_avg.core.types import utcnow
@@ -184,6 +186,17 @@ def build(
                 cat.models.append(table.label)
             if retention and retention not in cat.retention:
                 cat.retention.append(retention)
+    held_by_plugins = _plugin_tables(state, data.subject_id, special, tr)
+    tables += held_by_plugins
+    for table in held_by_plugins:
+        for col in table.columns:
+            cat = categories.get(col.category)
+            if cat is None:
+                known = catalogue.categories.get(col.category)
+                label = tr(known.label) if known is not None else col.category
+                cat = categories[col.category] = ExportCategory(col.category, label, col.special)
+            if table.label not in cat.models:
+                cat.models.append(table.label)
     used = {c.category for t in tables for c in t.columns}
     return ExportDocument(
         club=app_name(),
@@ -194,6 +207,61 @@ def build(
         categories=[c for c in categories.values() if c.key in used],
         tables=tables,
     )
+
+
+def _value_type(values: list[Any]) -> str:
+    for kind, label in (
+        (bool, "boolean"),
+        (int, "integer"),
+        (float, "number"),
+        (Decimal, "decimal"),
+        (datetime, "datetime"),
+        (date, "date"),
+    ):
+        if values and all(v is None or isinstance(v, kind) for v in values):
+            return label
+    return "string"
+
+
+def _plugin_tables(
+    state: Any, subject_id: Any, special: bool, tr: Callable[[Any], str]
+) -> list[ExportTable]:
+    """What the plugins hold on the subject (requests, consent, files, ...), as tables."""
+    ctx = SubjectContext(state, state.db.session, subject_id, logins_of(state, [subject_id]))
+    tables = []
+    for plugin, section in state.plugins.export(ctx):
+        known = state.catalogue.categories.get(section.category)
+        is_special = bool(known is not None and known.special)
+        if is_special and not special:
+            continue
+        names = list(section.columns)
+        columns = [
+            ExportColumn(
+                name=name,
+                label=tr(section.columns[name]),
+                category=section.category,
+                type=_value_type([row.get(name) for row in section.rows]),
+                special=is_special,
+            )
+            for name in names
+        ]
+        tables.append(
+            ExportTable(
+                name=f"{plugin.name}.{section.name}",
+                label=tr(section.label),
+                columns=columns,
+                keys=[[i + 1] for i in range(len(section.rows))],
+                rows=[[_plain(row.get(n)) for n in names] for row in section.rows],
+            )
+        )
+    return tables
+
+
+def _plain(value: Any) -> Any:
+    """Plugin values as export cells: numbers, dates and booleans stay, the rest is text."""
+    if value is None or isinstance(value, bool | int | float | Decimal | date):
+        return value
+    return str(value)
 
 
 def _retention_text(state: Any, model: DeclaredModel, _: Callable[..., str]) -> str | None:

@@ -1,0 +1,20 @@
+"""The board's member pages (``admin`` in ``AVG_BLUEPRINTS``): the list and one member's data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_avg.core.plugins import Plugin
+
+
+class MembersPlugin(Plugin):
+    name = "members"
+    blueprint = "admin"
+
+    def create_blueprint(self, state: Any) -> Any:
+        from flask_avg.features.members.views import create_blueprint
+
+        return create_blueprint(state)
+
+
+plugin = MembersPlugin()

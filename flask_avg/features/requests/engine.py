@@ -7,10 +7,11 @@ from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from flask_avg.core.config import config_value
+from flask_avg.core.plugins import EraseContext, Erased
 from flask_avg.core.types import utcnow
 from flask_avg.features.requests.limits import is_restricted, objections
 from flask_avg.features.requests.models import (
@@ -146,13 +147,11 @@ def change_status(
 
 def _take_effect(state: Any, req: DataRequest, *, actor: str | None) -> None:
     if req.kind == ERASURE:
-        from flask_avg.features.retention.service import erase_subject  # type: ignore[import-not-found,unused-ignore]
-
         subject_model = state.registry.subject
         key_type = subject_model.primary_key[0].type.python_type
         token = _completing.set(req.id)
         try:
-            result = erase_subject(state, key_type(req.subject), actor=actor, reason="request")
+            result = state.erase_subject(key_type(req.subject), actor=actor, reason="request")
         finally:
             _completing.reset(token)
         req.result_json = json.dumps(summarise(result), sort_keys=True)
@@ -171,30 +170,46 @@ def _take_effect(state: Any, req: DataRequest, *, actor: str | None) -> None:
         )
 
 
-#: the erasure request being completed, left to :func:`change_status` by :func:`after_erasure`
+#: the erasure request being completed: :func:`erase` leaves it to :func:`change_status`
 _completing: ContextVar[int | None] = ContextVar("avg_completing_request", default=None)
 
 
-def after_erasure(state: Any, subject_id: Any, *, actor: str | None = None) -> int:
-    """Once a member is erased (by request, the board's button, the CLI or the host's
-    code): blank the member's own words in their requests and close the open ones,
-    which nobody can act on any more. Commits; returns how many were closed."""
-    closed = 0
+def erase(ctx: EraseContext) -> list[Erased]:
+    """For subjects being erased (by request, the board's button, the CLI, the purge or
+    the host's code): blank their own words in their requests, close the open ones,
+    which nobody can act on any more, and drop their restrictions and objections.
+    Set-based, in the erasure's transaction."""
+    session = ctx.session
+    table: Any = DataRequest.__table__
+    limits: Any = ProcessingLimit.__table__
+    mine = table.c.subject.in_(ctx.keys)
+    open_ = mine & table.c.status.in_(OPEN)
     completing = _completing.get()
-    for req in requests_of(state, subject_id):
-        req.message = None  # the member's own words are personal data too
-        if req.is_open and req.id != completing:
-            req.status, req.open_key = CLOSED, None
-            req.updated_at, req.handled_by = utcnow(), actor
-            state.audit.record(
+    if completing is not None:
+        open_ = open_ & (table.c.id != completing)
+    closing = session.execute(select(table.c.id, table.c.subject, table.c.kind).where(open_)).all()
+    now = utcnow()
+    if closing:
+        session.execute(
+            update(table)
+            .where(table.c.id.in_([row.id for row in closing]))
+            .values(status=CLOSED, open_key=None, updated_at=now, handled_by=ctx.actor)
+        )
+        for row in closing:
+            ctx.state.audit.record(
                 "request.closed",
-                subject=req.subject,
-                detail={"request": req.id, "kind": req.kind, "status": CLOSED},
-                actor=actor,
+                subject=row.subject,
+                detail={"request": row.id, "kind": row.kind, "status": CLOSED},
+                actor=ctx.actor,
             )
-            closed += 1
-    state.db.session.commit()
-    return closed
+    blanked = session.execute(
+        update(table).where(mine, table.c.message.is_not(None)).values(message=None)
+    )
+    dropped = session.execute(delete(limits).where(limits.c.subject.in_(ctx.keys)))
+    return [
+        Erased("requests", anonymised=int(getattr(blanked, "rowcount", 0) or 0)),
+        Erased("processing_limits", removed=int(getattr(dropped, "rowcount", 0) or 0)),
+    ]
 
 
 def _text(value: Any) -> Any:

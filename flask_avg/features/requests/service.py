@@ -17,10 +17,10 @@ with :func:`not_restricted` and :func:`not_objected`.
 from __future__ import annotations
 
 from flask_avg.features.requests.engine import (
-    after_erasure,
     change_status,
     counts,
     deadline_for,
+    erase,
     file_request,
     open_request,
     queue,
@@ -91,7 +91,7 @@ __all__ = [
     "ProcessingLimit",
     "RequestError",
     "active_limit",
-    "after_erasure",
+    "erase",
     "change_status",
     "check_password",
     "counts",

@@ -1,0 +1,62 @@
+"""Retention and erasure as a plugin: the engine every erasure goes through.
+
+Erasing one member (a request, the board's button, the CLI, the host's code) and
+the retention purge run the same set-based engine (:mod:`.engine`), which asks
+every registered plugin to erase what it holds on the subjects in the same
+transaction and queues their external erasures. This plugin provides that
+engine to the kernel (``state.lifecycle``), the erasure ledger and its login
+guard, the retention page and the ``purge`` and ``ledger`` commands.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask_avg.core.plugins import Plugin
+
+
+class Lifecycle:
+    """``state.lifecycle``: what the kernel's ``erase_subject`` and ``purge`` call."""
+
+    def __init__(self, state: Any) -> None:
+        self.state = state
+
+    def erase_subject(self, subject_id: Any, **kwargs: Any) -> Any:
+        from flask_avg.features.retention.erase import erase_subject
+
+        return erase_subject(self.state, subject_id, **kwargs)
+
+    def purge(self, as_of: date | None = None, **kwargs: Any) -> Any:
+        from flask_avg.features.retention.purge import purge
+
+        return purge(self.state, as_of, **kwargs)
+
+    def is_erased(self, model_name: str, key: Any) -> bool:
+        from flask_avg.features.retention.ledger import is_erased
+
+        return is_erased(self.state, model_name, key)
+
+
+class RetentionPlugin(Plugin):
+    name = "retention"
+    blueprint = "retention"
+
+    def init_app(self, app: Any, state: Any) -> None:
+        from flask_avg.features.retention.ledger import install_login_guard
+
+        state.lifecycle = Lifecycle(state)
+        install_login_guard(app, state)
+
+    def create_blueprint(self, state: Any) -> Any:
+        from flask_avg.features.retention.views import create_blueprint
+
+        return create_blueprint(state)
+
+    def register_commands(self, group: Any) -> None:
+        from flask_avg.features.retention.views import register_commands
+
+        register_commands(group)
+
+
+plugin = RetentionPlugin()

@@ -37,6 +37,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from flask_avg.core import external
+from flask_avg.core.logins import logins_of
+from flask_avg.core.plugins import EraseContext, Erased, Plugin
 from flask_avg.core.registry import DeclaredModel
 from flask_avg.core.types import UTCDateTime, utcnow
 from flask_avg.features.retention import selfref
@@ -72,6 +75,8 @@ class BatchResult:
     ledger: dict[tuple[str, str], int] = field(default_factory=dict)
     #: login ids erased in this batch (only filled for small batches: one member)
     logins: list[str] = field(default_factory=list)
+    #: what each plugin's erase did
+    plugins: list[tuple[Plugin, Erased]] = field(default_factory=list)
 
     def model(self, name: str) -> ModelCounts:
         return self.counts.setdefault(name, ModelCounts())
@@ -80,6 +85,23 @@ class BatchResult:
 def _exec(session: Session, stmt: Any) -> int:
     """Run a core statement; returns how many rows it changed."""
     return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+
+def _tell(session: Session, plan: Plan, table: Any, where: Any, action: str) -> None:
+    """Tell the host's ``@avg.before_erase`` hooks which keys of ``table`` go (or are
+    anonymised) in this batch, before the statement runs. Costs a query only for
+    tables that have a hook."""
+    hooks = plan.state.ext._erase_hooks.get(table)
+    if hooks:
+        pk = list(table.primary_key.columns)[0]
+        tell_keys(plan, table, list(session.scalars(select(pk).where(where))), action)
+
+
+def tell_keys(plan: Plan, table: Any, keys: list[Any], action: str) -> None:
+    """Call the hooks of ``table`` with keys already known (``"delete"`` or ``"anonymise"``)."""
+    for hook in plan.state.ext._erase_hooks.get(table, ()):
+        if keys:
+            hook(keys, action)
 
 
 def _count(session: Session, model: DeclaredModel, *where: Any) -> int:
@@ -132,6 +154,7 @@ def erase_subjects(
     count_held: bool = True,
     purging: bool = False,
     owners: ColumnElement[bool] | None = None,
+    actor: str | None = None,
 ) -> BatchResult:
     """Erase what the subjects matching ``batch`` own, except rows under a legal hold.
 
@@ -140,12 +163,22 @@ def erase_subjects(
     (it may also match subjects erased before: they own nothing any more).
     ``purging``: the caller's per-model stage follows and deletes the expired
     held rows (see :meth:`Plan.left_to_rows`).
-    Writes the ledger; does not commit.
+    Every plugin erases what it holds on these subjects first, and the external
+    erasures they owe are queued. Writes the ledger; does not commit.
     """
     out = BatchResult()
     resolver = plan.resolver
     subject = plan.registry.subject
     pk = subject.primary_key[0]
+    # 0. the plugins, while the subjects' rows (and links to their logins) are intact
+    state = plan.state
+    subjects = select(pk).where(batch)
+    as_text = [str(k) for k in session.scalars(subjects)]
+    if as_text:
+        logins = logins_of(state, subjects)
+        ctx = EraseContext(state, session, subjects, as_text, logins, reason, actor, plan.as_of)
+        out.plugins = state.plugins.erase(ctx)
+        external.queue(state, session, as_text, reason)
     ids = select(pk).where(owners if owners is not None else batch)
     # 1. what must be read before anything changes: keys of models reached down
     early: dict[str, list[Any]] = {}
@@ -197,8 +230,9 @@ def erase_subjects(
         if plan.action(model) == "anonymise":
             vals = plan.values(model)
             for branch in branches if vals else []:
-                stmt = update(model.table).where(branch, plan.not_anonymised(model)).values(vals)
-                counts.anonymised += _exec(session, stmt)
+                cond = branch & plan.not_anonymised(model)
+                _tell(session, plan, model.table, cond, "anonymise")
+                counts.anonymised += _exec(session, update(model.table).where(cond).values(vals))
             continue
         refs = plan.referenced(model)
         if refs is not None and count_held and model.name not in early:
@@ -216,10 +250,9 @@ def erase_subjects(
             )
             continue
         for branch in branches:
-            gone = delete(model.table).where(branch)
-            if refs is not None:
-                gone = gone.where(~refs)
-            counts.deleted += _exec(session, gone)
+            cond = _unreferenced(branch, refs)
+            _tell(session, plan, model.table, cond, "delete")
+            counts.deleted += _exec(session, delete(model.table).where(cond))
         if model.name in early and refs is not None:
             counts.blocked += len(early[model.name]) - counts.deleted
     return out
@@ -257,13 +290,15 @@ def _login_rows(
     if going is not None:
         counts.deleted += selfref.delete(session, plan, going)
     else:
+        _tell(session, plan, model.table, gone, "delete")
         counts.deleted += _exec(session, delete(model.table).where(gone))
     vals = plan.values(model)
     if vals and counts.deleted < len(keys):  # the accounts left are the kept ones
         n = _ledger(session, model.name, pk, own, "anonymised", reason)
         out.ledger[(model.name, "anonymised")] = n
-        stmt = update(model.table).where(own, plan.not_anonymised(model)).values(vals)
-        counts.anonymised += _exec(session, stmt)
+        cond = own & plan.not_anonymised(model)
+        _tell(session, plan, model.table, cond, "anonymise")
+        counts.anonymised += _exec(session, update(model.table).where(cond).values(vals))
 
 
 def _branches(plan: Plan, model: DeclaredModel, ids: Any) -> list[Any]:
@@ -317,11 +352,13 @@ def _subject_rows(
         )
         if vals:
             # the purge's batch already skips anonymised subjects; anonymising twice is harmless
+            _tell(session, plan, model.table, anonymise_where, "anonymise")
             stmt = update(model.table).where(anonymise_where)
             counts.anonymised += _exec(session, stmt.values(vals))
     if going is not None:
         counts.deleted += selfref.delete(session, plan, going)
     elif plan.action(model) == "delete":
+        _tell(session, plan, model.table, gone_where, "delete")
         counts.deleted += _exec(session, delete(model.table).where(gone_where))
 
 
@@ -377,16 +414,17 @@ def purge_range(
     if plan.action(model) == "anonymise":
         vals = plan.values(model)
         if vals:
-            counts.anonymised = _exec(
-                session,
-                update(model.table).where(where, plan.not_anonymised(model)).values(vals),
-            )
+            cond = where & plan.not_anonymised(model)
+            _tell(session, plan, model.table, cond, "anonymise")
+            counts.anonymised = _exec(session, update(model.table).where(cond).values(vals))
         return counts
     refs = plan.referenced(model)
     if selfref.applies(plan, model.table):
         going = selfref.settle(session, plan, model.table, _unreferenced(where, refs))
         counts.deleted = selfref.delete(session, plan, going)
     else:
-        counts.deleted = _exec(session, delete(model.table).where(_unreferenced(where, refs)))
+        cond = _unreferenced(where, refs)
+        _tell(session, plan, model.table, cond, "delete")
+        counts.deleted = _exec(session, delete(model.table).where(cond))
     counts.blocked = rows - counts.deleted
     return counts

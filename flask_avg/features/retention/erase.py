@@ -21,10 +21,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm.exc import ObjectDeletedError
 
+from flask_avg.core import external
 from flask_avg.core.audit import current_actor
 from flask_avg.core.config import config_value
 from flask_avg.core.i18n import gettext as _
 from flask_avg.core.i18n import lazy_gettext as _l
+from flask_avg.core.logins import logins_of
+from flask_avg.core.plugins import SubjectContext
 from flask_avg.core.signals import subject_erased
 from flask_avg.features.retention import engine, ledger
 from flask_avg.features.retention.lock import Lock
@@ -175,6 +178,7 @@ def erase_subject(
     with Lock(state, wait=wait):
         result, logins = _erase(state, subject_id, actor, reason)
     forget_erased(state, session, logins)
+    external.run(state)  # files, mailing lists: after the commit, failures kept for a retry
     subject_erased.send(
         current_app._get_current_object(),  # type: ignore[attr-defined]
         subject_id=subject_id,
@@ -190,12 +194,27 @@ def _erase(
     session = state.db.session
     plan = Plan(state, date.today())
     result = ErasureResult(subject_id, check(state, plan, subject_id))
+    ctx = SubjectContext(state, session, subject_id, logins_of(state, [subject_id]))
+    holds = state.plugins.check(ctx)
     batch = engine.erase_subjects(
-        session, plan, engine.by_keys(plan, [subject_id]), reason=reason[:16], count_held=True
+        session,
+        plan,
+        engine.by_keys(plan, [subject_id]),
+        reason=reason[:16],
+        count_held=True,
+        actor=actor,
     )
     for item in result.checks:
         if item.held:
             result.retained.append(Outcome(item.model, item.held, item.reason, item.until))
+    for _plugin, done in batch.plugins:
+        if done.removed:
+            result.removed.append(Outcome(done.name, done.removed, _("Deleted")))
+        if done.anonymised:
+            why = _("Personal values removed; the record itself is kept")
+            result.anonymised.append(Outcome(done.name, done.anonymised, why))
+    for _plugin, hold in holds:
+        result.retained.append(Outcome(hold.name, hold.rows, str(hold.reason), hold.until))
     for model in plan.order:
         counts = batch.counts.get(model.name)
         if counts is None:

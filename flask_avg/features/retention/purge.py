@@ -26,9 +26,10 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import delete, exists, or_, select, update
 
+from flask_avg.core import external
 from flask_avg.core.audit import current_actor
 from flask_avg.core.config import config_value
-from flask_avg.core.models import AuditEntry
+from flask_avg.core.plugins import PurgeContext
 from flask_avg.core.signals import purge_completed
 from flask_avg.core.types import utcnow
 from flask_avg.features.acl.models import GroupMember
@@ -49,6 +50,13 @@ class PurgeResult:
     batches: int = 0
     #: rows changed since the last commit
     pending: int = 0
+    #: rows each plugin erased with the expired members (``"consent.consent"``: count)
+    plugin_erased: dict[str, int] = field(default_factory=dict)
+    #: rows each plugin's own retention dropped (``"audit"``: old audit entries)
+    plugin_rows: dict[str, int] = field(default_factory=dict)
+    #: subjects whose external erasure (files, ...) succeeded or failed after the run
+    external_done: int = 0
+    external_failed: int = 0
 
     def counts(self, category: str, model: str) -> ModelCounts:
         return self.categories.setdefault(category, {}).setdefault(model, ModelCounts())
@@ -91,7 +99,8 @@ def purge(
             _subjects(session, plan, result, size, lock, dry_run)
             _rows(session, plan, result, size, lock, dry_run)
             result.stale_accounts = _stale_accounts(session, plan, dry_run)
-            result.audit_entries_dropped = _audit_log(session, as_of)
+            _plugins(state, session, result, actor, dry_run)
+            result.audit_entries_dropped = result.plugin_rows.get("audit", 0)
             detail = {
                 "as_of": as_of.isoformat(),
                 "dry_run": dry_run,
@@ -99,6 +108,8 @@ def purge(
                 "days": {k: v for k, v in plan.days.items() if k in result.categories},
                 "audit_entries_dropped": result.audit_entries_dropped,
                 "stale_accounts": result.stale_accounts,
+                "plugins": {k: v for k, v in result.plugin_rows.items() if v},
+                "plugins_erased": {k: v for k, v in result.plugin_erased.items() if v},
             }
             state.audit.record("retention.purge", actor=actor, detail=detail)
             if result.audit_entries_dropped:
@@ -117,6 +128,8 @@ def purge(
         except BaseException:
             session.rollback()
             raise
+    if not dry_run:  # files, mailing lists: what this run queued, and earlier failures
+        result.external_done, result.external_failed = external.run(state)
     purge_completed.send(
         current_app._get_current_object(),  # type: ignore[attr-defined]
         result=result,
@@ -176,6 +189,11 @@ def _subjects(
         )
         for name, counts in done.counts.items():
             result.counts(category, name).add(counts)
+        for plugin, erased in done.plugins:
+            key = f"{plugin.name}.{erased.name}"
+            result.plugin_erased[key] = result.plugin_erased.get(key, 0) + (
+                erased.removed + erased.anonymised
+            )
         # the last, partial batch may share its transaction with the next stage
         _end_batch(session, lock, result, dry_run, rows, size)
 
@@ -197,14 +215,14 @@ def _rows(
             _end_batch(session, lock, result, dry_run, counts.deleted + counts.anonymised, size)
 
 
-def _audit_log(session: Any, as_of: date) -> int:
-    """Drop audit entries past ``AVG_AUDIT_RETENTION_DAYS`` (core SQL: the ORM guard refuses)."""
-    days = int(config_value("AUDIT_RETENTION_DAYS"))
-    if days <= 0:
-        return 0
-    limit = datetime.combine(as_of - timedelta(days=days), time.min).replace(tzinfo=utcnow().tzinfo)
-    table: Any = AuditEntry.__table__
-    return int(session.execute(delete(table).where(table.c.at < limit)).rowcount)
+def _plugins(
+    state: Any, session: Any, result: PurgeResult, actor: str | None, dry_run: bool
+) -> None:
+    """Each plugin's own retention (the audit log, consent proof, closed requests),
+    counted from the real time: ``as_of`` moves member data, never the log."""
+    ctx = PurgeContext(state, session, result.as_of, utcnow(), dry_run, actor)
+    for plugin in state.plugins:
+        result.plugin_rows[plugin.name] = plugin.purge(ctx)
 
 
 def _stale_accounts(session: Any, plan: Plan, dry_run: bool) -> int:

@@ -107,6 +107,7 @@ def delete(session: Session, plan: Plan, going: Going) -> int:
     if not keys:
         return 0
     table = going.table
+    engine.tell_keys(plan, table, keys, "delete")
     pk = _pk(table)
     for child, parent in plan.self_references[table]:
         if not child.nullable:

@@ -1,0 +1,25 @@
+"""Member self-service: see and correct your own data, file requests; the board's request queue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_avg.core.plugins import Plugin
+
+
+class SelfServicePlugin(Plugin):
+    name = "self_service"
+    blueprint = "self_service"
+
+    def create_blueprint(self, state: Any) -> Any:
+        from flask_avg.features.self_service.views import create_blueprint
+
+        return create_blueprint(state)
+
+    def register_commands(self, group: Any) -> None:
+        from flask_avg.features.self_service.views import register_commands
+
+        register_commands(group)
+
+
+plugin = SelfServicePlugin()

@@ -39,7 +39,7 @@ from flask_avg.core.i18n import gettext as _
 from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.jinja import NavItem
 from flask_avg.core.presenters import collect
-from flask_avg.core.signals import personal_data_changed, personal_data_viewed, subject_erased
+from flask_avg.core.signals import personal_data_changed, personal_data_viewed
 from flask_avg.core.types import utcnow
 from flask_avg.core.web import make_blueprint
 from flask_avg.extension import require
@@ -56,11 +56,6 @@ def _subject_id(state: Any, subject: Any) -> Any:
 
 def _requests_panel(state: Any) -> dict[str, Any]:
     return {"counts": reqs.counts(state)}
-
-
-def _erased(sender: Any, subject_id: Any, **_: Any) -> None:
-    """However a member was erased, their requests follow (see :func:`reqs.after_erasure`)."""
-    reqs.after_erasure(sender.extensions["avg"], subject_id, actor=current_actor())
 
 
 def create_blueprint(state: Any) -> Blueprint:
@@ -81,10 +76,6 @@ def create_blueprint(state: Any) -> Blueprint:
             order=10,
         )
     )
-
-    @bp.record_once
-    def _follow_erasures(setup: Any) -> None:
-        subject_erased.connect(_erased, sender=setup.app)
 
     def own_subject() -> Any:
         subject = state.subject_for(current_user)
