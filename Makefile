@@ -29,6 +29,7 @@ test: $(VENV)/.dev chromium
 	$(BIN)/ruff check flask_avg example_app tests bench
 	$(BIN)/ruff format --check flask_avg example_app tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 	$(BIN)/sphinx-build -W -q -b html docs docs/_build/html
 

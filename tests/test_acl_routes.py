@@ -69,6 +69,7 @@ ROUTES: dict[str, str | tuple[str, int]] = {
     # retention: options page; erasing one member (a GET asks for confirmation)
     "avg_retention.manage": "board",
     "avg_retention.erase": "board",
+    "avg_retention.retry_external": ("board", POST_WITHOUT_CSRF),
     # export: a GET shows the buttons, the download itself is a CSRF-checked POST
     "avg_export.me": "member",
     "avg_export.member": "board",

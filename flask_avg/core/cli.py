@@ -29,9 +29,8 @@ def init_db() -> None:
     """Create flask-avg's tables (for hosts without migrations) and the default groups."""
     from flask_avg.migrations import create_and_stamp
 
-    state = _state()
-    added = create_and_stamp(state)
-    click.echo(f"flask-avg tables ready; {added} default group(s) added.")
+    messages = create_and_stamp(_state())
+    click.echo("; ".join(["flask-avg tables ready", *messages]) + ".")
 
 
 @avg_cli.command("upgrade")

@@ -149,11 +149,19 @@ class Plugin:
     actions: Mapping[str, Any] = {}
     #: the ``AVG_BLUEPRINTS`` key mounting :meth:`create_blueprint`
     blueprint: str | None = None
+    #: readable names of the tables named in :class:`Erased` and :class:`Hold` results
+    labels: Mapping[str, Any] = {}
 
     # -- set-up ---------------------------------------------------------------
     def init_app(self, app: Flask, state: AvgState) -> None:
         """Called once per app, before any blueprint is created (connect signals,
         add request hooks, provide ``state.acl`` or ``state.lifecycle``)."""
+
+    def install(self, state: AvgState) -> str | None:
+        """Add the rows this plugin starts with, once its tables exist (``flask avg
+        init-db``); returns a line for the command's output, or None. Must be
+        safe to run again."""
+        return None
 
     def create_blueprint(self, state: AvgState) -> Blueprint | None:
         """Its pages; called only when :attr:`blueprint` is in ``AVG_BLUEPRINTS``.
@@ -238,6 +246,10 @@ class Plugins:
 
     def erase(self, ctx: EraseContext) -> list[tuple[Plugin, Erased]]:
         return [(p, done) for p in self for done in p.erase(ctx)]
+
+    def labels(self) -> dict[str, Any]:
+        """Every plugin's table labels, for result pages."""
+        return {name: label for p in self for name, label in p.labels.items()}
 
     @property
     def external(self) -> list[Plugin]:

@@ -41,20 +41,15 @@ def upgrade(state: Any, revision: str = "head") -> None:
         command.upgrade(alembic_config(conn), revision)
 
 
-def create_and_stamp(state: Any) -> int:
-    """Create every flask-avg table, mark the schema current, add the default groups."""
+def create_and_stamp(state: Any) -> list[str]:
+    """Create every flask-avg table, mark the schema current, and let each plugin
+    add the rows it starts with (the ACL's default groups); returns their messages."""
     from flask_avg.core.models import AvgBase
-    from flask_avg.features.acl.service import ensure_default_groups
 
     engine = state.db.engine
     AvgBase.metadata.create_all(engine)
     with engine.begin() as conn:
         command.stamp(alembic_config(conn), "head")
-    added = 0
-    if state.ext is not None:
-        from flask import current_app
-
-        if current_app.config["AVG_DEFAULT_GROUPS"]:
-            added = ensure_default_groups(state.db.session)
-            state.db.session.commit()
-    return added
+    messages = [m for plugin in state.plugins if (m := plugin.install(state))]
+    state.db.session.commit()
+    return messages

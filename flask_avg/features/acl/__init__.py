@@ -16,16 +16,30 @@ from sqlalchemy import delete, select
 from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.plugins import EraseContext, Erased, ExportSection, Plugin, SubjectContext
 from flask_avg.features.acl.models import Group, GroupMember
-from flask_avg.features.acl.service import BUILTIN_ACTIONS, Acl, bump_version, group_title
+from flask_avg.features.acl.service import (
+    BUILTIN_ACTIONS,
+    Acl,
+    bump_version,
+    ensure_default_groups,
+    group_title,
+)
 
 
 class AclPlugin(Plugin):
     name = "acl"
     blueprint = "acl"
     actions = BUILTIN_ACTIONS
+    labels = {"acl_groups": _l("Access groups")}
 
     def init_app(self, app: Any, state: Any) -> None:
         state.acl = Acl(state)
+
+    def install(self, state: Any) -> str | None:
+        from flask import current_app
+
+        if not current_app.config["AVG_DEFAULT_GROUPS"]:
+            return None
+        return f"{ensure_default_groups(state.db.session)} default group(s) added"
 
     def create_blueprint(self, state: Any) -> Any:
         from flask_avg.features.acl.views import create_blueprint

@@ -28,6 +28,7 @@ ACCOUNTABILITY = _l(
 
 class AuditPlugin(Plugin):
     name = "audit"
+    labels = {"audit_log": _l("Audit log")}
 
     def check(self, ctx: SubjectContext) -> Iterable[Hold]:
         count, latest = ctx.session.execute(

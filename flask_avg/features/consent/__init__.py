@@ -33,6 +33,7 @@ PROOF = _l("Kept without the IP address as proof that consent was given (Art. 7(
 
 class ConsentPlugin(Plugin):
     name = "consent"
+    labels = {"consent": _l("Consent"), "consent_records": _l("Consent records")}
 
     has_consent = staticmethod(service.has_consent)
     consent_filter = staticmethod(service.consent_filter)

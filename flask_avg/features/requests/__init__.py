@@ -34,6 +34,10 @@ PROOF = _l("Kept without messages as proof of how the request was handled (Art. 
 
 class RequestsPlugin(Plugin):
     name = "requests"
+    labels = {
+        "requests": _l("Privacy requests"),
+        "processing_limits": _l("Restrictions and objections"),
+    }
 
     not_restricted = staticmethod(limits.not_restricted)
     not_objected = staticmethod(limits.not_objected)

@@ -11,11 +11,14 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask.cli import with_appcontext
 from flask_wtf import FlaskForm
 
+from flask_avg.core import external
 from flask_avg.core.audit import current_actor
 from flask_avg.core.dashboard import DashboardPanel
 from flask_avg.core.i18n import gettext as _
 from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.jinja import NavItem
+from flask_avg.core.logins import logins_of
+from flask_avg.core.plugins import SubjectContext
 from flask_avg.core.presenters import subject_or_404
 from flask_avg.core.web import make_blueprint
 from flask_avg.extension import require
@@ -64,9 +67,53 @@ def _panel_context(state: Any) -> dict[str, Any]:
     }
 
 
+def _external_context(state: Any) -> dict[str, Any]:
+    """Per plugin: external erasures still owed, how many failed, the last error."""
+    owed: dict[str, dict[str, Any]] = {}
+    for row in external.pending(state):
+        item = owed.setdefault(row.plugin, {"owed": 0, "failed": 0, "error": None, "at": None})
+        item["owed"] += 1
+        if row.attempts:
+            item["failed"] += 1
+            item["error"], item["at"] = row.last_error, row.last_attempt_at
+    return {"owed": owed, "form": ConfirmForm()}
+
+
 def create_blueprint(state: Any) -> Blueprint:
     bp = make_blueprint("retention", __name__)
     state.nav.append(NavItem("avg_retention.manage", _l("Retention"), "avg.retention.manage"))
+    if state.plugins.external:
+        state.dashboard.append(
+            DashboardPanel(
+                key="external",
+                title=_l("Erasure outside the database"),
+                template="avg/retention/panel_external.html",
+                context=_external_context,
+                action="avg.retention.manage",
+                order=45,
+            )
+        )
+
+    @bp.route("/retention/external", methods=["POST"])
+    @require("avg.retention.manage")
+    def retry_external() -> Any:
+        """The board retries what plugins still owe (files, mailing lists) now."""
+        if not ConfirmForm().validate_on_submit():
+            abort(400)
+        done, failed = external.run(state)
+        if failed:
+            flash(
+                _("%(failed)s erasure(s) outside the database failed again.", failed=failed),
+                "error",
+            )
+        else:
+            flash(_("%(done)s erasure(s) outside the database done.", done=done), "success")
+        return redirect(
+            url_for("avg_accountability.dashboard")
+            if "avg_accountability" in current_app.blueprints
+            else url_for("avg_retention.manage")
+        )
+
     state.dashboard.append(
         DashboardPanel(
             key="retention",
@@ -130,7 +177,7 @@ def create_blueprint(state: Any) -> Blueprint:
     def erase(subject_id: str) -> Any:
         typed = state.registry.subject.key_of(subject_or_404(state, subject_id))[0]
         form = ConfirmForm()
-        labels = {m.name: m.label for m in state.registry}
+        labels = {**state.plugins.labels(), **{m.name: m.label for m in state.registry}}
         status, headers = 200, {}
         if request.method == "POST":
             if not form.validate_on_submit():
@@ -143,8 +190,14 @@ def create_blueprint(state: Any) -> Blueprint:
             else:
                 return render_template("avg/retention/erased.html", result=result, labels=labels)
         checks = check(state, Plan(state, date.today()), typed)
+        ctx = SubjectContext(state, state.db.session, typed, logins_of(state, [typed]))
         page = render_template(
-            "avg/retention/erase.html", form=form, subject_id=typed, checks=checks, labels=labels
+            "avg/retention/erase.html",
+            form=form,
+            subject_id=typed,
+            checks=checks,
+            labels=labels,
+            holds=[hold for _plugin, hold in state.plugins.check(ctx)],
         )
         return page, status, headers
 
