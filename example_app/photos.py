@@ -1,9 +1,8 @@
 """Member photos, kept as files on disk: a flask-avg plugin of the club's own.
 
-The photos are personal data the database does not hold, so flask-avg cannot
-find them from the declarations. This plugin speaks for them: they are listed
-in the member's export and removed when the member is erased, by request or by
-the retention purge (after the database commit; a failure is retried).
+The database does not hold them, so this plugin speaks for them: they are listed in
+the member's export and removed when the member is erased, by request or by the
+retention purge (after the database commit; a failure is retried).
 """
 
 from __future__ import annotations
@@ -34,8 +33,9 @@ class MemberPhotos(Plugin):
             )
 
     def erase_external(self, ctx: ExternalContext) -> None:
-        for key in ctx.keys:
-            for path in photo_dir().glob(f"{key}.*"):
+        gone = set(ctx.keys)  # one listing of the folder for a whole batch of members
+        for path in photo_dir().glob("*.*"):
+            if path.stem in gone:
                 path.unlink(missing_ok=True)
 
 

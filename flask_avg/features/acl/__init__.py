@@ -73,7 +73,7 @@ class AclPlugin(Plugin):
         if not ctx.logins:
             return []
         table: Any = GroupMember.__table__
-        gone = ctx.session.execute(delete(table).where(table.c.user_id.in_(ctx.logins)))
+        gone = ctx.session.execute(delete(table).where(ctx.login_in(table.c.user_id)))
         removed = int(getattr(gone, "rowcount", 0) or 0)
         if removed:
             bump_version(ctx.session)  # every process drops its cached memberships

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import DateTime, func, select, union
 from sqlalchemy.orm import Session
 
 from flask_avg.core.i18n import gettext as _
+from flask_avg.core.signals import breach_recorded
 from flask_avg.core.types import utcnow
 from flask_avg.features.accountability.register import cell
 from flask_avg.features.breaches.models import Breach
@@ -146,6 +149,31 @@ EXPORT_FIELDS = (
     "people_not_required_reason",
     "closed_at",
 )
+
+
+def save(
+    state: Any, breach: Breach | None, apply: Callable[[Breach], list[str]], *, actor: str | None
+) -> Breach:
+    """Create (``breach`` None) or update a breach: ``apply`` sets its fields and returns
+    the names it changed; audits, commits and sends ``breach_recorded``."""
+    created = breach is None
+    if breach is None:
+        breach = Breach(created_by=actor)
+        state.db.session.add(breach)
+    changed = apply(breach)
+    state.db.session.flush()
+    state.audit.record(
+        "breach.create" if created else "breach.update",
+        fields=changed,
+        detail={"breach": breach.id, "affected": breach.affected_count},
+    )
+    state.db.session.commit()
+    breach_recorded.send(
+        current_app._get_current_object(),  # type: ignore[attr-defined]
+        breach=breach,
+        created=created,
+    )
+    return breach
 
 
 def export_rows(session: Session) -> list[list[Any]]:

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
 from flask_babel import to_user_timezone, to_utc
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -26,7 +26,6 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from flask_avg.core.audit import current_actor
 from flask_avg.core.i18n import gettext as _
 from flask_avg.core.i18n import lazy_gettext as _l
-from flask_avg.core.signals import breach_recorded
 from flask_avg.core.types import utcnow
 from flask_avg.extension import require
 from flask_avg.features.breaches import service as breaches
@@ -140,22 +139,8 @@ def register_routes(bp: Blueprint, state: Any) -> None:
             form = BreachForm(data=data)
         fill_choices(form)
         if form.validate_on_submit():
-            created = breach is None
-            if breach is None:
-                breach = Breach(created_by=current_actor())
-                state.db.session.add(breach)
-            changed = _apply(state, form, breach)
-            state.db.session.flush()
-            state.audit.record(
-                "breach.create" if created else "breach.update",
-                fields=changed,
-                detail={"breach": breach.id, "affected": breach.affected_count},
-            )
-            state.db.session.commit()
-            breach_recorded.send(
-                current_app._get_current_object(),  # type: ignore[attr-defined]
-                breach=breach,
-                created=created,
+            breach = breaches.save(
+                state, breach, lambda b: _apply(state, form, b), actor=current_actor()
             )
             flash(_("The breach is saved."))
             return redirect(url_for("avg_accountability.breach_edit", breach_id=breach.id))

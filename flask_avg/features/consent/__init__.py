@@ -77,7 +77,7 @@ class ConsentPlugin(Plugin):
             yield Hold("consent_records", int(count), PROOF, until)
 
     def erase(self, ctx: EraseContext) -> Iterable[Erased]:
-        return service.erase_keys(ctx.session, ctx.keys)
+        return service.erase_keys(ctx.session, ctx.key_in)
 
     def purge(self, ctx: PurgeContext) -> int:
         """The history of people who no longer have a current answer (erased) goes

@@ -11,6 +11,7 @@ old text are asked again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -265,25 +266,23 @@ def forget(state: Any, member: Any) -> int:
     Returns the number of current answers removed.
     """
     subject = subject_key(state, member)
-    count = erase_keys(state.db.session, [subject])[0].removed
+    count = erase_keys(state.db.session, lambda col: col == subject)[0].removed
     state.audit.record("consent.forget", subject=subject, detail={"removed": count})
     return count
 
 
-def erase_keys(session: Session, keys: Any) -> list[Erased]:
-    """For subjects being erased (``keys``: their keys as text, a list or a ``Select``):
-    drop their current answers and the IP addresses kept.
+def erase_keys(session: Session, mine: Callable[[Any], Any]) -> list[Erased]:
+    """For subjects being erased (``mine(column)``: the clause selecting their rows by
+    a key column): drop their current answers and the IP addresses kept.
 
     The answers themselves (when, which text, how) stay as proof that consent
     was given (Art. 7(1)), keyed by the member's former key only.
     """
     states: Any = ConsentState.__table__
     records: Any = ConsentRecord.__table__
-    removed = session.execute(delete(states).where(states.c.subject.in_(keys)))
+    removed = session.execute(delete(states).where(mine(states.c.subject)))
     blanked = session.execute(
-        update(records)
-        .where(records.c.subject.in_(keys), records.c.ip.is_not(None))
-        .values(ip=None)
+        update(records).where(mine(records.c.subject), records.c.ip.is_not(None)).values(ip=None)
     )
     return [
         Erased("consent", removed=int(getattr(removed, "rowcount", 0) or 0)),

@@ -20,7 +20,14 @@ from flask_avg.features.export.document import SCHEMA_VERSION, ExportDocument, b
 from flask_avg.features.export.formats import SUBJECT_FORMATS
 from flask_avg.features.export.writers import write
 
-__all__ = ["SCHEMA_VERSION", "ExportDocument", "build", "export_subject", "schema_path"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "ExportDocument",
+    "build",
+    "export_subject",
+    "record_list_export",
+    "schema_path",
+]
 
 
 def schema_path() -> str:
@@ -70,3 +77,19 @@ def export_subject(
         actor=actor,
     )
     return doc
+
+
+def record_list_export(
+    state: Any, action: str, fmt: str, count: int, *, actor: str | None, **detail: Any
+) -> None:
+    """Audit a list export (the member list, the audit log) and send ``data_exported``.
+
+    The search text is left out on purpose: it may be a member's name.
+    """
+    state.audit.record(action, detail={"format": fmt, "rows": count, **detail}, actor=actor)
+    data_exported.send(
+        current_app._get_current_object(),  # type: ignore[attr-defined]
+        subject_id=None,
+        format=fmt,
+        actor=actor,
+    )

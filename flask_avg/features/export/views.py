@@ -34,7 +34,6 @@ from flask_avg.core.audit import current_actor
 from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.jinja import NavItem
 from flask_avg.core.presenters import app_name, member_list_query, subject_or_404
-from flask_avg.core.signals import data_exported
 from flask_avg.core.web import make_blueprint
 from flask_avg.extension import require
 from flask_avg.features.export.formats import LIST_FORMATS, SEPARATORS, SUBJECT_FORMATS, Format
@@ -47,7 +46,7 @@ from flask_avg.features.export.lists import (
     write_members_xlsx,
 )
 from flask_avg.features.export.safety import safe_filename
-from flask_avg.features.export.service import export_subject
+from flask_avg.features.export.service import export_subject, record_list_export
 
 STREAM_CHUNK = 64 * 1024
 
@@ -220,14 +219,7 @@ def create_blueprint(state: Any) -> Blueprint:
 
 
 def _audit_list(state: Any, action: str, fmt: str, count: int, **detail: Any) -> None:
-    # The search text is left out on purpose: it may be a member's name.
-    state.audit.record(action, detail={"format": fmt, "rows": count, **detail})
-    data_exported.send(
-        current_app._get_current_object(),  # type: ignore[attr-defined]
-        subject_id=None,
-        format=fmt,
-        actor=current_actor(),
-    )
+    record_list_export(state, action, fmt, count, actor=current_actor(), **detail)
 
 
 def register_commands(group: click.Group) -> None:

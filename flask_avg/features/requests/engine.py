@@ -182,7 +182,7 @@ def erase(ctx: EraseContext) -> list[Erased]:
     session = ctx.session
     table: Any = DataRequest.__table__
     limits: Any = ProcessingLimit.__table__
-    mine = table.c.subject.in_(ctx.keys)
+    mine = ctx.key_in(table.c.subject)
     open_ = mine & table.c.status.in_(OPEN)
     completing = _completing.get()
     if completing is not None:
@@ -205,7 +205,7 @@ def erase(ctx: EraseContext) -> list[Erased]:
     blanked = session.execute(
         update(table).where(mine, table.c.message.is_not(None)).values(message=None)
     )
-    dropped = session.execute(delete(limits).where(limits.c.subject.in_(ctx.keys)))
+    dropped = session.execute(delete(limits).where(ctx.key_in(limits.c.subject)))
     return [
         Erased("requests", anonymised=int(getattr(blanked, "rowcount", 0) or 0)),
         Erased("processing_limits", removed=int(getattr(dropped, "rowcount", 0) or 0)),

@@ -16,15 +16,12 @@ name change.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
     String,
-    any_,
     cast,
     delete,
     func,
@@ -41,6 +38,7 @@ from flask_avg.core import external
 from flask_avg.core.logins import logins_of
 from flask_avg.core.plugins import EraseContext, Erased, Plugin
 from flask_avg.core.registry import DeclaredModel
+from flask_avg.core.sql import key_in
 from flask_avg.core.types import UTCDateTime, utcnow
 from flask_avg.features.retention import selfref
 from flask_avg.features.retention.models import LedgerEntry
@@ -123,23 +121,6 @@ def _ledger(
     return _exec(session, stmt)
 
 
-def _key_in(session: Session, col: Any, keys: Sequence[Any]) -> ColumnElement[bool]:
-    """``col IN keys`` for a list read before, as ONE parameter where the database
-    allows: ``= ANY(:array)`` on PostgreSQL (planned much faster than thousands of
-    parameters), ``IN (SELECT value FROM json_each(:json))`` on SQLite. The SQL
-    text then never depends on the batch's size, so the driver's statement
-    cache holds one entry, not one per list length (memory flat in the run's size).
-    """
-    keys = list(keys)
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return col == any_(literal(keys, ARRAY(col.type)))  # type: ignore[no-any-return]
-    if dialect == "sqlite" and all(type(k) in (int, str) for k in keys):
-        each = func.json_each(literal(json.dumps(keys), String)).table_valued("value")
-        return col.in_(select(each.c.value))  # type: ignore[no-any-return]
-    return col.in_(keys)  # type: ignore[no-any-return]
-
-
 def by_keys(plan: Plan, ids: Sequence[Any]) -> ColumnElement[bool]:
     """A batch given as a list of subject keys."""
     return plan.registry.subject.primary_key[0].in_(list(ids))
@@ -178,7 +159,7 @@ def erase_subjects(
         logins = logins_of(state, subjects)
         ctx = EraseContext(state, session, subjects, as_text, logins, reason, actor, plan.as_of)
         out.plugins = state.plugins.erase(ctx)
-        external.queue(state, session, as_text, reason)
+        external.queue(state, session, select(cast(pk, String(64))).where(batch), reason)
     ids = select(pk).where(owners if owners is not None else batch)
     # 1. what must be read before anything changes: keys of models reached down
     early: dict[str, list[Any]] = {}
@@ -191,8 +172,8 @@ def erase_subjects(
             out.logins = [str(k) for k in early[model.name][:100]]
             if plan.action(model) == "anonymise":  # deleted ones: see _login_rows
                 # the keys are known now: no need to run the ownership subqueries again
-                key_in = _key_in(session, model.primary_key[0], early[model.name])
-                n = _ledger(session, model.name, model.primary_key[0], key_in, "anonymised", reason)
+                known = key_in(session, model.primary_key[0], early[model.name])
+                n = _ledger(session, model.name, model.primary_key[0], known, "anonymised", reason)
                 out.ledger[(model.name, "anonymised")] = n
     if plan.login_model is None:
         login_col = _login_column(plan)
@@ -217,7 +198,7 @@ def erase_subjects(
             keys = early[model.name]
             if not keys:
                 continue
-            own = _key_in(session, model.primary_key[0], keys)
+            own = key_in(session, model.primary_key[0], keys)
         else:
             own = resolver.ownership(model, ids)
             if plan.held(model):
@@ -280,7 +261,7 @@ def _login_rows(
     that did not happen, and the login guard still ends its sessions.
     """
     pk = model.primary_key[0]
-    own = _key_in(session, pk, keys)
+    own = key_in(session, pk, keys)
     gone: Any = _unreferenced(own, plan.referenced(model))
     going = None
     if selfref.applies(plan, model.table):

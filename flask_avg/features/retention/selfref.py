@@ -28,6 +28,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from flask_avg.core.sql import key_in
 from flask_avg.features.retention import engine
 from flask_avg.features.retention.plan import Plan
 
@@ -52,7 +53,7 @@ class Going:
 
     def where(self, session: Session) -> ColumnElement[bool]:
         """``pk IN (the keys that go)``."""
-        return engine._key_in(session, _pk(self.table), self.keys)
+        return key_in(session, _pk(self.table), self.keys)
 
 
 def applies(plan: Plan, table: Table) -> bool:
@@ -94,7 +95,7 @@ def _edges(
         stmt = (
             select(src.c[pk.name], pk)
             .join_from(src, table, src.c[child.name] == parent)
-            .where(engine._key_in(session, pk, keys))
+            .where(key_in(session, pk, keys))
         )
         out += [(row[0], row[1]) for row in session.execute(stmt)]
     return out
@@ -115,10 +116,10 @@ def delete(session: Session, plan: Plan, going: Going) -> int:
         targets = keys
         if parent is not pk:
             targets = list(session.scalars(select(parent).where(going.where(session))))
-        unlink = update(table).where(engine._key_in(session, child, targets))
+        unlink = update(table).where(key_in(session, child, targets))
         session.execute(unlink.values({child: None}))
     n = 0
     for level in going.levels:
-        stmt = sql_delete(table).where(engine._key_in(session, pk, level))
+        stmt = sql_delete(table).where(key_in(session, pk, level))
         n += int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
     return n
