@@ -21,7 +21,7 @@ def photo_dir() -> Path:
 
 
 class MemberPhotos(Plugin):
-    name = "club.photos"
+    name, title = "club.photos", "Pasfoto's"
     external = True  # erase_external removes files, after the commit
 
     def export(self, ctx: SubjectContext):  # type: ignore[no-untyped-def]

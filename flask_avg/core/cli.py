@@ -82,7 +82,8 @@ def plugins_list() -> None:
         parts = [f"pages: {plugin.blueprint or '-'}"]
         if plugin.external:
             parts.append(f"external erasures owed: {owed.get(plugin.name, 0)}")
-        click.echo(f"{plugin.name} ({type(plugin).__module__}): {', '.join(parts)}")
+        title = f" [{plugin.title}]" if plugin.title else ""
+        click.echo(f"{plugin.name}{title} ({type(plugin).__module__}): {', '.join(parts)}")
 
 
 @plugins_group.command("retry")

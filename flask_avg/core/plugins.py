@@ -156,6 +156,8 @@ class Plugin:
     """
 
     name: str = ""
+    #: its readable name for the board (the dashboard, ``flask avg plugins list``)
+    title: Any = None
     #: ACL actions this plugin adds: name -> label
     actions: Mapping[str, Any] = {}
     #: the ``AVG_BLUEPRINTS`` key mounting :meth:`create_blueprint`
@@ -244,6 +246,9 @@ class Plugins:
 
     def __getitem__(self, name: str) -> Plugin:
         return self._by_name[name]
+
+    def get(self, name: str) -> Plugin | None:
+        return self._by_name.get(name)
 
     def names(self) -> list[str]:
         return list(self._by_name)

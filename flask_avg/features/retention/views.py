@@ -71,7 +71,10 @@ def _external_context(state: Any) -> dict[str, Any]:
     """Per plugin: external erasures still owed, how many failed, the last error."""
     owed: dict[str, dict[str, Any]] = {}
     for row in external.pending(state):
-        item = owed.setdefault(row.plugin, {"owed": 0, "failed": 0, "error": None, "at": None})
+        plugin = state.plugins.get(row.plugin)
+        title = (plugin.title if plugin is not None else None) or row.plugin
+        blank = {"title": title, "owed": 0, "failed": 0, "error": None, "at": None}
+        item = owed.setdefault(row.plugin, blank)
         item["owed"] += 1
         if row.attempts:
             item["failed"] += 1
