@@ -94,14 +94,16 @@ def _match(col: Any, ids: Any) -> ColumnElement[bool]:
 def _along(path: Sequence[Hop], i: int, subject_key: Any, ids: Any) -> ColumnElement[bool]:
     hop = path[i]
     last = i == len(path) - 1
+    # a correlated subject key (owners_of) belongs to the outermost query at every depth
+    outer = ids.table if isinstance(ids, ColumnElement) and not isinstance(ids, Select) else None
     clauses = []
     for src_col, dst_col in hop.pairs:
         if last and dst_col is subject_key:
             clauses.append(_match(src_col, ids))
-        elif last:
-            clauses.append(src_col.in_(select(dst_col).where(_match(subject_key, ids))))
+            continue
+        if last:
+            sub = select(dst_col).where(_match(subject_key, ids))
         else:
-            clauses.append(
-                src_col.in_(select(dst_col).where(_along(path, i + 1, subject_key, ids)))
-            )
+            sub = select(dst_col).where(_along(path, i + 1, subject_key, ids))
+        clauses.append(src_col.in_(sub if outer is None else sub.correlate(outer)))
     return or_(*clauses) if len(clauses) > 1 else clauses[0]
