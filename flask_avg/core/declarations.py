@@ -132,8 +132,10 @@ class ModelPolicy:
     * ``anchor``: name of the date column retention counts from (for members
       the end-of-membership date; a NULL anchor means "still current").
     * ``purpose`` / ``basis`` / ``recipients``: defaults for the model's columns.
-    * ``via``: table names to route through when more than one foreign-key
-      path leads to the subject.
+    * ``via``: which foreign-key paths to the subject to follow when there is
+      more than one: a column, relationship or table the path goes through, a
+      tuple of them (each picks its paths; a row belongs to the owners along
+      any of them) or ``"all"``.
     * ``erase``: ``"delete"`` the rows or ``"anonymise"`` them.
     * ``label``: a readable (translatable) name for pages and exports.
     * ``columns``: ``{"name": personal(...)}`` for columns the host cannot put
@@ -145,10 +147,15 @@ class ModelPolicy:
     purpose: Any = None
     basis: str | None = None
     recipients: tuple[Any, ...] = ()
-    via: tuple[str, ...] = ()
+    via: str | tuple[str, ...] = ()
     erase: str = "delete"
     label: Any = None
     columns: dict[str, dict[str, Any]] = field(default_factory=dict, hash=False)
+
+    @property
+    def routes(self) -> tuple[str, ...]:
+        """``via`` as a tuple (a single name may be given as a string)."""
+        return (self.via,) if isinstance(self.via, str) else tuple(self.via)
 
     def with_defaults(self, spec: Personal) -> Personal:
         """The column spec with this model's purpose/basis/recipients filled in."""

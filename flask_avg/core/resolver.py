@@ -1,10 +1,11 @@
 """Finds the rows that belong to a subject, one query per declared model.
 
 Ownership is expressed as nested ``IN (SELECT ...)`` clauses along the model's
-foreign-key path. That form never duplicates rows (a join would, for a row
+foreign-key paths. That form never duplicates rows (a join would, for a row
 reachable twice), handles two foreign keys to the subject (sender/recipient)
-as an ``OR``, and works the same for one subject or for a set of subjects
-given as a subquery, so bulk operations use the very same clause.
+and several followed paths (a comment on a post and in a thread) as an ``OR``,
+and works the same for one subject or for a set of subjects given as a
+subquery, so bulk operations use the very same clause.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, false, literal, or_, select
 from sqlalchemy.orm import Session
 
-from flask_avg.core.registry import DeclaredModel, Hop, Registry
+from flask_avg.core.registry import DeclaredModel, Hop, Path, Registry
 
 SubjectIds = Sequence[Any] | Select[Any] | ColumnElement[Any]
 
@@ -28,11 +29,17 @@ class Resolver:
     def subject_key(self) -> Any:
         return self.registry.subject.primary_key[0]
 
-    def ownership(self, model: DeclaredModel, subject_ids: SubjectIds) -> ColumnElement[bool]:
+    def ownership(
+        self,
+        model: DeclaredModel,
+        subject_ids: SubjectIds,
+        paths: Sequence[Path] | None = None,
+    ) -> ColumnElement[bool]:
         """A WHERE clause selecting the rows of ``model`` owned by ``subject_ids``.
 
         ``subject_ids`` is a list of subject keys or a ``Select`` of them
-        (see :meth:`subjects_where`).
+        (see :meth:`subjects_where`). ``paths`` narrows ownership to some of
+        the model's paths (default: every followed path, OR-ed).
         """
         ids: Any
         if isinstance(subject_ids, Select | ColumnElement):
@@ -43,7 +50,11 @@ class Resolver:
                 return false()
         if model.is_subject:
             return _match(self.subject_key, ids)
-        return _along(model.path, 0, self.subject_key, ids)
+        followed = model.paths if paths is None else paths
+        clauses = [_along(path, 0, self.subject_key, ids) for path in followed]
+        if not clauses:
+            return false()
+        return or_(*clauses) if len(clauses) > 1 else clauses[0]
 
     def select_rows(self, model: DeclaredModel, subject_ids: SubjectIds) -> Select[Any]:
         """``SELECT`` of the model's rows (ORM entities where mapped), ordered by key."""

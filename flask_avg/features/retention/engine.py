@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
@@ -37,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from flask_avg.core.registry import DeclaredModel
+from flask_avg.core.registry import DeclaredModel, branches
 from flask_avg.core.types import UTCDateTime, utcnow
 from flask_avg.features.retention import selfref
 from flask_avg.features.retention.models import LedgerEntry
@@ -191,8 +191,8 @@ def erase_subjects(
                 if count_held:
                     counts.held += _count(session, model, own, ~plan.expired(model))
                 own = own & plan.expired(model)
-        # Two foreign keys to the subject (sender, recipient) make an OR that no
-        # index serves: one statement per branch instead.
+        # Two foreign keys to the subject (sender, recipient), or several paths,
+        # make an OR that no index serves: one statement per branch instead.
         branches = [own] if model.name in early else _branches(plan, model, ids)
         if plan.action(model) == "anonymise":
             vals = plan.values(model)
@@ -267,14 +267,11 @@ def _login_rows(
 
 
 def _branches(plan: Plan, model: DeclaredModel, ids: Any) -> list[Any]:
-    """The ownership clause of ``model`` split at its first hop's OR, held rows left out."""
-    first, rest = model.path[0], model.path[1:]
+    """The ownership clause of ``model`` split into one clause per followed path and
+    per foreign key of its first hop, held rows left out."""
     out = []
-    for pair in first.pairs if len(first.pairs) > 1 else [None]:
-        part = model
-        if pair is not None:
-            part = replace(model, path=(replace(first, pairs=(pair,)), *rest))
-        clause = plan.resolver.ownership(part, ids)
+    for branch in branches(model.paths):
+        clause = plan.resolver.ownership(model, ids, [branch])
         if plan.held(model):
             clause = clause & plan.expired(model)
         out.append(clause)

@@ -56,7 +56,7 @@ class Plan:
                 found.setdefault(parent, []).append((fk.parent, fk.column))
         #: models reached by going *down* from the subject (a login account the
         #: member points to): their keys are read before the subject changes
-        self.down = [m for m in models if any(not hop.up for hop in m.path)]
+        self.down = [m for m in models if any(not hop.up for p in m.paths for hop in p)]
         self._actions = {
             m.name: str(state.settings.get(erase_setting(m), m.policy.erase)) for m in models
         }
