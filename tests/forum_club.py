@@ -2,7 +2,8 @@
 
 * ``Comment`` reaches the member along two foreign-key paths: its post's author
   (``post_id``) and its thread's starter (``thread_id``), so it needs ``via``;
-* ``Message`` has a sender and a recipient: one hop with two keys.
+* ``Message`` has a sender and a recipient: one hop with two keys, so a row may
+  belong to two members (``shared``).
 """
 
 from __future__ import annotations
@@ -71,10 +72,18 @@ def declare(
     comment: ModelPolicy | None = None,
     message: ModelPolicy | None = None,
     *,
+    parties: bool | None = None,
     links_nullable: bool = True,
 ) -> Club:
-    """Fresh models on a fresh ``SQLAlchemy()``."""
+    """Fresh models on a fresh ``SQLAlchemy()``; ``parties`` declares ``sender_name``
+    and ``recipient_name`` with ``personal(party=...)`` (default: when the message
+    policy says ``shared="keep"``)."""
     db = SQLAlchemy()
+    if parties is None:
+        parties = message is not None and message.shared == "keep"
+
+    def party(name: str) -> dict[str, Any]:
+        return personal("identity", party=name) if parties else personal("identity")
 
     class Member(db.Model, SubjectMixin):  # type: ignore[name-defined]
         __tablename__ = "fc_members"
@@ -115,8 +124,8 @@ def declare(
         recipient_id: Mapped[int | None] = mapped_column(
             ForeignKey("fc_members.id"), nullable=links_nullable
         )
-        sender_name: Mapped[str | None] = mapped_column(String(50), info=personal("identity"))
-        recipient_name: Mapped[str | None] = mapped_column(String(50), info=personal("identity"))
+        sender_name: Mapped[str | None] = mapped_column(String(50), info=party("sender_id"))
+        recipient_name: Mapped[str | None] = mapped_column(String(50), info=party("recipient_id"))
         body: Mapped[str] = mapped_column(String(200), info=personal("communication"))
 
     return Club(db, Member, Post, Thread, Comment, Message)

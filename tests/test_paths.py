@@ -105,6 +105,7 @@ def test_check_lists_every_path_and_marks_the_followed(tmp_path):
     assert f"  path (followed): {THREAD_PATH}" in result.output
     assert "  path (followed): fc_posts -author_id-> fc_members" in result.output
     assert "  path (followed): fc_messages -sender_id|recipient_id-> fc_members" in result.output
+    assert "  shared by: sender_id, recipient_id (erased for all)" in result.output
     app.test_cli_runner().invoke(args=["avg", "check"])
     with app.app_context():
         club.db.engine.dispose()
@@ -135,10 +136,12 @@ def test_via_all_exports_erases_and_purges_along_both_paths(db_url):
         # the export reads the same rows
         exported = json.dumps(_export(club, ids["bob"]))
         assert exported.count("a comment") == 2
-        # the erasure preview counts them
+        # the erasure preview counts them, and says one comment is also Ann's
         plan = Plan(state, date.today())
         checks = {c.model: c for c in check(state, plan, ids["bob"])}
         assert checks["Comment"].rows == 2
+        shared = checks["Comment"].shared
+        assert shared is not None and (shared.rows, shared.action) == (1, "delete")
         # breaches: the people behind a comment
         comment = state.registry.get("Comment")
         owners = db.session.scalars(

@@ -63,6 +63,9 @@ def check() -> None:
         for candidate in model.candidates:
             mark = "followed" if model.follows(candidate) else "not followed"
             click.echo(f"  path ({mark}): {describe(candidate, model.table)}")
+        if model.shareable:
+            how = "kept for the others" if model.policy.shared == "keep" else "erased for all"
+            click.echo(f"  shared by: {', '.join(model.parties)} ({how})")
         if model.policy.retention:
             click.echo(f"  retention: {model.policy.retention} from {model.policy.anchor}")
         for name, spec in model.columns.items():

@@ -89,6 +89,9 @@ class DeclaredModel:
     paths: tuple[Path, ...] = ()
     #: every path that could be followed, in order (``flask avg check`` lists them)
     candidates: tuple[Path, ...] = ()
+    #: foreign-key column of this table -> the branches of ``paths`` starting with
+    #: it: a row with two or more non-NULL ones may belong to several members
+    parties: dict[str, tuple[Path, ...]] = field(default_factory=dict)
     #: column name -> ORM attribute name, for mapped models
     attributes: dict[str, str] = field(default_factory=dict)
 
@@ -100,6 +103,11 @@ class DeclaredModel:
     def follows(self, path: Path) -> bool:
         """Whether ownership follows ``path`` (one of :attr:`candidates`)."""
         return _among(path, self.paths)
+
+    @property
+    def shareable(self) -> bool:
+        """Whether a row may belong to more than one member (two or more parties)."""
+        return len(self.parties) > 1
 
     def value(self, row: Any, column: str) -> Any:
         """A column's value from an ORM object or a row mapping."""
@@ -210,6 +218,7 @@ def build_registry(db: Any, catalogue: Catalogue) -> Registry:
     for model in declared:
         if not model.is_subject:
             _find_paths(model, subject, edges, errors)
+        _check_parties(model, errors)
     if errors:
         raise ConfigurationError("flask-avg declarations:\n  - " + "\n  - ".join(errors))
     declared.sort(key=lambda m: (not m.is_subject, min(map(len, m.paths), default=0), m.name))
@@ -301,6 +310,8 @@ def _read_model(
         errors.append(f"{name}: retention {policy.retention!r} needs an anchor date column")
     if policy.erase not in ("delete", "anonymise"):
         errors.append(f"{name}: erase must be 'delete' or 'anonymise', not {policy.erase!r}")
+    if policy.shared not in ("delete", "keep"):
+        errors.append(f"{name}: shared must be 'delete' or 'keep', not {policy.shared!r}")
     attributes: dict[str, str] = {}
     if cls is not None:
         prop: Any
@@ -454,6 +465,46 @@ def _all_paths(
     walk(start, None, frozenset({start}), ())
     found.sort(key=lambda p: (len(p), describe(p, start)))
     return found
+
+
+def _check_parties(model: DeclaredModel, errors: list[str]) -> None:
+    """Group the followed paths by the foreign key the row holds; check ``shared``
+    and ``personal(party=...)``."""
+    for branch in branches(model.paths):
+        hop = branch[0]
+        if not hop.up:  # the link is on another table: not a row shared by its keys
+            model.parties = {}
+            break
+        col = hop.pairs[0][0]
+        model.parties[col.name] = (*model.parties.get(col.name, ()), branch)
+    policy = model.policy
+    keep = policy.shared == "keep"
+    if keep and model.is_subject:
+        errors.append(f"{model.name}: the subject model cannot be shared='keep'")
+    elif keep and not model.shareable:
+        links = ", ".join(model.parties) or "none on the table itself"
+        errors.append(
+            f"{model.name}: shared='keep' is for rows that two or more foreign keys link to "
+            f"members (a sender and a recipient); its links: {links}"
+        )
+    elif keep:
+        for name in model.parties:
+            if not model.table.c[name].nullable:
+                errors.append(
+                    f"{model.name}.{name}: shared='keep' sets an erased member's link to NULL, "
+                    "so the column must be nullable"
+                )
+    for col_name, spec in model.columns.items():
+        if spec.party is None:
+            continue
+        where = f"{model.name}.{col_name}"
+        if not keep:
+            errors.append(f"{where}: party={spec.party!r} needs ModelPolicy(shared='keep')")
+        elif spec.party not in model.parties:
+            errors.append(
+                f"{where}: party {spec.party!r} is not one of the row's links to members "
+                f"({', '.join(model.parties)})"
+            )
 
 
 def _shortest(

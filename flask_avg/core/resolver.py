@@ -56,6 +56,24 @@ class Resolver:
             return false()
         return or_(*clauses) if len(clauses) > 1 else clauses[0]
 
+    def others_own(self, model: DeclaredModel, party: str, subject_ids: SubjectIds) -> Any:
+        """Rows of ``model`` that a link other than ``party`` (see
+        :attr:`~flask_avg.core.registry.DeclaredModel.parties`) ties to a subject
+        outside ``subject_ids``: a message's recipient who stays when its sender goes."""
+        key = self.subject_key
+        ids: Any = subject_ids if isinstance(subject_ids, Select) else list(subject_ids)
+        clauses: list[Any] = []
+        for name, paths in model.parties.items():
+            if name == party:
+                continue
+            if all(len(p) == 1 and p[0].pairs[0][1] is key for p in paths):
+                # a direct link to the subject: no need to read the subject table
+                col = paths[0][0].pairs[0][0]
+                clauses.append(col.is_not(None) & col.not_in(ids))
+            else:
+                clauses.append(self.ownership(model, select(key).where(key.not_in(ids)), paths))
+        return or_(*clauses) if clauses else false()
+
     def select_rows(self, model: DeclaredModel, subject_ids: SubjectIds) -> Select[Any]:
         """``SELECT`` of the model's rows (ORM entities where mapped), ordered by key."""
         entity: Any = model.cls if model.cls is not None else model.table
