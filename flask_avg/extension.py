@@ -232,8 +232,9 @@ class AVG:
     ) -> Callable[[Callable[[list[Any], str], Any]], Callable[[list[Any], str], Any]]:
         """Decorator: ``func(keys, action)`` is told, batch by batch, which primary keys
         of ``model`` (a declared model or table) are about to be deleted
-        (``action == "delete"``) or anonymised (``"anonymise"``) by an erasure or a
-        purge, inside its transaction, before the statement runs.
+        (``action == "delete"``), anonymised (``"anonymise"``) or, for a row kept for
+        another member (``shared="keep"``), unlinked from the erased one (``"unlink"``)
+        by an erasure or a purge, inside its transaction, before the statement runs.
 
         Erasure is set-based SQL: ORM events (``after_delete``, ...) do not fire.
         Use this to clean a search index, a cache or files kept beside the rows.

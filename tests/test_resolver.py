@@ -83,6 +83,18 @@ def test_owners_of_counts_people_behind_matching_rows(app):
     assert sorted(owners) == sorted([a.member.id, b.member.id])
 
 
+def test_owners_of_correlates_through_every_hop(app):
+    """A payment reaches its member through the invoice: only that member owns it."""
+    a, _b = full_member(1), full_member(2)
+    db.session.commit()
+    state = get_state()
+    payment_model = state.registry.get(Payment)
+    owners = db.session.scalars(
+        state.resolver.owners_of(payment_model, Payment.id.in_(a.ids["Payment"]))
+    ).all()
+    assert owners == [a.member.id]
+
+
 def test_paths_follow_foreign_keys(app):
     registry = get_state().registry
     assert registry.subject.name == "Member"

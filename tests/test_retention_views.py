@@ -260,3 +260,39 @@ def test_cli_replay_waits_for_a_running_purge(app, tmp_path):
     assert done.exit_code == 0, done.output
     db.session.rollback()
     assert db.session.get(Member, member_id).first_name == "anon"
+
+
+def test_erase_page_and_preview_count_rows_shared_with_others(app, client):
+    from datetime import datetime
+
+    from example_app.models import Message
+
+    _board(app, client)
+    members = db.session.scalars(
+        select(Member).where(Member.email.not_like("%example.org")).order_by(Member.id)
+    ).all()
+    leaving, staying = members[0], members[1]
+    leaving.end_date = date(2000, 1, 1)
+    staying.end_date = None
+    db.session.add(
+        Message(
+            sender_id=leaving.id,
+            recipient_id=staying.id,
+            sent_at=datetime(2026, 1, 1),
+            subject_line="hallo",
+        )
+    )
+    db.session.commit()
+    leaving_id = leaving.id
+    page = client.get(f"/avg/members/{leaving_id}/erase").get_data(as_text=True)
+    assert "Ook van een ander" in page
+    assert re.search(r"\d+ ook van een ander: worden ook voor hen verwijderd", page)
+    form = {"csrf_token": csrf_token(client, "/avg/retention"), "action": "preview"}
+    form |= {f"days_{k}": str(v) for k, v in _days().items()}
+    preview = client.post("/avg/retention", data=form).get_data(as_text=True)
+    assert "ook van leden zijn die blijven" in preview
+    assert re.search(r"Berichten: \d+ ook van een ander: worden ook voor hen verwijderd", preview)
+
+
+def _days() -> dict[str, int]:
+    return {"members": 365, "invoices": SEVEN_YEARS, "signups": 730, "accounts": 730}

@@ -45,12 +45,24 @@ def upgrade(revision: str) -> None:
 
 @avg_cli.command("check")
 def check() -> None:
-    """Print what flask-avg found: declared models, their personal columns and paths."""
+    """Print what flask-avg found: declared models, their paths and personal columns.
+
+    Every foreign-key path a model could follow to the subject is listed, marked
+    ``followed`` or ``not followed`` (see ``ModelPolicy(via=...)``).
+    """
+    from flask_avg.core.registry import describe
+
     registry = _state().registry
     for model in registry:
         role = "subject" if model.is_subject else "related"
         path = " -> ".join([model.table.name, *(hop.dst.name for hop in model.path)])
         click.echo(f"{model.name} ({role}, {model.table.name}): {path}")
+        for candidate in model.candidates:
+            mark = "followed" if model.follows(candidate) else "not followed"
+            click.echo(f"  path ({mark}): {describe(candidate, model.table)}")
+        if model.shareable:
+            how = "kept for the others" if model.policy.shared == "keep" else "erased for all"
+            click.echo(f"  shared by: {', '.join(model.parties)} ({how})")
         if model.policy.retention:
             click.echo(f"  retention: {model.policy.retention} from {model.policy.anchor}")
         for name, spec in model.columns.items():

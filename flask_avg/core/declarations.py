@@ -80,6 +80,9 @@ class Personal:
     anonymise_value: Any = None
     label: Any = None
     recipients: tuple[Any, ...] = ()
+    #: on a row shared by several members (``ModelPolicy(shared="keep")``): the
+    #: foreign-key column of the member this value belongs to
+    party: str | None = None
     #: Art. 9 special category; filled in from the category when the registry is built.
     special: bool = False
 
@@ -96,6 +99,7 @@ def personal(
     anonymise_value: Any = None,
     label: Any = None,
     recipients: tuple[Any, ...] | list[Any] = (),
+    party: str | None = None,
     **extra_info: Any,
 ) -> dict[str, Any]:
     """Mark a column as personal data: ``db.Column(..., info=personal("contact"))``.
@@ -107,6 +111,9 @@ def personal(
     ``editable`` is the default for whether a member may correct the value
     themselves; the board can change it per field. ``anonymise`` picks how
     the erasure engine blanks the value (``"auto"`` chooses by column type).
+    ``party`` names the foreign-key column of the member the value belongs to
+    on a row shared by several members (``ModelPolicy(shared="keep")``): it is
+    blanked when that member is erased and the row is kept for the others.
     Other keyword arguments stay in ``info`` for the host's own use.
     """
     spec = Personal(
@@ -120,6 +127,7 @@ def personal(
         anonymise_value=anonymise_value,
         label=label,
         recipients=tuple(recipients),
+        party=party,
     )
     return {INFO_KEY: spec, **extra_info}
 
@@ -132,9 +140,17 @@ class ModelPolicy:
     * ``anchor``: name of the date column retention counts from (for members
       the end-of-membership date; a NULL anchor means "still current").
     * ``purpose`` / ``basis`` / ``recipients``: defaults for the model's columns.
-    * ``via``: table names to route through when more than one foreign-key
-      path leads to the subject.
+    * ``via``: which foreign-key paths to the subject to follow when there is
+      more than one: a column, relationship or table the path goes through, a
+      tuple of them (each picks its paths; a row belongs to the owners along
+      any of them) or ``"all"``.
     * ``erase``: ``"delete"`` the rows or ``"anonymise"`` them.
+    * ``shared``: what erasing one member does to a row that also belongs to
+      another member who stays (a message's recipient when its sender is
+      erased): ``"delete"`` (the default: the row goes, or is anonymised, for
+      everyone) or ``"keep"`` (the row stays for the others; the erased
+      member's link becomes NULL and their ``personal(party=...)`` columns
+      are blanked).
     * ``label``: a readable (translatable) name for pages and exports.
     * ``columns``: ``{"name": personal(...)}`` for columns the host cannot put
       ``info=`` on (inherited from a library's mixin, say).
@@ -145,10 +161,16 @@ class ModelPolicy:
     purpose: Any = None
     basis: str | None = None
     recipients: tuple[Any, ...] = ()
-    via: tuple[str, ...] = ()
+    via: str | tuple[str, ...] = ()
     erase: str = "delete"
+    shared: str = "delete"
     label: Any = None
     columns: dict[str, dict[str, Any]] = field(default_factory=dict, hash=False)
+
+    @property
+    def routes(self) -> tuple[str, ...]:
+        """``via`` as a tuple (a single name may be given as a string)."""
+        return (self.via,) if isinstance(self.via, str) else tuple(self.via)
 
     def with_defaults(self, spec: Personal) -> Personal:
         """The column spec with this model's purpose/basis/recipients filled in."""

@@ -48,9 +48,35 @@ class Hop:
     up: bool
 
 
+Path = tuple[Hop, ...]
+
+
+def describe(path: Path, start: Table) -> str:
+    """A path as text: ``comments -post_id-> posts -author_id-> members``
+    (``users <-user_id- members`` where the other table holds the key)."""
+    parts = [start.name]
+    for hop in path:
+        cols = "|".join((a if hop.up else b).name for a, b in hop.pairs)
+        parts += [f"-{cols}->" if hop.up else f"<-{cols}-", hop.dst.name]
+    return " ".join(parts)
+
+
+def branches(paths: tuple[Path, ...] | list[Path]) -> list[Path]:
+    """The paths split at their first hop's pairs: one branch per foreign key the
+    row itself (or the first row reached) holds (``sender_id``, ``recipient_id``)."""
+    out: list[Path] = []
+    for path in paths:
+        first, rest = path[0], path[1:]
+        if len(first.pairs) == 1:
+            out.append(path)
+        else:
+            out += [(replace(first, pairs=(pair,)), *rest) for pair in first.pairs]
+    return out
+
+
 @dataclass(eq=False)
 class DeclaredModel:
-    """One declared model or table, its personal columns and its path to the subject."""
+    """One declared model or table, its personal columns and its paths to the subject."""
 
     name: str
     table: Table
@@ -58,9 +84,30 @@ class DeclaredModel:
     policy: ModelPolicy
     columns: dict[str, Personal]
     is_subject: bool = False
-    path: tuple[Hop, ...] = ()
+    #: the foreign-key paths ownership follows: a row belongs to the subjects
+    #: reached along any of them
+    paths: tuple[Path, ...] = ()
+    #: every path that could be followed, in order (``flask avg check`` lists them)
+    candidates: tuple[Path, ...] = ()
+    #: foreign-key column of this table -> the branches of ``paths`` starting with
+    #: it: a row with two or more non-NULL ones may belong to several members
+    parties: dict[str, tuple[Path, ...]] = field(default_factory=dict)
     #: column name -> ORM attribute name, for mapped models
     attributes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def path(self) -> Path:
+        """The first path followed (the only one, for most models)."""
+        return self.paths[0] if self.paths else ()
+
+    def follows(self, path: Path) -> bool:
+        """Whether ownership follows ``path`` (one of :attr:`candidates`)."""
+        return _among(path, self.paths)
+
+    @property
+    def shareable(self) -> bool:
+        """Whether a row may belong to more than one member (two or more parties)."""
+        return len(self.parties) > 1
 
     def value(self, row: Any, column: str) -> Any:
         """A column's value from an ORM object or a row mapping."""
@@ -167,12 +214,14 @@ def build_registry(db: Any, catalogue: Catalogue) -> Registry:
     subject = subject_models[0]
     if len(subject.primary_key) != 1:
         errors.append(f"{subject.name}: the subject model needs a single-column primary key")
+    edges = _edges(db.metadata)
     for model in declared:
         if not model.is_subject:
-            model.path = _find_path(model, subject, db.metadata, errors)
+            _find_paths(model, subject, edges, errors)
+        _check_parties(model, errors)
     if errors:
         raise ConfigurationError("flask-avg declarations:\n  - " + "\n  - ".join(errors))
-    declared.sort(key=lambda m: (not m.is_subject, len(m.path), m.name))
+    declared.sort(key=lambda m: (not m.is_subject, min(map(len, m.paths), default=0), m.name))
     return Registry(subject=subject, models=declared)
 
 
@@ -261,6 +310,8 @@ def _read_model(
         errors.append(f"{name}: retention {policy.retention!r} needs an anchor date column")
     if policy.erase not in ("delete", "anonymise"):
         errors.append(f"{name}: erase must be 'delete' or 'anonymise', not {policy.erase!r}")
+    if policy.shared not in ("delete", "keep"):
+        errors.append(f"{name}: shared must be 'delete' or 'keep', not {policy.shared!r}")
     attributes: dict[str, str] = {}
     if cls is not None:
         prop: Any
@@ -277,7 +328,12 @@ def _edges(metadata: Any) -> dict[Table, list[Hop]]:
     """Foreign-key edges in both directions, grouped per (src, dst, direction)."""
     grouped: dict[tuple[Table, Table, bool], list[tuple[Column[Any], Column[Any]]]] = {}
     for table in metadata.tables.values():
-        for fk_constraint in table.foreign_key_constraints:
+        order = {col.name: i for i, col in enumerate(table.columns)}
+        constraints = sorted(
+            table.foreign_key_constraints,
+            key=lambda c: [order.get(col.name, 0) for col in c.columns],
+        )
+        for fk_constraint in constraints:  # in column order: sender_id before recipient_id
             if len(fk_constraint.elements) != 1:
                 continue  # composite keys are not followed
             fk = fk_constraint.elements[0]
@@ -293,30 +349,162 @@ def _edges(metadata: Any) -> dict[Table, list[Hop]]:
     return edges
 
 
-def _find_path(
-    model: DeclaredModel, subject: DeclaredModel, metadata: Any, errors: list[str]
-) -> tuple[Hop, ...]:
-    edges = _edges(metadata)
-    waypoints: list[Table] = []
-    for name in model.policy.via:
-        if name not in metadata.tables:
-            errors.append(f"{model.name}: via table {name!r} does not exist")
-            return ()
-        waypoints.append(metadata.tables[name])
-    path: list[Hop] = []
-    start = model.table
-    for goal in [*waypoints, subject.table]:
-        leg = _shortest(start, goal, edges, came_up=path[-1].up if path else None)
-        if leg is None:
+#: Paths through a model's own foreign keys found at most; more means a schema
+#: that needs ``via`` anyway.
+MAX_PATHS = 64
+
+
+def _find_paths(
+    model: DeclaredModel, subject: DeclaredModel, edges: dict[Table, list[Hop]], errors: list[str]
+) -> None:
+    """Find the model's paths to the subject and choose the ones to follow.
+
+    A path *climbing* foreign keys from the row to the member (comment -> post
+    -> member) says whose row it is. Paths that first go *down* to rows pointing
+    at this one (a login account that a member row points to, a team through
+    its association table) are only considered when no climbing path exists,
+    and then only the shortest. More than one such path is refused until
+    ``ModelPolicy(via=...)`` says which to follow.
+    """
+    shortest = _shortest(model.table, subject.table, edges, came_up=None)
+    found = []
+    if shortest is not None:
+        found = _all_paths(model.table, subject.table, edges, down_limit=len(shortest) + 2)
+    if not found:
+        errors.append(
+            f"{model.name}: no foreign-key path from table {model.table.name!r} to the "
+            f"subject table {subject.table.name!r}"
+        )
+        return
+    default = _preferred(found)
+    routes = model.policy.routes
+    listing = "".join(f"\n      {describe(p, model.table)}" for p in found[:MAX_PATHS])
+    if not routes or routes == ("all",):
+        if len(default) > 1 and not routes:
             errors.append(
-                f"{model.name}: no foreign-key path from table {model.table.name!r} to the "
-                f"subject table {subject.table.name!r}"
-                + (f" through {', '.join(model.policy.via)}" if model.policy.via else "")
+                f"{model.name}: reaches the subject along {len(default)} foreign-key paths; "
+                "say which to follow with ModelPolicy(via=...): a column, relationship or "
+                'table on the path, a tuple of them, or "all" (a row then belongs to the '
+                "members along any of them):"
+                + "".join(f"\n      {describe(p, model.table)}" for p in default)
             )
-            return ()
-        path.extend(leg)
-        start = goal
-    return tuple(path)
+            return
+        chosen = default
+    else:
+        chosen = []
+        for name in routes:
+            matched = default if name == "all" else [p for p in found if _on(model, p, name)]
+            if not matched:
+                errors.append(
+                    f"{model.name}: via {name!r} names no column, relationship or table on "
+                    f"its paths to the subject:{listing}"
+                )
+                return
+            chosen += [p for p in _preferred(matched) if not _among(p, chosen)]
+    model.paths = tuple(chosen)
+    model.candidates = (*default, *(p for p in chosen if not _among(p, default)))
+
+
+def _among(path: Path, paths: list[Path] | tuple[Path, ...]) -> bool:
+    return any(
+        len(p) == len(path) and all(a is b for a, b in zip(p, path, strict=True)) for p in paths
+    )
+
+
+def _preferred(paths: list[Path]) -> list[Path]:
+    """Every climbing path; without one, the shortest paths."""
+    climbing = [p for p in paths if all(hop.up for hop in p)]
+    if climbing or not paths:
+        return climbing
+    length = min(map(len, paths))
+    return [p for p in paths if len(p) == length]
+
+
+def _on(model: DeclaredModel, path: Path, name: str) -> bool:
+    """Whether ``name`` is a table, a foreign-key column (``col`` or ``table.col``)
+    or (on the model's class) a relationship that ``path`` goes through."""
+    if any(hop.dst.name == name for hop in path):
+        return True
+    for hop in path:
+        for a, b in hop.pairs:
+            col = a if hop.up else b
+            if name in (col.name, f"{col.table.name}.{col.name}"):
+                return True
+    if model.cls is None:
+        return False
+    rel: Any = sa_inspect(model.cls).relationships.get(name)
+    if rel is None:
+        return False
+    first = path[0]
+    if rel.secondary is not None and first.dst is rel.secondary:
+        return True
+    pairs = {(id(a), id(b)) for a, b in rel.local_remote_pairs or ()}
+    return any((id(a), id(b)) in pairs for a, b in first.pairs)
+
+
+def _all_paths(
+    start: Table, goal: Table, edges: dict[Table, list[Hop]], down_limit: int
+) -> list[Path]:
+    """Every path from ``start`` to ``goal`` that visits no table twice and never
+    goes up to a parent and back down; those going down at all are at most
+    ``down_limit`` hops long. Shortest first, at most :data:`MAX_PATHS`."""
+    found: list[Path] = []
+
+    def walk(table: Table, last_up: bool | None, seen: frozenset[Table], path: Path) -> None:
+        for hop in edges.get(table, []):
+            if len(found) >= MAX_PATHS:
+                return
+            if (last_up is True and not hop.up) or hop.dst in seen:
+                continue
+            step = (*path, hop)
+            if hop.dst is goal:
+                found.append(step)
+            elif all(h.up for h in step) or len(step) < down_limit:
+                walk(hop.dst, hop.up, seen | {hop.dst}, step)
+
+    walk(start, None, frozenset({start}), ())
+    found.sort(key=lambda p: (len(p), describe(p, start)))
+    return found
+
+
+def _check_parties(model: DeclaredModel, errors: list[str]) -> None:
+    """Group the followed paths by the foreign key the row holds; check ``shared``
+    and ``personal(party=...)``."""
+    for branch in branches(model.paths):
+        hop = branch[0]
+        if not hop.up:  # the link is on another table: not a row shared by its keys
+            model.parties = {}
+            break
+        col = hop.pairs[0][0]
+        model.parties[col.name] = (*model.parties.get(col.name, ()), branch)
+    policy = model.policy
+    keep = policy.shared == "keep"
+    if keep and model.is_subject:
+        errors.append(f"{model.name}: the subject model cannot be shared='keep'")
+    elif keep and not model.shareable:
+        links = ", ".join(model.parties) or "none on the table itself"
+        errors.append(
+            f"{model.name}: shared='keep' is for rows that two or more foreign keys link to "
+            f"members (a sender and a recipient); its links: {links}"
+        )
+    elif keep:
+        for name in model.parties:
+            if not model.table.c[name].nullable:
+                errors.append(
+                    f"{model.name}.{name}: shared='keep' sets an erased member's link to NULL, "
+                    "so the column must be nullable"
+                )
+    for col_name, spec in model.columns.items():
+        if spec.party is None:
+            continue
+        where = f"{model.name}.{col_name}"
+        if not keep:
+            errors.append(f"{where}: party={spec.party!r} needs ModelPolicy(shared='keep')")
+        elif spec.party not in model.parties:
+            errors.append(
+                f"{where}: party {spec.party!r} is not one of the row's links to members "
+                f"({', '.join(model.parties)})"
+            )
 
 
 def _shortest(

@@ -9,7 +9,8 @@ table use that condition directly, never a subquery on the same table
 (MariaDB error 1093); the keys of models reached *down* from the subject (its
 login account) are read first, before the subject row loses its pointer to
 them. Ledger rows are written with ``INSERT ... SELECT``, before the rows they
-name change.
+name change. A row of a ``ModelPolicy(shared="keep")`` model that also belongs
+to a member outside the batch stays: the batch's links in it become NULL.
 
 :func:`purge_range` removes the expired rows of one model in a key range.
 """
@@ -17,7 +18,7 @@ name change.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
@@ -38,6 +39,7 @@ from flask_avg.core import external
 from flask_avg.core.logins import logins_of
 from flask_avg.core.plugins import EraseContext, Erased, Plugin
 from flask_avg.core.registry import DeclaredModel
+from flask_avg.core.registry import branches as path_branches
 from flask_avg.core.sql import key_in
 from flask_avg.core.types import UTCDateTime, utcnow
 from flask_avg.features.retention import selfref
@@ -58,12 +60,16 @@ class ModelCounts:
     held: int = 0
     #: rows kept (or, for the subject, anonymised) because other kept rows point to them
     blocked: int = 0
+    #: rows kept for another member, the erased member's link removed (``shared="keep"``;
+    #: once per link, should two erased members leave a third's row)
+    unlinked: int = 0
 
     def add(self, other: ModelCounts) -> None:
         self.deleted += other.deleted
         self.anonymised += other.anonymised
         self.held += other.held
         self.blocked += other.blocked
+        self.unlinked += other.unlinked
 
 
 @dataclass
@@ -205,8 +211,10 @@ def erase_subjects(
                 if count_held:
                     counts.held += _count(session, model, own, ~plan.expired(model))
                 own = own & plan.expired(model)
-        # Two foreign keys to the subject (sender, recipient) make an OR that no
-        # index serves: one statement per branch instead.
+            if model.policy.shared == "keep":
+                counts.unlinked += _unlink_shared(session, plan, model, ids)
+        # Two foreign keys to the subject (sender, recipient), or several paths,
+        # make an OR that no index serves: one statement per branch instead.
         branches = [own] if model.name in early else _branches(plan, model, ids)
         if plan.action(model) == "anonymise":
             vals = plan.values(model)
@@ -283,18 +291,32 @@ def _login_rows(
 
 
 def _branches(plan: Plan, model: DeclaredModel, ids: Any) -> list[Any]:
-    """The ownership clause of ``model`` split at its first hop's OR, held rows left out."""
-    first, rest = model.path[0], model.path[1:]
+    """The ownership clause of ``model`` split into one clause per followed path and
+    per foreign key of its first hop, held rows left out."""
     out = []
-    for pair in first.pairs if len(first.pairs) > 1 else [None]:
-        part = model
-        if pair is not None:
-            part = replace(model, path=(replace(first, pairs=(pair,)), *rest))
-        clause = plan.resolver.ownership(part, ids)
+    for branch in path_branches(model.paths):
+        clause = plan.resolver.ownership(model, ids, [branch])
         if plan.held(model):
             clause = clause & plan.expired(model)
         out.append(clause)
     return out
+
+
+def _unlink_shared(session: Session, plan: Plan, model: DeclaredModel, ids: Any) -> int:
+    """``shared="keep"``: rows the batch's subjects share with a member who stays keep
+    existing for that member; the batch's links in them become NULL and the columns
+    declared ``personal(party=...)`` for those links are blanked. One ``UPDATE`` per
+    link; the rows left owned by the batch alone go as usual afterwards."""
+    n = 0
+    for party, paths in model.parties.items():
+        mine = plan.resolver.ownership(model, ids, paths)
+        if plan.held(model):
+            mine = mine & plan.expired(model)
+        others = plan.resolver.others_own(model, party, ids)
+        _tell(session, plan, model.table, mine & others, "unlink")
+        stmt = update(model.table).where(mine, others).values(plan.party_values(model, party))
+        n += _exec(session, stmt)
+    return n
 
 
 def _subject_rows(

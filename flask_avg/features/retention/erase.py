@@ -32,6 +32,7 @@ from flask_avg.core.signals import subject_erased
 from flask_avg.features.retention import engine, ledger
 from flask_avg.features.retention.lock import Lock
 from flask_avg.features.retention.plan import Plan
+from flask_avg.features.retention.preview import SharedRows, shared
 
 #: What the web user is told when an erasure met a running purge (``PurgeLocked``).
 PURGE_RUNNING = _l("A retention purge is running; try again in a minute. Nothing was changed.")
@@ -57,6 +58,8 @@ class Check:
     held: int = 0
     until: date | None = None
     reason: str = ""
+    #: rows that also belong to a member who stays, and what happens to them
+    shared: SharedRows | None = None
 
 
 @dataclass
@@ -99,10 +102,11 @@ def check(state: Any, plan: Plan, subject_id: Any) -> list[Check]:
     """Phase one: can each model's rows of this subject be erased now?"""
     session = state.db.session
     checks: list[Check] = []
+    with_others = {found.model: found for found in shared(state, plan, [subject_id])}
     for model in state.registry:
         own = state.resolver.ownership(model, [subject_id])
         rows = int(session.scalar(select(func.count()).select_from(model.table).where(own)) or 0)
-        item = Check(model.name, rows, can_erase=True)
+        item = Check(model.name, rows, can_erase=True, shared=with_others.get(model.name))
         if rows and plan.held(model):
             kept = own & ~plan.expired(model)
             item.held = int(
@@ -221,6 +225,9 @@ def _erase(
             continue
         if counts.deleted:
             result.removed.append(Outcome(model.name, counts.deleted, _("Deleted")))
+        if counts.unlinked:
+            why = _("Kept for the other members they belong to, without the link to this member")
+            result.anonymised.append(Outcome(model.name, counts.unlinked, why))
         if counts.anonymised:
             why = (
                 _("Anonymised instead of deleted: records that must be kept still refer to it")

@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, and_, exists, false, or_, select
+from sqlalchemy import DateTime, and_, exists, false, null, or_, select
 from sqlalchemy.schema import sort_tables
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -56,7 +56,7 @@ class Plan:
                 found.setdefault(parent, []).append((fk.parent, fk.column))
         #: models reached by going *down* from the subject (a login account the
         #: member points to): their keys are read before the subject changes
-        self.down = [m for m in models if any(not hop.up for hop in m.path)]
+        self.down = [m for m in models if any(not hop.up for p in m.paths for hop in p)]
         self._actions = {
             m.name: str(state.settings.get(erase_setting(m), m.policy.erase)) for m in models
         }
@@ -141,6 +141,16 @@ class Plan:
     def values(self, model: DeclaredModel) -> dict[str, Any]:
         """``SET`` values anonymising a row of ``model``."""
         return anonymise.sql(self._raw(model))
+
+    def party_values(self, model: DeclaredModel, party: str) -> dict[str, Any]:
+        """``SET`` values removing one member from a shared row: the link ``party``
+        becomes NULL, the columns declared ``personal(party=party)`` are blanked."""
+        vals: dict[str, Any] = {party: null()}
+        for name, spec in model.columns.items():
+            value = anonymise.target(model, name) if spec.party == party else anonymise.KEEP
+            if value is not anonymise.KEEP:
+                vals[name] = value
+        return anonymise.sql(vals)
 
     def not_anonymised(self, model: DeclaredModel) -> ColumnElement[bool]:
         return anonymise.not_anonymised(model, self._raw(model))

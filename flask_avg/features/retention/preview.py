@@ -1,12 +1,16 @@
-"""Counts of what a purge would remove today, cheap enough for a page or a panel."""
+"""Counts of what a purge would remove today, cheap enough for a page or a panel,
+and of the rows an erasure would take from members who stay (:func:`shared`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, case, func, or_, select
 
+from flask_avg.core.presenters import column_label
 from flask_avg.features.retention.plan import Plan
 
 
@@ -31,3 +35,73 @@ def preview(
         stmt = select(func.count()).select_from(model.table).where(cond)
         out[category][model.name] = int(session.scalar(stmt) or 0)
     return out
+
+
+@dataclass
+class SharedRows:
+    """Rows an erasure reaches that also belong to a member who stays."""
+
+    model: str
+    rows: int
+    #: ``"keep"``: they stay for the others, without the erased member's link and
+    #: ``columns``; ``"delete"`` or ``"anonymise"``: that happens for everyone
+    action: str
+    #: with ``"keep"``: the erased members' columns blanked with their links
+    #: (``personal(party=...)``), as readable labels
+    columns: tuple[str, ...] = ()
+
+
+def shared(
+    state: Any, plan: Plan, subject_ids: Sequence[Any] | Select[Any], *, purging: bool = False
+) -> list[SharedRows]:
+    """Per model whose rows may belong to several members (a message's sender and
+    recipient): how many rows owned by ``subject_ids`` also belong to someone
+    else, and what erasing them does to those rows (``ModelPolicy(shared=...)``).
+
+    One count per such model. Rows under a legal hold are left out (the erasure
+    does not touch them); ``purging`` leaves out models whose expired rows the
+    purge removes on their own retention date anyway (see :meth:`Plan.left_to_rows`).
+    """
+    session = state.db.session
+    resolver = state.resolver
+    out: list[SharedRows] = []
+    for model in state.registry:
+        if not model.shareable or (purging and plan.left_to_rows(model)):
+            continue
+        parties = {
+            party: resolver.ownership(model, subject_ids, paths)
+            & resolver.others_own(model, party, subject_ids)
+            for party, paths in model.parties.items()
+        }
+        cond: Any = or_(*parties.values())
+        if plan.held(model):
+            cond = cond & plan.expired(model)
+        per_party = [func.sum(case((c, 1), else_=0)) for c in parties.values()]
+        found = session.execute(
+            select(func.count(), *per_party).select_from(model.table).where(cond)
+        ).one()
+        if not found[0]:
+            continue
+        keep = model.policy.shared == "keep"
+        linked = {party for party, n in zip(parties, found[1:], strict=True) if n}
+        blanked = tuple(
+            str(column_label(model, name))
+            for name, spec in model.columns.items()
+            if keep and spec.party in linked
+        )
+        action = "keep" if keep else plan.action(model)
+        out.append(SharedRows(model.name, int(found[0]), action, blanked))
+    return out
+
+
+def shared_on_purge(
+    state: Any, days: dict[str, int] | None = None, as_of: date | None = None
+) -> list[SharedRows]:
+    """:func:`shared` for the members the next purge would erase."""
+    plan = Plan(state, as_of or date.today(), days)
+    subject = state.registry.subject
+    if not subject.policy.retention or subject.anchor_column is None:
+        return []
+    key = subject.primary_key[0]
+    expired = select(key).where(plan.expired(subject) & plan.not_anonymised(subject))
+    return shared(state, plan, expired, purging=True)

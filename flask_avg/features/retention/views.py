@@ -26,7 +26,7 @@ from flask_avg.features.retention import ledger as ledger_mod
 from flask_avg.features.retention.engine import ModelCounts
 from flask_avg.features.retention.erase import PURGE_RUNNING, check
 from flask_avg.features.retention.plan import Plan, erase_setting
-from flask_avg.features.retention.preview import preview
+from flask_avg.features.retention.preview import preview, shared_on_purge
 from flask_avg.features.retention.service import PurgeLocked, erase_subject, purge
 
 
@@ -141,6 +141,7 @@ def create_blueprint(state: Any) -> Blueprint:
         values = {key: current[key] for key in cats}
         errors: dict[str, str] = {}
         counts = None
+        shared_rows: list[Any] = []
         if request.method == "POST":
             if not form.validate_on_submit():
                 abort(400)
@@ -164,6 +165,7 @@ def create_blueprint(state: Any) -> Blueprint:
                 return redirect(url_for("avg_retention.manage"))
             if not errors:
                 counts = preview(state, values)
+                shared_rows = shared_on_purge(state, values)
         return render_template(
             "avg/retention/manage.html",
             form=form,
@@ -171,6 +173,8 @@ def create_blueprint(state: Any) -> Blueprint:
             values=values,
             errors=errors,
             counts=counts,
+            shared_rows=shared_rows,
+            labels={m.name: m.label for m in models},
             models=models,
             erase_choice=erase_choice,
         )
