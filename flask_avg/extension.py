@@ -213,7 +213,12 @@ class AVG:
 
     # -- plugins -------------------------------------------------------------
     def register_plugin(self, plugin: Plugin) -> Plugin:
-        """Add a :class:`~flask_avg.core.plugins.Plugin` (before ``init_app``); returns it."""
+        """Add a :class:`~flask_avg.core.plugins.Plugin` (before ``init_app``); returns it.
+
+        A plugin without a name, or an object that is not a plugin, is refused here;
+        a name taken twice is refused at ``init_app``, where all plugins meet.
+        """
+        Plugins([plugin])  # the same checks as at init_app, said where the mistake is
         self._plugins.append(plugin)
         return plugin
 

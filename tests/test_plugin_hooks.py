@@ -274,13 +274,6 @@ def test_a_hook_that_raises_aborts_the_purge_batch(app, hooks):
     assert audit("retention.purge") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="erase_subject does not roll back when it fails (retention/erase.py), and the "
-    "next erase_subject commits what is pending first: the failed erasure's deleted "
-    "messages and group memberships and its ledger rows are committed, and the photo goes, "
-    "though the member's record stays",
-)
 def test_a_failed_erasure_is_not_committed_by_the_next_one(app, hooks):
     me, _friend = _with_everything(1)
     next_one = full_member(3)  # shares nothing with the first
@@ -302,11 +295,6 @@ def test_a_failed_erasure_is_not_committed_by_the_next_one(app, hooks):
     assert _changed(member_id, user_id, photo) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the purge's stale-account stage deletes login accounts without telling "
-    "the before_erase hooks (retention/purge.py _stale_accounts)",
-)
 def test_the_purge_tells_the_hooks_of_stale_login_accounts(app, hooks):
     from datetime import datetime
 

@@ -91,14 +91,17 @@ def _exec(session: Session, stmt: Any) -> int:
     return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
 
-def _tell(session: Session, plan: Plan, table: Any, where: Any, action: str) -> None:
+def tell(session: Session, plan: Plan, table: Any, where: Any, action: str) -> None:
     """Tell the host's ``@avg.before_erase`` hooks which keys of ``table`` go (or are
     anonymised) in this batch, before the statement runs. Costs a query only for
     tables that have a hook."""
-    hooks = plan.state.ext._erase_hooks.get(table)
-    if hooks:
-        pk = list(table.primary_key.columns)[0]
-        tell_keys(plan, table, list(session.scalars(select(pk).where(where))), action)
+    if plan.state.ext._erase_hooks.get(table):
+        pk = list(table.primary_key.columns)
+        if len(pk) == 1:
+            keys = list(session.scalars(select(pk[0]).where(where)))
+        else:  # a composite key is told as tuples, in primary-key column order
+            keys = [tuple(row) for row in session.execute(select(*pk).where(where))]
+        tell_keys(plan, table, keys, action)
 
 
 def tell_keys(plan: Plan, table: Any, keys: list[Any], action: str) -> None:
@@ -220,7 +223,7 @@ def erase_subjects(
             vals = plan.values(model)
             for branch in branches if vals else []:
                 cond = branch & plan.not_anonymised(model)
-                _tell(session, plan, model.table, cond, "anonymise")
+                tell(session, plan, model.table, cond, "anonymise")
                 counts.anonymised += _exec(session, update(model.table).where(cond).values(vals))
             continue
         refs = plan.referenced(model)
@@ -240,7 +243,7 @@ def erase_subjects(
             continue
         for branch in branches:
             cond = _unreferenced(branch, refs)
-            _tell(session, plan, model.table, cond, "delete")
+            tell(session, plan, model.table, cond, "delete")
             counts.deleted += _exec(session, delete(model.table).where(cond))
         if model.name in early and refs is not None:
             counts.blocked += len(early[model.name]) - counts.deleted
@@ -279,14 +282,14 @@ def _login_rows(
     if going is not None:
         counts.deleted += selfref.delete(session, plan, going)
     else:
-        _tell(session, plan, model.table, gone, "delete")
+        tell(session, plan, model.table, gone, "delete")
         counts.deleted += _exec(session, delete(model.table).where(gone))
     vals = plan.values(model)
     if vals and counts.deleted < len(keys):  # the accounts left are the kept ones
         n = _ledger(session, model.name, pk, own, "anonymised", reason)
         out.ledger[(model.name, "anonymised")] = n
         cond = own & plan.not_anonymised(model)
-        _tell(session, plan, model.table, cond, "anonymise")
+        tell(session, plan, model.table, cond, "anonymise")
         counts.anonymised += _exec(session, update(model.table).where(cond).values(vals))
 
 
@@ -313,7 +316,7 @@ def _unlink_shared(session: Session, plan: Plan, model: DeclaredModel, ids: Any)
         if plan.held(model):
             mine = mine & plan.expired(model)
         others = plan.resolver.others_own(model, party, ids)
-        _tell(session, plan, model.table, mine & others, "unlink")
+        tell(session, plan, model.table, mine & others, "unlink")
         stmt = update(model.table).where(mine, others).values(plan.party_values(model, party))
         n += _exec(session, stmt)
     return n
@@ -355,13 +358,13 @@ def _subject_rows(
         )
         if vals:
             # the purge's batch already skips anonymised subjects; anonymising twice is harmless
-            _tell(session, plan, model.table, anonymise_where, "anonymise")
+            tell(session, plan, model.table, anonymise_where, "anonymise")
             stmt = update(model.table).where(anonymise_where)
             counts.anonymised += _exec(session, stmt.values(vals))
     if going is not None:
         counts.deleted += selfref.delete(session, plan, going)
     elif plan.action(model) == "delete":
-        _tell(session, plan, model.table, gone_where, "delete")
+        tell(session, plan, model.table, gone_where, "delete")
         counts.deleted += _exec(session, delete(model.table).where(gone_where))
 
 
@@ -418,7 +421,7 @@ def purge_range(
         vals = plan.values(model)
         if vals:
             cond = where & plan.not_anonymised(model)
-            _tell(session, plan, model.table, cond, "anonymise")
+            tell(session, plan, model.table, cond, "anonymise")
             counts.anonymised = _exec(session, update(model.table).where(cond).values(vals))
         return counts
     refs = plan.referenced(model)
@@ -427,7 +430,7 @@ def purge_range(
         counts.deleted = selfref.delete(session, plan, going)
     else:
         cond = _unreferenced(where, refs)
-        _tell(session, plan, model.table, cond, "delete")
+        tell(session, plan, model.table, cond, "delete")
         counts.deleted = _exec(session, delete(model.table).where(cond))
     counts.blocked = rows - counts.deleted
     return counts

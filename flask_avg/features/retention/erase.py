@@ -180,7 +180,11 @@ def erase_subject(
     session.commit()
     wait = float(config_value("ERASE_LOCK_WAIT")) if wait is None else wait
     with Lock(state, wait=wait):
-        result, logins = _erase(state, subject_id, actor, reason)
+        try:
+            result, logins = _erase(state, subject_id, actor, reason)
+        except BaseException:
+            session.rollback()  # nothing of a failed erasure may ride on a later commit
+            raise
     forget_erased(state, session, logins)
     external.run(state)  # files, mailing lists: after the commit, failures kept for a retry
     subject_erased.send(

@@ -272,6 +272,7 @@ def _stale_accounts(session: Any, plan: Plan, dry_run: bool) -> int:
         if selfref.applies(plan, table):
             selfref.delete(session, plan, selfref.settle(session, plan, table, unused))
         else:
+            engine.tell(session, plan, table, unused, "delete")
             session.execute(delete(table).where(unused))
         # an account kept rows still point to stays: the ledger names only those that went
         left = set(session.scalars(select(pk).where(pk.in_(chunk))))
