@@ -240,6 +240,6 @@ def test_plugins_list_names_every_plugin_and_what_is_owed(app, monkeypatch):
     assert result.exit_code == 0 and "1 done, 0 failed" in result.output
     assert not photo.exists()
     result = runner.invoke(args=["avg", "plugins", "list"])
-    assert "club.photos (example_app.photos): pages: -, external erasures owed: 0" in (
+    assert "club.photos [Pasfoto's] (example_app.photos): pages: -, external erasures owed: 0" in (
         result.output.splitlines()
     )
