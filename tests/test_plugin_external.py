@@ -231,7 +231,9 @@ def test_plugins_list_names_every_plugin_and_what_is_owed(app, monkeypatch):
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert [line.split(" ", 1)[0] for line in lines] == [*BUILTIN_NAMES, "club.photos"]
-    assert "club.photos [Pasfoto's] (example_app.photos): pages: -, external erasures owed: 1" in lines
+    assert (
+        "club.photos [Pasfoto's] (example_app.photos): pages: -, external erasures owed: 1" in lines
+    )
     assert "retention (flask_avg.features.retention): pages: retention" in lines
     assert "acl (flask_avg.features.acl): pages: acl" in lines
 
