@@ -9,28 +9,30 @@ from flask_login import current_user
 
 from flask_avg.core.config import config_value
 from flask_avg.core.web import STATIC, make_blueprint
+from flask_avg.extension import get_state
+
+
+def index() -> Any:
+    if not current_user.is_authenticated:
+        return get_state().deny("avg.self.view")
+    return render_template("avg/index.html")
+
+
+def set_language(code: str) -> Any:
+    # A preference, not personal data: no CSRF needed, nothing stored server-side.
+    if code in config_value("LOCALES"):
+        session["avg_locale"] = code
+    target = request.args.get("next") or ""
+    # Only same-site paths: an open redirect would let links phish members.
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("avg_core.index")
+    return redirect(target)
 
 
 def create_blueprint(state: Any) -> Blueprint:
     bp = make_blueprint("core", __name__)
     bp.static_folder = STATIC
     bp.static_url_path = "/static"
-
-    @bp.route("/")
-    def index() -> Any:
-        if not current_user.is_authenticated:
-            return state.deny("avg.self.view")
-        return render_template("avg/index.html")
-
-    @bp.route("/lang/<code>")
-    def set_language(code: str) -> Any:
-        # A preference, not personal data: no CSRF needed, nothing stored server-side.
-        if code in config_value("LOCALES"):
-            session["avg_locale"] = code
-        target = request.args.get("next") or ""
-        # Only same-site paths: an open redirect would let links phish members.
-        if not target.startswith("/") or target.startswith("//"):
-            target = url_for("avg_core.index")
-        return redirect(target)
-
+    bp.add_url_rule("/", endpoint="index", view_func=index)
+    bp.add_url_rule("/lang/<code>", endpoint="set_language", view_func=set_language)
     return bp

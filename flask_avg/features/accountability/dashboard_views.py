@@ -9,6 +9,7 @@ from markupsafe import Markup
 
 from flask_avg.core.dashboard import DashboardPanel
 from flask_avg.core.i18n import lazy_gettext as _l
+from flask_avg.extension import get_state
 from flask_avg.features.breaches import service as breaches
 from flask_avg.features.consent import service as consent
 
@@ -48,18 +49,20 @@ def visible_panels(state: Any) -> list[DashboardPanel]:
     )
 
 
+def dashboard() -> Any:
+    # Open to anyone who may see at least one panel; each panel checks its own action.
+    state = get_state()
+    panels = visible_panels(state)
+    if not panels:
+        return state.deny("avg.audit.view")
+    rendered = [
+        # A panel is a template rendered with autoescape on; its output is markup.
+        (panel, Markup(render_template(panel.template, **panel.context(state))))  # noqa: S704
+        for panel in panels
+    ]
+    return render_template("avg/accountability/dashboard.html", panels=rendered)
+
+
 def register_routes(bp: Blueprint, state: Any) -> None:
     state.dashboard.extend(PANELS)
-
-    @bp.route("/dashboard")
-    def dashboard() -> Any:
-        # Open to anyone who may see at least one panel; each panel checks its own action.
-        panels = visible_panels(state)
-        if not panels:
-            return state.deny("avg.audit.view")
-        rendered = [
-            # A panel is a template rendered with autoescape on; its output is markup.
-            (panel, Markup(render_template(panel.template, **panel.context(state))))  # noqa: S704
-            for panel in panels
-        ]
-        return render_template("avg/accountability/dashboard.html", panels=rendered)
+    bp.add_url_rule("/dashboard", endpoint="dashboard", view_func=dashboard, methods=["GET"])

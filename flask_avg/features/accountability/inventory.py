@@ -164,6 +164,15 @@ def build(state: Any, *, ignore: tuple[str, ...] | list[str] = ()) -> Inventory:
     return Inventory(subject_table, entries)
 
 
+def view(state: Any) -> Inventory:
+    """The inventory for a reader (the board's page); audited as ``inventory.view``, with
+    how many columns are flagged, and committed."""
+    inv = build(state)
+    state.audit.record("inventory.view", detail={"flagged": len(inv.flagged)})
+    state.db.session.commit()
+    return inv
+
+
 def _column(
     table: str,
     col: Any,

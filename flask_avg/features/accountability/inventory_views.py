@@ -6,15 +6,17 @@ from typing import Any
 
 from flask import Blueprint, render_template
 
-from flask_avg.extension import require
+from flask_avg.extension import get_state, require
 from flask_avg.features.accountability import inventory
 
 
+@require("avg.register.manage")
+def inventory_page() -> Any:
+    inv = inventory.view(get_state())
+    return render_template("avg/accountability/inventory.html", inv=inv)
+
+
 def register_routes(bp: Blueprint, state: Any) -> None:
-    @bp.route("/inventory")
-    @require("avg.register.manage")
-    def inventory_page() -> Any:
-        inv = inventory.build(state)
-        state.audit.record("inventory.view", detail={"flagged": len(inv.flagged)})
-        state.db.session.commit()
-        return render_template("avg/accountability/inventory.html", inv=inv)
+    bp.add_url_rule(
+        "/inventory", endpoint="inventory_page", view_func=inventory_page, methods=["GET"]
+    )

@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import current_app
 
+from flask_avg.core.audit import current_actor
 from flask_avg.core.declarations import LEGAL_BASES
 from flask_avg.core.i18n import gettext as _
 from flask_avg.core.i18n import lazy_gettext as _l
@@ -105,6 +106,62 @@ def board_fields(state: Any) -> dict[str, str]:
 
 def people_overrides(state: Any) -> dict[str, str]:
     return dict(state.settings.get("register.people_per_purpose", {}) or {})
+
+
+def save_board_fields(
+    state: Any,
+    fields: dict[str, str],
+    people: dict[str, str] | None = None,
+    *,
+    actor: str | None = None,
+) -> list[str]:
+    """Store what the board entered and commit; returns the names that changed.
+
+    ``fields`` maps keys of :data:`BOARD_FIELDS` to text (keys left out stay as
+    they are); ``people`` maps a purpose to the categories of people for it (empty
+    text: the default; None leaves them as they are). Only changed values are
+    written; when any changed, the save is audited as ``register.save``.
+    """
+    unknown = set(fields) - set(BOARD_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown register field(s): {', '.join(sorted(unknown))}")
+    actor = actor if actor is not None else current_actor()
+    current = board_fields(state)
+    changed = []
+    for key in BOARD_FIELDS:
+        if key not in fields:
+            continue
+        value = (fields[key] or "").strip()
+        if value != current.get(key, ""):
+            state.settings.set(f"register.{key}", value, actor=actor)
+            changed.append(key)
+    if people is not None:
+        wanted = {purpose: text.strip() for purpose, text in people.items() if (text or "").strip()}
+        if wanted != people_overrides(state):
+            state.settings.set("register.people_per_purpose", wanted, actor=actor)
+            changed.append("people_per_purpose")
+    if changed:
+        state.audit.record("register.save", fields=changed, actor=actor)
+    state.db.session.commit()
+    return changed
+
+
+def export_excel(state: Any) -> bytes:
+    """The register as an .xlsx workbook (:func:`to_excel`); audited as ``register.export``."""
+    data = to_excel(build(state))
+    state.audit.record("register.export", detail={"format": "xlsx"})
+    state.db.session.commit()
+    return data
+
+
+def export_annex(state: Any) -> str:
+    """The processor agreement annex as Markdown; audited as ``register.annex``."""
+    from flask_avg.features.accountability import annex  # annex builds on this module
+
+    text = annex.to_markdown(build(state))
+    state.audit.record("register.annex", detail={"format": "md"})
+    state.db.session.commit()
+    return text
 
 
 def no_purpose() -> str:

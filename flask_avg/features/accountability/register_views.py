@@ -11,8 +11,8 @@ from wtforms.validators import Length
 
 from flask_avg.core.audit import current_actor
 from flask_avg.core.i18n import gettext as _
-from flask_avg.extension import require
-from flask_avg.features.accountability import annex, register
+from flask_avg.extension import get_state, require
+from flask_avg.features.accountability import register
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -27,68 +27,61 @@ def _form_class(reg: register.Register) -> type[FlaskForm]:
     return type("RegisterForm", (FlaskForm,), attrs)
 
 
+def _register_form(state: Any, reg: register.Register) -> FlaskForm:
+    """The form, filled with what is stored (the defaults where the board entered nothing)."""
+    overrides = register.people_overrides(state)
+    people = {f"people_{i}": overrides.get(a.purpose, "") for i, a in enumerate(reg.activities)}
+    return _form_class(reg)(data={**reg.fields, **people})
+
+
+def _download(body: Any, mimetype: str, filename: str) -> Response:
+    return Response(
+        body,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@require("avg.register.manage")
+def register_page() -> Any:
+    state = get_state()
+    reg = register.build(state)
+    form = _register_form(state, reg)
+    if form.validate_on_submit():
+        register.save_board_fields(
+            state,
+            {key: form[key].data or "" for key in register.BOARD_FIELDS},
+            {act.purpose: form[f"people_{i}"].data or "" for i, act in enumerate(reg.activities)},
+            actor=current_actor(),
+        )
+        flash(_("The register is saved."))
+        return redirect(url_for("avg_accountability.register_page"))
+    return render_template("avg/accountability/register.html", reg=reg, form=form)
+
+
+@require("avg.register.manage")
+def register_xlsx() -> Any:
+    return _download(register.export_excel(get_state()), XLSX, "register.xlsx")
+
+
+@require("avg.register.manage")
+def annex_page() -> Any:
+    return render_template("avg/accountability/annex.html", reg=register.build(get_state()))
+
+
+@require("avg.register.manage")
+def annex_markdown() -> Any:
+    return _download(register.export_annex(get_state()), "text/markdown", "annex.md")
+
+
 def register_routes(bp: Blueprint, state: Any) -> None:
-    @bp.route("/register", methods=["GET", "POST"])
-    @require("avg.register.manage")
-    def register_page() -> Any:
-        reg = register.build(state)
-        overrides = register.people_overrides(state)
-        form = _form_class(reg)(
-            data={
-                **reg.fields,
-                **{
-                    f"people_{i}": overrides.get(a.purpose, "")
-                    for i, a in enumerate(reg.activities)
-                },
-            }
-        )
-        if form.validate_on_submit():
-            changed = []
-            for key in register.BOARD_FIELDS:
-                value = (form[key].data or "").strip()
-                if value != reg.fields.get(key, ""):
-                    state.settings.set(f"register.{key}", value, actor=current_actor())
-                    changed.append(key)
-            people = {
-                act.purpose: (form[f"people_{i}"].data or "").strip()
-                for i, act in enumerate(reg.activities)
-                if (form[f"people_{i}"].data or "").strip()
-            }
-            if people != overrides:
-                state.settings.set("register.people_per_purpose", people, actor=current_actor())
-                changed.append("people_per_purpose")
-            if changed:
-                state.audit.record("register.save", fields=changed)
-            state.db.session.commit()
-            flash(_("The register is saved."))
-            return redirect(url_for("avg_accountability.register_page"))
-        return render_template("avg/accountability/register.html", reg=reg, form=form)
-
-    @bp.route("/register.xlsx")
-    @require("avg.register.manage")
-    def register_xlsx() -> Any:
-        data = register.to_excel(register.build(state))
-        state.audit.record("register.export", detail={"format": "xlsx"})
-        state.db.session.commit()
-        return Response(
-            data,
-            mimetype=XLSX,
-            headers={"Content-Disposition": 'attachment; filename="register.xlsx"'},
-        )
-
-    @bp.route("/register/annex")
-    @require("avg.register.manage")
-    def annex_page() -> Any:
-        return render_template("avg/accountability/annex.html", reg=register.build(state))
-
-    @bp.route("/register/annex.md")
-    @require("avg.register.manage")
-    def annex_markdown() -> Any:
-        text = annex.to_markdown(register.build(state))
-        state.audit.record("register.annex", detail={"format": "md"})
-        state.db.session.commit()
-        return Response(
-            text,
-            mimetype="text/markdown",
-            headers={"Content-Disposition": 'attachment; filename="annex.md"'},
-        )
+    bp.add_url_rule(
+        "/register", endpoint="register_page", view_func=register_page, methods=["GET", "POST"]
+    )
+    bp.add_url_rule(
+        "/register.xlsx", endpoint="register_xlsx", view_func=register_xlsx, methods=["GET"]
+    )
+    bp.add_url_rule("/register/annex", endpoint="annex_page", view_func=annex_page, methods=["GET"])
+    bp.add_url_rule(
+        "/register/annex.md", endpoint="annex_markdown", view_func=annex_markdown, methods=["GET"]
+    )

@@ -96,6 +96,28 @@ def find_group(session: Session, name: str) -> Group | None:
     )
 
 
+def member_counts(session: Session) -> dict[int, int]:
+    """How many users each group has, by group id (groups without any left out)."""
+    rows = session.execute(
+        select(GroupMember.group_id, func.count()).group_by(GroupMember.group_id)
+    )
+    return {group_id: int(count) for group_id, count in rows}
+
+
+def member_ids(session: Session, group_id: int) -> list[str]:
+    """The login ids of the users in a group, sorted."""
+    return sorted(
+        session.scalars(select(GroupMember.user_id).where(GroupMember.group_id == group_id))
+    )
+
+
+def own_rules(session: Session, group_id: int) -> dict[str, bool]:
+    """The group's own settings (inherited ones left out): action -> allowed."""
+    return {
+        r.action: r.allow for r in session.scalars(select(Rule).where(Rule.group_id == group_id))
+    }
+
+
 def new_key(session: Session, title: str) -> str:
     base = re.sub(r"[^a-z0-9]+", "_", title.lower()).strip("_")[:40] or "group"
     taken = set(session.scalars(select(Group.key)))

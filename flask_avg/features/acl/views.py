@@ -6,13 +6,14 @@ that goes through :mod:`flask_avg.features.acl.admin` (checked, audited, version
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import click
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
+from sqlalchemy import select
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
@@ -20,9 +21,9 @@ from flask_avg.core.i18n import gettext as _
 from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.jinja import NavItem
 from flask_avg.core.web import make_blueprint
-from flask_avg.extension import require
+from flask_avg.extension import get_state, require
 from flask_avg.features.acl import admin as acl_admin
-from flask_avg.features.acl.models import Group, GroupMember, Rule
+from flask_avg.features.acl.models import Group
 from flask_avg.features.acl.service import Acl, Decision, GroupTree, group_title
 
 MANAGE = acl_admin.MANAGE
@@ -101,216 +102,237 @@ def _acl(state: Any) -> Acl:
     return state.acl  # type: ignore[no-any-return]
 
 
+def _group_or_404(group_id: int) -> Group:
+    grp = get_state().db.session.get(Group, group_id)
+    if grp is None:
+        abort(404)
+    return grp
+
+
+def _back(group_id: int | None = None) -> Any:
+    if group_id is None:
+        return redirect(url_for("avg_acl.index"))
+    return redirect(url_for("avg_acl.group", group_id=group_id))
+
+
+def _run(change: Callable[[], object], ok_message: str, group_id: int | None) -> Any:
+    """Make an :mod:`~flask_avg.features.acl.admin` change; flash the outcome and go back."""
+    try:
+        change()
+    except acl_admin.AclRefused as exc:
+        flash(str(exc), "error")
+    else:
+        flash(ok_message, "success")
+    return _back(group_id)
+
+
+def _matrix(state: Any, tree: GroupTree, grp: Group) -> list[dict[str, Any]]:
+    """Every action with the group's own setting, the outcome and why."""
+    rules = acl_admin.own_rules(state.db.session, grp.id)
+    node = tree.groups[grp.id]
+    matrix = []
+    for action in state.actions:  # flask-avg's own first, then the host's
+        decision = tree.decide([grp.id], action)
+        matrix.append(
+            {
+                "action": action,
+                "label": state.actions[action],
+                "setting": {None: "inherit", True: "allow", False: "deny"}[rules.get(action)],
+                "decision": decision,
+                "why": explain(decision, tree, node),
+            }
+        )
+    return matrix
+
+
+def _wanted_rules(state: Any) -> dict[str, bool | None]:
+    """The matrix as posted: action -> allow (True), deny (False) or inherit (None)."""
+    wanted: dict[str, bool | None] = {}
+    for action in state.actions:
+        value = request.form.get(f"rule-{action}")
+        if value is None:
+            continue
+        if value not in ("inherit", "allow", "deny"):
+            abort(400)
+        wanted[action] = {"inherit": None, "allow": True, "deny": False}[value]
+    return wanted
+
+
+@require(MANAGE)
+def index() -> Any:
+    state = get_state()
+    tree = _acl(state).tree()
+    form = AddGroupForm()
+    form.parent.choices = _parent_choices(tree)
+    return render_template(
+        "avg/acl_index.html",
+        tree=tree,
+        counts=acl_admin.member_counts(state.db.session),
+        form=form,
+        implicit=acl_admin.IMPLICIT_KEYS,
+        title_of=group_title,
+    )
+
+
+@require(MANAGE)
+def add_group() -> Any:
+    state = get_state()
+    form = AddGroupForm()
+    form.parent.choices = _parent_choices(_acl(state).tree())
+    if not _checked(form):
+        return _back()
+    parent = form.parent.data or None
+    title = form.title.data or ""
+    return _run(
+        lambda: acl_admin.add_group(state, title, parent, editor=current_user),
+        _("Group %(title)s added.", title=title),
+        None,
+    )
+
+
+@require(MANAGE)
+def group(group_id: int) -> Any:
+    state = get_state()
+    grp = _group_or_404(group_id)
+    tree = _acl(state).tree()
+    member_ids = acl_admin.member_ids(state.db.session, grp.id)
+    move = MoveForm(parent=grp.parent_id or NO_PARENT)
+    move.parent.choices = _parent_choices(tree, {grp.id, *tree.descendants(grp.id)})
+    return render_template(
+        "avg/acl_group.html",
+        group=grp,
+        tree=tree,
+        chain=tree.ancestors(grp.id),
+        matrix=_matrix(state, tree, grp),
+        members=[(uid, _user_label(uid)) for uid in member_ids],
+        rename=RenameForm(title=group_title(grp)),
+        move=move,
+        member_form=MemberForm(),
+        confirm=ConfirmForm(),
+        deletable=grp.key not in acl_admin.DEFAULT_KEYS,
+        implicit=grp.key in acl_admin.IMPLICIT_KEYS,
+        title_of=group_title,
+    )
+
+
+@require(MANAGE)
+def rename_group(group_id: int) -> Any:
+    grp = _group_or_404(group_id)
+    form = RenameForm()
+    if not _checked(form):
+        return _back(group_id)
+    title = form.title.data or ""
+    return _run(
+        lambda: acl_admin.rename_group(get_state(), grp, title, editor=current_user),
+        _("Group renamed to %(title)s.", title=title),
+        group_id,
+    )
+
+
+@require(MANAGE)
+def move_group(group_id: int) -> Any:
+    state = get_state()
+    grp = _group_or_404(group_id)
+    form = MoveForm()
+    # Every group is offered: the cycle check in admin.move_group gives the clear message.
+    form.parent.choices = _parent_choices(_acl(state).tree())
+    if not _checked(form):
+        return _back(group_id)
+    parent = form.parent.data or None
+    return _run(
+        lambda: acl_admin.move_group(state, grp, parent, editor=current_user),
+        _("Group moved."),
+        group_id,
+    )
+
+
+@require(MANAGE)
+def delete_group(group_id: int) -> Any:
+    grp = _group_or_404(group_id)
+    if not _checked(ConfirmForm()):
+        return _back(group_id)
+    title = group_title(grp)
+    try:
+        acl_admin.delete_group(get_state(), grp, editor=current_user)
+    except acl_admin.AclRefused as exc:
+        flash(str(exc), "error")
+        return _back(group_id)
+    flash(_("Group %(title)s deleted.", title=title), "success")
+    return _back()
+
+
+@require(MANAGE)
+def add_member(group_id: int) -> Any:
+    state = get_state()
+    grp = _group_or_404(group_id)
+    form = MemberForm()
+    if not _checked(form):
+        return _back(group_id)
+    user = state.find_user((form.email.data or "").strip().lower())
+    if user is None:
+        flash(_("No user with that e-mail address."), "error")
+        return _back(group_id)
+
+    def change() -> None:
+        if not acl_admin.add_member(state, grp, user, editor=current_user):
+            raise acl_admin.AclRefused(_("That user is already in this group."))
+
+    return _run(change, _("User added to the group."), group_id)
+
+
+@require(MANAGE)
+def remove_member(group_id: int, user_id: str) -> Any:
+    grp = _group_or_404(group_id)
+    if not _checked(ConfirmForm()):
+        return _back(group_id)
+
+    def change() -> None:
+        if not acl_admin.remove_member(get_state(), grp, user_id, editor=current_user):
+            raise acl_admin.AclRefused(_("That user is not in this group."))
+
+    return _run(change, _("User removed from the group."), group_id)
+
+
+@require(MANAGE)
+def set_rules(group_id: int) -> Any:
+    state = get_state()
+    grp = _group_or_404(group_id)
+    if not _checked(ConfirmForm()):
+        return _back(group_id)
+    wanted = _wanted_rules(state)
+    try:
+        changed = acl_admin.set_rules(state, grp, wanted, editor=current_user)
+    except acl_admin.AclRefused as exc:
+        flash(str(exc), "error")
+    else:
+        flash(_("Permissions saved (%(n)s changed).", n=changed), "success")
+    return _back(group_id)
+
+
 def create_blueprint(state: Any) -> Blueprint:
     bp = make_blueprint("acl", __name__)
     state.nav.append(NavItem("avg_acl.index", _l("Access control"), MANAGE))
-    session = lambda: state.db.session  # noqa: E731
-
-    def group_or_404(group_id: int) -> Group:
-        grp = session().get(Group, group_id)
-        if grp is None:
-            abort(404)
-        return grp
-
-    def back(group_id: int | None = None) -> Any:
-        if group_id is None:
-            return redirect(url_for("avg_acl.index"))
-        return redirect(url_for("avg_acl.group", group_id=group_id))
-
-    def run(change: Any, ok_message: str, group_id: int | None) -> Any:
-        try:
-            change()
-        except acl_admin.AclRefused as exc:
-            flash(str(exc), "error")
-        else:
-            flash(ok_message, "success")
-        return back(group_id)
-
-    @bp.route("/acl")
-    @require(MANAGE)
-    def index() -> Any:
-        tree = _acl(state).tree()
-        counts = dict(
-            session()
-            .execute(select(GroupMember.group_id, func.count()).group_by(GroupMember.group_id))
-            .all()
-        )
-        form = AddGroupForm()
-        form.parent.choices = _parent_choices(tree)
-        return render_template(
-            "avg/acl_index.html",
-            tree=tree,
-            counts=counts,
-            form=form,
-            implicit=acl_admin.IMPLICIT_KEYS,
-            title_of=group_title,
-        )
-
-    @bp.route("/acl/groups", methods=["POST"])
-    @require(MANAGE)
-    def add_group() -> Any:
-        tree = _acl(state).tree()
-        form = AddGroupForm()
-        form.parent.choices = _parent_choices(tree)
-        if not _checked(form):
-            return back()
-        parent = form.parent.data or None
-        title = form.title.data or ""
-
-        def change() -> None:
-            acl_admin.add_group(state, title, parent, editor=current_user)
-
-        return run(change, _("Group %(title)s added.", title=title), None)
-
-    @bp.route("/acl/groups/<int:group_id>")
-    @require(MANAGE)
-    def group(group_id: int) -> Any:
-        grp = group_or_404(group_id)
-        tree = _acl(state).tree()
-        node = tree.groups[grp.id]
-        rules = {
-            r.action: r.allow
-            for r in session().scalars(select(Rule).where(Rule.group_id == grp.id))
-        }
-        matrix = []
-        for action in state.actions:  # flask-avg's own first, then the host's
-            decision = tree.decide([grp.id], action)
-            matrix.append(
-                {
-                    "action": action,
-                    "label": state.actions[action],
-                    "setting": {None: "inherit", True: "allow", False: "deny"}[rules.get(action)],
-                    "decision": decision,
-                    "why": explain(decision, tree, node),
-                }
-            )
-        member_ids = sorted(
-            session().scalars(select(GroupMember.user_id).where(GroupMember.group_id == grp.id))
-        )
-        rename = RenameForm(title=group_title(grp))
-        move = MoveForm(parent=grp.parent_id or NO_PARENT)
-        move.parent.choices = _parent_choices(tree, {grp.id, *tree.descendants(grp.id)})
-        return render_template(
-            "avg/acl_group.html",
-            group=grp,
-            tree=tree,
-            chain=tree.ancestors(grp.id),
-            matrix=matrix,
-            members=[(uid, _user_label(uid)) for uid in member_ids],
-            rename=rename,
-            move=move,
-            member_form=MemberForm(),
-            confirm=ConfirmForm(),
-            deletable=grp.key not in acl_admin.DEFAULT_KEYS,
-            implicit=grp.key in acl_admin.IMPLICIT_KEYS,
-            title_of=group_title,
-        )
-
-    @bp.route("/acl/groups/<int:group_id>/rename", methods=["POST"])
-    @require(MANAGE)
-    def rename_group(group_id: int) -> Any:
-        grp = group_or_404(group_id)
-        form = RenameForm()
-        if not _checked(form):
-            return back(group_id)
-        title = form.title.data or ""
-        return run(
-            lambda: acl_admin.rename_group(state, grp, title, editor=current_user),
-            _("Group renamed to %(title)s.", title=title),
-            group_id,
-        )
-
-    @bp.route("/acl/groups/<int:group_id>/move", methods=["POST"])
-    @require(MANAGE)
-    def move_group(group_id: int) -> Any:
-        grp = group_or_404(group_id)
-        tree = _acl(state).tree()
-        form = MoveForm()
-        # Every group is offered: the cycle check below gives the clear message.
-        form.parent.choices = _parent_choices(tree)
-        if not _checked(form):
-            return back(group_id)
-        parent = form.parent.data or None
-        return run(
-            lambda: acl_admin.move_group(state, grp, parent, editor=current_user),
-            _("Group moved."),
-            group_id,
-        )
-
-    @bp.route("/acl/groups/<int:group_id>/delete", methods=["POST"])
-    @require(MANAGE)
-    def delete_group(group_id: int) -> Any:
-        grp = group_or_404(group_id)
-        if not _checked(ConfirmForm()):
-            return back(group_id)
-        title = group_title(grp)
-        try:
-            acl_admin.delete_group(state, grp, editor=current_user)
-        except acl_admin.AclRefused as exc:
-            flash(str(exc), "error")
-            return back(group_id)
-        flash(_("Group %(title)s deleted.", title=title), "success")
-        return back()
-
-    @bp.route("/acl/groups/<int:group_id>/members", methods=["POST"])
-    @require(MANAGE)
-    def add_member(group_id: int) -> Any:
-        grp = group_or_404(group_id)
-        form = MemberForm()
-        if not _checked(form):
-            return back(group_id)
-        user = state.find_user((form.email.data or "").strip().lower())
-        if user is None:
-            flash(_("No user with that e-mail address."), "error")
-            return back(group_id)
-
-        def change() -> None:
-            if not acl_admin.add_member(state, grp, user, editor=current_user):
-                raise acl_admin.AclRefused(_("That user is already in this group."))
-
-        return run(change, _("User added to the group."), group_id)
-
-    @bp.route("/acl/groups/<int:group_id>/members/<user_id>/remove", methods=["POST"])
-    @require(MANAGE)
-    def remove_member(group_id: int, user_id: str) -> Any:
-        grp = group_or_404(group_id)
-        if not _checked(ConfirmForm()):
-            return back(group_id)
-
-        def change() -> None:
-            if not acl_admin.remove_member(state, grp, user_id, editor=current_user):
-                raise acl_admin.AclRefused(_("That user is not in this group."))
-
-        return run(change, _("User removed from the group."), group_id)
-
-    @bp.route("/acl/groups/<int:group_id>/rules", methods=["POST"])
-    @require(MANAGE)
-    def set_rules(group_id: int) -> Any:
-        grp = group_or_404(group_id)
-        if not _checked(ConfirmForm()):
-            return back(group_id)
-        wanted: dict[str, bool | None] = {}
-        for action in state.actions:
-            value = request.form.get(f"rule-{action}")
-            if value is None:
-                continue
-            if value not in ("inherit", "allow", "deny"):
-                abort(400)
-            wanted[action] = {"inherit": None, "allow": True, "deny": False}[value]
-        try:
-            changed = acl_admin.set_rules(state, grp, wanted, editor=current_user)
-        except acl_admin.AclRefused as exc:
-            flash(str(exc), "error")
-        else:
-            flash(_("Permissions saved (%(n)s changed).", n=changed), "success")
-        return back(group_id)
-
+    # Every change is a POST (CSRF-checked by its form); only the two pages are GETs.
+    post, page = ["POST"], "/acl/groups/<int:group_id>"
+    bp.add_url_rule("/acl", endpoint="index", view_func=index, methods=["GET"])
+    bp.add_url_rule("/acl/groups", endpoint="add_group", view_func=add_group, methods=post)
+    bp.add_url_rule(page, endpoint="group", view_func=group, methods=["GET"])
+    bp.add_url_rule(f"{page}/rename", endpoint="rename_group", view_func=rename_group, methods=post)
+    bp.add_url_rule(f"{page}/move", endpoint="move_group", view_func=move_group, methods=post)
+    bp.add_url_rule(f"{page}/delete", endpoint="delete_group", view_func=delete_group, methods=post)
+    bp.add_url_rule(f"{page}/members", endpoint="add_member", view_func=add_member, methods=post)
+    bp.add_url_rule(
+        f"{page}/members/<user_id>/remove",
+        endpoint="remove_member",
+        view_func=remove_member,
+        methods=post,
+    )
+    bp.add_url_rule(f"{page}/rules", endpoint="set_rules", view_func=set_rules, methods=post)
     return bp
 
 
 def register_commands(group: click.Group) -> None:
     """``flask avg acl assign EMAIL GROUP`` and ``flask avg acl check EMAIL ACTION``."""
-    from flask_avg.extension import get_state
 
     @group.group("acl")
     def acl_cli() -> None:
@@ -359,11 +381,7 @@ def register_commands(group: click.Group) -> None:
         """Print the group tree with member counts."""
         state = get_state()
         tree = _acl(state).tree()
-        counts = dict(
-            state.db.session.execute(
-                select(GroupMember.group_id, func.count()).group_by(GroupMember.group_id)
-            ).all()
-        )
+        counts = acl_admin.member_counts(state.db.session)
         for depth, grp in tree.walk():
             flag = " [super user]" if grp.super_user else ""
             click.echo(f"{'  ' * depth}{grp.title} ({grp.key}){flag}: {counts.get(grp.id, 0)}")

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from flask_avg.core.config import config_value
 from flask_avg.core.models import AuditEntry
-from flask_avg.extension import require
+from flask_avg.extension import get_state, require
 
 PAGE_SIZE = 50
 
@@ -51,65 +51,78 @@ def _actor_names(state: Any, ids: set[str]) -> dict[str, str]:
     return {str(k): str(email) for k, email in rows}
 
 
-def register_routes(bp: Blueprint, state: Any) -> None:
-    @bp.route("/audit")
-    @require("avg.audit.view")
-    def audit_log() -> Any:
-        args = request.args
-        filters = {
-            "actor": args.get("actor", "").strip(),
-            "subject": args.get("subject", "").strip(),
-            "action": args.get("action", "").strip(),
-            "outcome": args.get("outcome", "").strip(),
-            "from": args.get("from", "").strip(),
-            "to": args.get("to", "").strip(),
-        }
-        conditions = []
-        if filters["actor"]:
-            conditions.append(AuditEntry.actor == _actor_key(state, filters["actor"]))
-        if filters["subject"]:
-            conditions.append(AuditEntry.subject == filters["subject"])
-        if filters["action"]:
-            conditions.append(AuditEntry.action == filters["action"])
-        if filters["outcome"]:
-            conditions.append(AuditEntry.outcome == filters["outcome"])
-        start, end = _day(filters["from"]), _day(filters["to"])
-        if start:
-            conditions.append(AuditEntry.at >= datetime.combine(start, time.min, UTC))
-        if end:
-            conditions.append(
-                AuditEntry.at < datetime.combine(end + timedelta(days=1), time.min, UTC)
-            )
-        session = state.db.session
-        total = session.scalar(select(func.count(AuditEntry.id)).where(*conditions)) or 0
-        pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
-        page = min(max(args.get("page", 1, type=int) or 1, 1), pages)
-        entries = session.scalars(
-            select(AuditEntry)
-            .where(*conditions)
-            .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
-            .limit(PAGE_SIZE)
-            .offset((page - 1) * PAGE_SIZE)
-        ).all()
-        actions = session.scalars(
-            select(AuditEntry.action).distinct().order_by(AuditEntry.action)
-        ).all()
-        purges = session.scalars(
+FILTERS = ("actor", "subject", "action", "outcome", "from", "to")
+
+
+def _filters() -> dict[str, str]:
+    return {name: request.args.get(name, "").strip() for name in FILTERS}
+
+
+def _conditions(state: Any, filters: dict[str, str]) -> list[Any]:
+    """The WHERE clauses for the filters filled in."""
+    conditions = []
+    if filters["actor"]:
+        conditions.append(AuditEntry.actor == _actor_key(state, filters["actor"]))
+    if filters["subject"]:
+        conditions.append(AuditEntry.subject == filters["subject"])
+    if filters["action"]:
+        conditions.append(AuditEntry.action == filters["action"])
+    if filters["outcome"]:
+        conditions.append(AuditEntry.outcome == filters["outcome"])
+    start, end = _day(filters["from"]), _day(filters["to"])
+    if start:
+        conditions.append(AuditEntry.at >= datetime.combine(start, time.min, UTC))
+    if end:
+        conditions.append(AuditEntry.at < datetime.combine(end + timedelta(days=1), time.min, UTC))
+    return conditions
+
+
+def _log_purges(session: Any) -> list[AuditEntry]:
+    """The last purges of the log itself (``audit.purge*``), newest first."""
+    return list(
+        session.scalars(
             select(AuditEntry)
             .where(AuditEntry.action.like("audit.purge%"))
             .order_by(AuditEntry.at.desc())
             .limit(10)
-        ).all()
-        names = _actor_names(state, {e.actor for e in [*entries, *purges] if e.actor})
-        return render_template(
-            "avg/accountability/audit_log.html",
-            entries=entries,
-            names=names,
-            actions=actions,
-            filters=filters,
-            total=total,
-            page=page,
-            pages=pages,
-            retention_days=config_value("AUDIT_RETENTION_DAYS"),
-            purges=purges,
         )
+    )
+
+
+@require("avg.audit.view")
+def audit_log() -> Any:
+    state = get_state()
+    filters = _filters()
+    conditions = _conditions(state, filters)
+    session = state.db.session
+    total = session.scalar(select(func.count(AuditEntry.id)).where(*conditions)) or 0
+    pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
+    entries = session.scalars(
+        select(AuditEntry)
+        .where(*conditions)
+        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+        .limit(PAGE_SIZE)
+        .offset((page - 1) * PAGE_SIZE)
+    ).all()
+    actions = session.scalars(
+        select(AuditEntry.action).distinct().order_by(AuditEntry.action)
+    ).all()
+    purges = _log_purges(session)
+    names = _actor_names(state, {e.actor for e in [*entries, *purges] if e.actor})
+    return render_template(
+        "avg/accountability/audit_log.html",
+        entries=entries,
+        names=names,
+        actions=actions,
+        filters=filters,
+        total=total,
+        page=page,
+        pages=pages,
+        retention_days=config_value("AUDIT_RETENTION_DAYS"),
+        purges=purges,
+    )
+
+
+def register_routes(bp: Blueprint, state: Any) -> None:
+    bp.add_url_rule("/audit", endpoint="audit_log", view_func=audit_log, methods=["GET"])

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ from flask import current_app
 from sqlalchemy import DateTime, func, select, union
 from sqlalchemy.orm import Session
 
+from flask_avg.core.audit import current_actor
 from flask_avg.core.i18n import gettext as _
 from flask_avg.core.signals import breach_recorded
 from flask_avg.core.types import utcnow
@@ -151,6 +153,117 @@ EXPORT_FIELDS = (
 )
 
 
+#: The plain text fields of a breach, as the form and :class:`BreachInput` name them.
+TEXT_FIELDS = (
+    "title",
+    "nature",
+    "scope",
+    "consequences",
+    "expected_recovery",
+    "measures_taken",
+    "measures_planned",
+    "ap_reference",
+    "ap_not_required_reason",
+    "people_not_required_reason",
+)
+#: The moments of a breach (aware UTC).
+TIME_FIELDS = ("started_at", "discovered_at", "ended_at", "ap_notified_at", "people_notified_at")
+
+
+@dataclass(kw_only=True)
+class BreachInput:
+    """What the board records about a breach (the form's fields); times are aware UTC.
+
+    With ``affected_models`` the number of people affected is counted from those
+    models' rows (dated ``affected_from`` .. ``affected_to`` where a model has a
+    retention anchor), else ``affected_count`` is taken as given.
+    """
+
+    title: str
+    discovered_at: datetime
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    nature: str = ""
+    scope: str = ""
+    consequences: str = ""
+    categories: list[str] = field(default_factory=list)
+    affected_models: list[str] = field(default_factory=list)
+    affected_from: date | None = None
+    affected_to: date | None = None
+    affected_count: int | None = None
+    expected_recovery: str = ""
+    measures_taken: str = ""
+    measures_planned: str = ""
+    ap_notified_at: datetime | None = None
+    ap_reference: str = ""
+    ap_not_required_reason: str = ""
+    people_notified_at: datetime | None = None
+    people_not_required_reason: str = ""
+    closed: bool = False
+
+
+def newest_first(session: Session) -> list[Breach]:
+    """Every recorded breach, the most recently discovered first."""
+    return list(
+        session.scalars(select(Breach).order_by(Breach.discovered_at.desc(), Breach.id.desc()))
+    )
+
+
+def record(
+    state: Any, values: BreachInput, breach: Breach | None = None, *, actor: str | None = None
+) -> Breach:
+    """Record a new breach (``breach`` None) or update one from ``values``; see :func:`save`."""
+    actor = actor if actor is not None else current_actor()
+    return save(state, breach, lambda b: apply_input(state, b, values, actor=actor), actor=actor)
+
+
+def apply_input(state: Any, breach: Breach, values: BreachInput, *, actor: str | None) -> list[str]:
+    """Copy ``values`` onto ``breach``; returns the names of the fields that changed."""
+    changed: list[str] = []
+
+    def put(name: str, value: Any) -> None:
+        if getattr(breach, name) != value:
+            setattr(breach, name, value)
+            changed.append(name)
+
+    for name in TEXT_FIELDS:
+        put(name, (getattr(values, name) or "").strip())
+    for name in TIME_FIELDS:
+        put(name, getattr(values, name))
+    put("categories", ",".join(values.categories))
+    _apply_affected(state, values, put)
+    if values.closed and breach.closed_at is None:
+        put("closed_at", utcnow())
+    elif not values.closed and breach.closed_at is not None:
+        put("closed_at", None)
+    breach.updated_at = utcnow()
+    breach.updated_by = actor
+    return changed
+
+
+def _apply_affected(state: Any, values: BreachInput, put: Callable[[str, Any], None]) -> None:
+    """The people affected: counted from the chosen models, or the number given."""
+    models = list(values.affected_models)
+    if not models:
+        put("affected_count", values.affected_count)
+        put("affected_computed", False)
+        put("affected_filter_json", None)
+        return
+    start, end = values.affected_from, values.affected_to
+    put("affected_count", count_affected(state, models, start, end))
+    put("affected_computed", True)
+    put(
+        "affected_filter_json",
+        json.dumps(
+            {
+                "models": models,
+                "from": start.isoformat() if start else None,
+                "to": end.isoformat() if end else None,
+            }
+        ),
+    )
+
+
 def save(
     state: Any, breach: Breach | None, apply: Callable[[Breach], list[str]], *, actor: str | None
 ) -> Breach:
@@ -188,6 +301,14 @@ def export_rows(session: Session) -> list[list[Any]]:
         values.append(clock(breach).status)
         rows.append(values)
     return rows
+
+
+def export_csv(state: Any) -> str:
+    """Every breach as ``;``-separated CSV (:func:`to_csv`); audited as ``breach.export``."""
+    text = to_csv(state.db.session)
+    state.audit.record("breach.export", detail={"format": "csv"})
+    state.db.session.commit()
+    return text
 
 
 def to_csv(session: Session, delimiter: str = ";") -> str:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
 from flask_babel import to_user_timezone, to_utc
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from wtforms import (
     BooleanField,
     DateField,
@@ -27,26 +25,11 @@ from flask_avg.core.audit import current_actor
 from flask_avg.core.i18n import gettext as _
 from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.types import utcnow
-from flask_avg.extension import require
+from flask_avg.extension import get_state, require
 from flask_avg.features.breaches import service as breaches
 from flask_avg.features.breaches.models import Breach
 
 _DT = "%Y-%m-%dT%H:%M"
-
-#: form field -> model attribute, for the plain text fields
-_TEXT_FIELDS = (
-    "title",
-    "nature",
-    "scope",
-    "consequences",
-    "expected_recovery",
-    "measures_taken",
-    "measures_planned",
-    "ap_reference",
-    "ap_not_required_reason",
-    "people_not_required_reason",
-)
-_TIME_FIELDS = ("started_at", "discovered_at", "ended_at", "ap_notified_at", "people_notified_at")
 
 
 class MultiCheckbox(SelectMultipleField):
@@ -96,117 +79,96 @@ def _to_local(value: datetime | None) -> datetime | None:
     return None if value is None else to_user_timezone(value).replace(tzinfo=None)
 
 
-def register_routes(bp: Blueprint, state: Any) -> None:
-    def fill_choices(form: BreachForm) -> None:
-        cats = state.catalogue.categories
-        form.categories.choices = [
-            SelectChoice(key, str(cats[key].label)) for key in state.registry.categories
-        ]
-        form.affected_models.choices = [SelectChoice(m.name, str(m.label)) for m in state.registry]
-
-    @bp.route("/breaches")
-    @require("avg.breaches.manage")
-    def breaches_list() -> Any:
-        rows = state.db.session.scalars(
-            select(Breach).order_by(Breach.discovered_at.desc(), Breach.id.desc())
-        ).all()
-        return render_template(
-            "avg/accountability/breaches.html",
-            rows=[(b, breaches.clock(b)) for b in rows],
-        )
-
-    @bp.route("/breaches/new", methods=["GET", "POST"])
-    @bp.route("/breaches/<int:breach_id>", methods=["GET", "POST"])
-    @require("avg.breaches.manage")
-    def breach_edit(breach_id: int | None = None) -> Any:
-        breach = state.db.session.get(Breach, breach_id) if breach_id is not None else None
-        if breach_id is not None and breach is None:
-            abort(404)
-        if breach is None:
-            form = BreachForm(data={"discovered_at": _to_local(utcnow())})
-        else:
-            data = {name: getattr(breach, name) for name in _TEXT_FIELDS}
-            data.update({name: _to_local(getattr(breach, name)) for name in _TIME_FIELDS})
-            filt = breach.affected_filter
-            data.update(
-                categories=breach.category_list,
-                affected_models=filt.get("models", []),
-                affected_from=_date(filt.get("from")),
-                affected_to=_date(filt.get("to")),
-                affected_count=None if breach.affected_computed else breach.affected_count,
-                closed=breach.closed_at is not None,
-            )
-            form = BreachForm(data=data)
-        fill_choices(form)
-        if form.validate_on_submit():
-            breach = breaches.save(
-                state, breach, lambda b: _apply(state, form, b), actor=current_actor()
-            )
-            flash(_("The breach is saved."))
-            return redirect(url_for("avg_accountability.breach_edit", breach_id=breach.id))
-        return render_template(
-            "avg/accountability/breach_form.html",
-            form=form,
-            breach=breach,
-            clock=breaches.clock(breach) if breach is not None else None,
-        )
-
-    @bp.route("/breaches.csv")
-    @require("avg.breaches.manage")
-    def breaches_csv() -> Any:
-        text = breaches.to_csv(state.db.session)
-        state.audit.record("breach.export", detail={"format": "csv"})
-        state.db.session.commit()
-        return Response(
-            "\ufeff" + text,  # a BOM, so Excel reads the file as UTF-8
-            mimetype="text/csv",
-            headers={"Content-Disposition": 'attachment; filename="breaches.csv"'},
-        )
-
-
-def _date(value: str | None) -> Any:
-    from datetime import date
-
+def _date(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
-def _apply(state: Any, form: BreachForm, breach: Breach) -> list[str]:
-    """Copy the form onto ``breach``; returns the names of the fields that changed."""
-    changed: list[str] = []
+def _fill_choices(state: Any, form: BreachForm) -> None:
+    cats = state.catalogue.categories
+    form.categories.choices = [
+        SelectChoice(key, str(cats[key].label)) for key in state.registry.categories
+    ]
+    form.affected_models.choices = [SelectChoice(m.name, str(m.label)) for m in state.registry]
 
-    def put(name: str, value: Any) -> None:
-        if getattr(breach, name) != value:
-            setattr(breach, name, value)
-            changed.append(name)
 
-    for name in _TEXT_FIELDS:
-        put(name, (form[name].data or "").strip())
-    for name in _TIME_FIELDS:
-        put(name, _to_utc(form[name].data))
-    put("categories", ",".join(form.categories.data or []))
-    models = list(form.affected_models.data or [])
-    if models:
-        start, end = form.affected_from.data, form.affected_to.data
-        put("affected_count", breaches.count_affected(state, models, start, end))
-        put("affected_computed", True)
-        put(
-            "affected_filter_json",
-            json.dumps(
-                {
-                    "models": models,
-                    "from": start.isoformat() if start else None,
-                    "to": end.isoformat() if end else None,
-                }
-            ),
+def _form_for(breach: Breach | None) -> BreachForm:
+    """The form for a new breach (discovered now) or filled from ``breach``."""
+    if breach is None:
+        return BreachForm(data={"discovered_at": _to_local(utcnow())})
+    data: dict[str, Any] = {name: getattr(breach, name) for name in breaches.TEXT_FIELDS}
+    data.update({name: _to_local(getattr(breach, name)) for name in breaches.TIME_FIELDS})
+    filt = breach.affected_filter
+    data.update(
+        categories=breach.category_list,
+        affected_models=filt.get("models", []),
+        affected_from=_date(filt.get("from")),
+        affected_to=_date(filt.get("to")),
+        affected_count=None if breach.affected_computed else breach.affected_count,
+        closed=breach.closed_at is not None,
+    )
+    return BreachForm(data=data)
+
+
+def _input(form: BreachForm) -> breaches.BreachInput:
+    """What the form says, times typed in the user's time zone as UTC."""
+    values: dict[str, Any] = {name: form[name].data or "" for name in breaches.TEXT_FIELDS}
+    values.update({name: _to_utc(form[name].data) for name in breaches.TIME_FIELDS})
+    return breaches.BreachInput(
+        **values,
+        categories=list(form.categories.data or []),
+        affected_models=list(form.affected_models.data or []),
+        affected_from=form.affected_from.data,
+        affected_to=form.affected_to.data,
+        affected_count=form.affected_count.data,
+        closed=bool(form.closed.data),
+    )
+
+
+@require("avg.breaches.manage")
+def breaches_list() -> Any:
+    rows = breaches.newest_first(get_state().db.session)
+    return render_template(
+        "avg/accountability/breaches.html",
+        rows=[(b, breaches.clock(b)) for b in rows],
+    )
+
+
+@require("avg.breaches.manage")
+def breach_edit(breach_id: int | None = None) -> Any:
+    state = get_state()
+    breach = state.db.session.get(Breach, breach_id) if breach_id is not None else None
+    if breach_id is not None and breach is None:
+        abort(404)
+    form = _form_for(breach)
+    _fill_choices(state, form)
+    if form.validate_on_submit():
+        breach = breaches.record(state, _input(form), breach, actor=current_actor())
+        flash(_("The breach is saved."))
+        return redirect(url_for("avg_accountability.breach_edit", breach_id=breach.id))
+    return render_template(
+        "avg/accountability/breach_form.html",
+        form=form,
+        breach=breach,
+        clock=breaches.clock(breach) if breach is not None else None,
+    )
+
+
+@require("avg.breaches.manage")
+def breaches_csv() -> Any:
+    text = breaches.export_csv(get_state())
+    return Response(
+        "\ufeff" + text,  # a BOM, so Excel reads the file as UTF-8
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="breaches.csv"'},
+    )
+
+
+def register_routes(bp: Blueprint, state: Any) -> None:
+    bp.add_url_rule("/breaches", endpoint="breaches_list", view_func=breaches_list, methods=["GET"])
+    for rule in ("/breaches/<int:breach_id>", "/breaches/new"):
+        bp.add_url_rule(
+            rule, endpoint="breach_edit", view_func=breach_edit, methods=["GET", "POST"]
         )
-    else:
-        put("affected_count", form.affected_count.data)
-        put("affected_computed", False)
-        put("affected_filter_json", None)
-    if form.closed.data and breach.closed_at is None:
-        put("closed_at", utcnow())
-    elif not form.closed.data and breach.closed_at is not None:
-        put("closed_at", None)
-    breach.updated_at = utcnow()
-    breach.updated_by = current_actor()
-    return changed
+    bp.add_url_rule(
+        "/breaches.csv", endpoint="breaches_csv", view_func=breaches_csv, methods=["GET"]
+    )

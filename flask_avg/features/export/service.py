@@ -6,7 +6,8 @@
 * :mod:`.lists` writes the board's member list and the audit log in constant memory;
 * :mod:`.safety` keeps cells from running as formulas and fits values to each format.
 
-:func:`export_subject` is what the views and the CLI call: build, write, audit, signal.
+:func:`export_subject`, :func:`export_member_list` and :func:`export_audit_log` are what
+the views and the CLI call: build, write, audit, signal (the caller commits).
 """
 
 from __future__ import annotations
@@ -15,15 +16,25 @@ from typing import IO, Any
 
 from flask import current_app
 
+from flask_avg.core.presenters import member_list_query
 from flask_avg.core.signals import data_exported
 from flask_avg.features.export.document import SCHEMA_VERSION, ExportDocument, build
-from flask_avg.features.export.formats import SUBJECT_FORMATS
+from flask_avg.features.export.formats import LIST_FORMATS, SUBJECT_FORMATS
+from flask_avg.features.export.lists import (
+    member_columns,
+    member_headers,
+    write_audit_csv,
+    write_members_csv,
+    write_members_xlsx,
+)
 from flask_avg.features.export.writers import write
 
 __all__ = [
     "SCHEMA_VERSION",
     "ExportDocument",
     "build",
+    "export_audit_log",
+    "export_member_list",
     "export_subject",
     "record_list_export",
     "schema_path",
@@ -93,3 +104,33 @@ def record_list_export(
         format=fmt,
         actor=actor,
     )
+
+
+def export_member_list(
+    state: Any, fmt: str, out: IO[bytes], *, query: str = "", special: bool, actor: str | None
+) -> int:
+    """Write the board's member list as ``fmt`` (``xlsx`` or ``csv``) to ``out``; returns the rows.
+
+    The columns are the list page's (special categories only when ``special``), the
+    members those whose text columns contain ``query``, as on the page. Audited as
+    ``export.members`` in the caller's transaction (commit it); sends ``data_exported``.
+    """
+    if fmt not in LIST_FORMATS:
+        raise ValueError(f"unknown list format {fmt!r} (known: {', '.join(LIST_FORMATS)})")
+    columns = member_columns(state, special=special)
+    stmt = member_list_query(state, columns, query)
+    headers = member_headers(state, columns)
+    write = write_members_xlsx if fmt == "xlsx" else write_members_csv
+    count = write(state, stmt, headers, out)
+    record_list_export(state, "export.members", fmt, count, actor=actor, filtered=bool(query))
+    return count
+
+
+def export_audit_log(state: Any, out: IO[bytes], *, separator: str = ",", actor: str | None) -> int:
+    """Write the whole audit log as CSV (``separator`` ``,`` or ``;``) to ``out``; returns the rows.
+
+    Audited as ``export.audit`` in the caller's transaction (commit it); sends ``data_exported``.
+    """
+    count = write_audit_csv(state, out, separator)
+    record_list_export(state, "export.audit", "csv", count, actor=actor, separator=separator)
+    return count

@@ -11,7 +11,7 @@ import getpass
 import io
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from typing import IO, Any
 
@@ -33,20 +33,17 @@ from wtforms.validators import AnyOf, InputRequired
 from flask_avg.core.audit import current_actor
 from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.jinja import NavItem
-from flask_avg.core.presenters import app_name, member_list_query, subject_or_404
+from flask_avg.core.presenters import app_name, subject_or_404
 from flask_avg.core.web import make_blueprint
-from flask_avg.extension import require
+from flask_avg.extension import get_state, require
 from flask_avg.features.export.formats import LIST_FORMATS, SEPARATORS, SUBJECT_FORMATS, Format
-from flask_avg.features.export.lists import (
-    member_columns,
-    member_headers,
-    spooled,
-    write_audit_csv,
-    write_members_csv,
-    write_members_xlsx,
-)
+from flask_avg.features.export.lists import spooled
 from flask_avg.features.export.safety import safe_filename
-from flask_avg.features.export.service import export_subject, record_list_export
+from flask_avg.features.export.service import (
+    export_audit_log,
+    export_member_list,
+    export_subject,
+)
 
 STREAM_CHUNK = 64 * 1024
 
@@ -115,111 +112,111 @@ def _form_status() -> int:
     return 400 if request.method == "POST" else 200
 
 
+def _subject_download(
+    state: Any, subject: Any, form: SubjectExportForm, kind: str, **options: Any
+) -> Response:
+    """Export ``subject`` in the chosen format, commit the audit entry, send the file."""
+    fmt = SUBJECT_FORMATS[form.format.data]
+    buf = io.BytesIO()
+    doc = export_subject(
+        state, subject, fmt.key, buf, actor=current_actor(), requester=_requester(), **options
+    )
+    state.db.session.commit()
+    return _send_buffer(buf, fmt, _filename(kind, fmt, doc.subject_id))
+
+
+def _spool(state: Any, write: Callable[[IO[bytes]], object]) -> IO[bytes]:
+    """An anonymous temporary file holding what ``write`` wrote, its audit entry committed;
+    closed (and so gone) again when anything fails."""
+    fh = spooled()
+    try:
+        write(fh)
+        state.db.session.commit()
+    except BaseException:
+        fh.close()
+        raise
+    return fh
+
+
+@require("avg.members.export")
+def member(subject_id: str) -> Any:
+    state = get_state()
+    subject = subject_or_404(state, subject_id)
+    form = SubjectExportForm()
+    if not form.validate_on_submit():
+        key = state.registry.subject.value(subject, state.registry.subject.primary_key[0].name)
+        page = render_template("avg/export_member.html", form=form, subject_id=key)
+        return page, _form_status()
+    return _subject_download(state, subject, form, "member", special=state.can("avg.special.view"))
+
+
+@require("avg.self.export")
+def me() -> Any:
+    state = get_state()
+    subject = state.subject_for(current_user)
+    if subject is None:
+        return render_template("avg/no_subject.html"), 404
+    form = SubjectExportForm()
+    if not form.validate_on_submit():
+        return render_template("avg/export_me.html", form=form), _form_status()
+    # Art. 15 and 20: a member gets all their data, special categories included.
+    return _subject_download(state, subject, form, "my-data", special=True, action="self.export")
+
+
+@require("avg.members.export")
+def members() -> Any:
+    state = get_state()
+    form = ListExportForm()
+    if not form.validate_on_submit():
+        if request.method == "GET":
+            form.q.data = request.args.get("q", "")
+        return render_template("avg/export_members.html", form=form), _form_status()
+    fmt = LIST_FORMATS[form.format.data]
+    fh = _spool(
+        state,
+        lambda out: export_member_list(
+            state,
+            fmt.key,
+            out,
+            query=form.q.data or "",
+            special=state.can("avg.special.view"),
+            actor=current_actor(),
+        ),
+    )
+    return _stream_file(fh, fmt, _filename("members", fmt))
+
+
+@require("avg.audit.export")
+def audit() -> Any:
+    state = get_state()
+    form = AuditExportForm()
+    if not form.validate_on_submit():
+        return render_template("avg/export_audit.html", form=form), _form_status()
+    sep = form.separator.data
+    fh = _spool(
+        state, lambda out: export_audit_log(state, out, separator=sep, actor=current_actor())
+    )
+    fmt = LIST_FORMATS["csv"]
+    return _stream_file(fh, fmt, _filename("audit-log", fmt))
+
+
+def _export_helpers() -> dict[str, Any]:
+    # Download buttons on other features' pages post a CSRF token too.
+    return {"avg_export_csrf": generate_csrf, "avg_export_formats": SUBJECT_FORMATS}
+
+
 def create_blueprint(state: Any) -> Blueprint:
     bp = make_blueprint("export", __name__)
     state.nav.append(NavItem("avg_export.audit", _l("Export audit log"), "avg.audit.export"))
-
-    @bp.app_context_processor
-    def _export_helpers() -> dict[str, Any]:
-        # Download buttons on other features' pages post a CSRF token too.
-        return {"avg_export_csrf": generate_csrf, "avg_export_formats": SUBJECT_FORMATS}
-
-    @bp.route("/members/<subject_id>/export", methods=["GET", "POST"])
-    @require("avg.members.export")
-    def member(subject_id: str) -> Any:
-        subject = subject_or_404(state, subject_id)
-        form = SubjectExportForm()
-        if not form.validate_on_submit():
-            key = state.registry.subject.value(subject, state.registry.subject.primary_key[0].name)
-            page = render_template("avg/export_member.html", form=form, subject_id=key)
-            return page, _form_status()
-        fmt = SUBJECT_FORMATS[form.format.data]
-        buf = io.BytesIO()
-        doc = export_subject(
-            state,
-            subject,
-            fmt.key,
-            buf,
-            special=state.can("avg.special.view"),
-            actor=current_actor(),
-            requester=_requester(),
-        )
-        state.db.session.commit()
-        return _send_buffer(buf, fmt, _filename("member", fmt, doc.subject_id))
-
-    @bp.route("/me/export", methods=["GET", "POST"])
-    @require("avg.self.export")
-    def me() -> Any:
-        subject = state.subject_for(current_user)
-        if subject is None:
-            return render_template("avg/no_subject.html"), 404
-        form = SubjectExportForm()
-        if not form.validate_on_submit():
-            return render_template("avg/export_me.html", form=form), _form_status()
-        fmt = SUBJECT_FORMATS[form.format.data]
-        buf = io.BytesIO()
-        # Art. 15 and 20: a member gets all their data, special categories included.
-        doc = export_subject(
-            state,
-            subject,
-            fmt.key,
-            buf,
-            special=True,
-            actor=current_actor(),
-            requester=_requester(),
-            action="self.export",
-        )
-        state.db.session.commit()
-        return _send_buffer(buf, fmt, _filename("my-data", fmt, doc.subject_id))
-
-    @bp.route("/members/export", methods=["GET", "POST"])
-    @require("avg.members.export")
-    def members() -> Any:
-        form = ListExportForm()
-        if not form.validate_on_submit():
-            if request.method == "GET":
-                form.q.data = request.args.get("q", "")
-            return render_template("avg/export_members.html", form=form), _form_status()
-        fmt = LIST_FORMATS[form.format.data]
-        special = state.can("avg.special.view")
-        columns = member_columns(state, special=special)
-        stmt = member_list_query(state, columns, form.q.data or "")
-        headers = member_headers(state, columns)
-        fh = spooled()
-        try:
-            if fmt.key == "xlsx":
-                count = write_members_xlsx(state, stmt, headers, fh)
-            else:
-                count = write_members_csv(state, stmt, headers, fh)
-            _audit_list(state, "export.members", fmt.key, count, filtered=bool(form.q.data))
-            state.db.session.commit()
-        except BaseException:
-            fh.close()
-            raise
-        return _stream_file(fh, fmt, _filename("members", fmt))
-
-    @bp.route("/audit/export", methods=["GET", "POST"])
-    @require("avg.audit.export")
-    def audit() -> Any:
-        form = AuditExportForm()
-        if not form.validate_on_submit():
-            return render_template("avg/export_audit.html", form=form), _form_status()
-        sep = form.separator.data
-        fh = spooled()
-        try:
-            count = write_audit_csv(state, fh, sep)
-            _audit_list(state, "export.audit", "csv", count, separator=sep)
-            state.db.session.commit()
-        except BaseException:
-            fh.close()
-            raise
-        return _stream_file(fh, LIST_FORMATS["csv"], _filename("audit-log", LIST_FORMATS["csv"]))
-
+    bp.app_context_processor(_export_helpers)
+    both = ["GET", "POST"]
+    bp.add_url_rule(
+        "/members/<subject_id>/export", endpoint="member", view_func=member, methods=both
+    )
+    bp.add_url_rule("/me/export", endpoint="me", view_func=me, methods=both)
+    bp.add_url_rule("/members/export", endpoint="members", view_func=members, methods=both)
+    bp.add_url_rule("/audit/export", endpoint="audit", view_func=audit, methods=both)
     return bp
-
-
-def _audit_list(state: Any, action: str, fmt: str, count: int, **detail: Any) -> None:
-    record_list_export(state, action, fmt, count, actor=current_actor(), **detail)
 
 
 def register_commands(group: click.Group) -> None:
@@ -248,7 +245,7 @@ def register_commands(group: click.Group) -> None:
     )
     def export_command(subject_id: str, fmt: str, output: str, special: bool) -> None:
         """Export one member's personal data (the file to give them on an access request)."""
-        state = current_app.extensions["avg"]
+        state = get_state()
         actor = f"cli:{getpass.getuser()}"[:64]
         # A request context gives labels the default language (Dutch by default).
         with current_app.test_request_context():
