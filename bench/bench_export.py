@@ -139,9 +139,12 @@ def _baseline_member(state: Any, subject_id: int, *, cover: bool) -> bytes:
     With ``cover`` it writes the same workbook flask-avg writes (a cover sheet
     with the facts and one row per data category, a frozen, labelled header
     row per model sheet); without, a bare dump of the cells. No presenters,
-    no translations, no formula checks, no pandas.
+    no translations, no formula checks, no pandas; host texts given per language
+    (``{"nl": ..., "en": ...}``) are picked as flask-avg picks them.
     """
     import xlsxwriter
+
+    from flask_avg.core.i18n import localise
 
     rows = state.resolver.rows_for(state.db.session, subject_id)
     buf = io.BytesIO()
@@ -160,10 +163,10 @@ def _baseline_member(state: Any, subject_id: int, *, cover: bool) -> bytes:
         for model in rows:
             for spec in model.exported_columns(special=True).values():
                 cat = categories.setdefault(spec.category, [set(), set(), set(), set()])
-                cat[0].add(spec.purpose or "")
+                cat[0].add(str(localise(spec.purpose) or ""))
                 cat[1].add(spec.basis or "")
-                cat[2].update(spec.recipients)
-                cat[3].add(str(model.label))
+                cat[2].update(str(localise(r)) for r in spec.recipients)
+                cat[3].add(str(localise(model.label)))
         for r, (key, parts) in enumerate(categories.items(), start=8):
             sheet.write_string(r, 0, key)
             for c, part in enumerate(parts, start=1):
@@ -171,10 +174,11 @@ def _baseline_member(state: Any, subject_id: int, *, cover: bool) -> bytes:
         sheet.set_column(0, 5, 30)
     for model, found in rows.items():
         columns = list(model.exported_columns(special=True))
-        sheet = book.add_worksheet(str(model.label)[:31])
+        sheet = book.add_worksheet(str(localise(model.label))[:31])
         if cover:
             for c, name in enumerate(columns):
-                sheet.write_string(0, c, str(model.columns[name].label or name), bold)
+                label = localise(model.columns[name].label) or name
+                sheet.write_string(0, c, str(label), bold)
             sheet.freeze_panes(1, 0)
             sheet.set_column(0, len(columns) - 1, 18)
         else:
@@ -264,16 +268,12 @@ def _baseline_list(state: Any, out: Any) -> int:
 
 
 def _flask_avg_list(state: Any, out: Any) -> int:
-    from flask_avg.features.export.lists import (
-        member_columns,
-        member_headers,
-        member_query,
-        write_members_xlsx,
-    )
+    from flask_avg.core.presenters import member_list_query
+    from flask_avg.features.export.lists import member_columns, member_headers, write_members_xlsx
 
     columns = member_columns(state, special=False)
     return write_members_xlsx(
-        state, member_query(state, columns), member_headers(state, columns), out
+        state, member_list_query(state, columns), member_headers(state, columns), out
     )
 
 
