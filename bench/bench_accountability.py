@@ -1,7 +1,9 @@
 """Consent filter and breach counting against hand-written SQL, in the same run (SQLite).
 
-``python -m bench accountability`` (20,000 members) or ``--full`` (200,000).
-Prints the time of flask-avg's query and of the hand-written one, and their ratio.
+``python -m bench accountability`` (20,000 members, median of 5), ``--full``
+(200,000) or ``--smoke`` (200 members, one run: ``make test`` runs it so the
+benchmark cannot rot). Prints the time of flask-avg's query and of the
+hand-written one, and their ratio; both must give the same count, or it raises.
 """
 
 from __future__ import annotations
@@ -16,13 +18,19 @@ from typing import Any
 import sqlalchemy as sa
 
 
-def _timed(fn: Any, repeat: int = 5) -> float:
+def _timed(fn: Any, repeat: int) -> float:
     runs = []
     for _ in range(repeat):
         started = time.perf_counter()
         fn()
         runs.append(time.perf_counter() - started)
-    return statistics.median(runs)
+    return max(statistics.median(runs), 1e-9)
+
+
+def _same(what: str, ours: object, hand: object) -> None:
+    """Raise, not print: a smoke run must fail when the contenders disagree."""
+    if ours != hand:
+        raise AssertionError(f"{what}: flask-avg gives {ours!r}, hand-written SQL {hand!r}")
 
 
 def main(args: list[str]) -> None:
@@ -33,10 +41,16 @@ def main(args: list[str]) -> None:
     from flask_avg.features.breaches import service as breaches
     from flask_avg.features.consent.models import ConsentState
 
-    n = 200_000 if "--full" in args else 20_000
+    smoke = "--smoke" in args
+    n = 200 if smoke else 200_000 if "--full" in args else 20_000
+    repeat = 1 if smoke else 5
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app(
-            {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{Path(tmp) / 'bench.db'}", "TESTING": True}
+            {
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{Path(tmp) / 'bench.db'}",
+                "TESTING": True,
+                "CLUB_PHOTO_DIR": str(Path(tmp) / "photos"),
+            }
         )
         with app.app_context():
             db.create_all()
@@ -99,12 +113,14 @@ def main(args: list[str]) -> None:
             )
             a = db.session.scalar(ours_stmt)
             b = db.session.scalar(hand_sql, {"now": now.replace(tzinfo=None)})
-            assert a == b, (a, b)
-            t_ours = _timed(lambda: db.session.scalar(ours_stmt))
-            t_hand = _timed(lambda: db.session.scalar(hand_sql, {"now": now.replace(tzinfo=None)}))
+            _same("consent_filter count", a, b)
+            t_ours = _timed(lambda: db.session.scalar(ours_stmt), repeat)
+            t_hand = _timed(
+                lambda: db.session.scalar(hand_sql, {"now": now.replace(tzinfo=None)}), repeat
+            )
             print(
                 f"   consent_filter, {n} members: {t_ours * 1000:.1f} ms, "
-                f"hand-written SQL {t_hand * 1000:.1f} ms, ratio {t_ours / t_hand:.2f}"
+                f"hand-written SQL {t_hand * 1000:.1f} ms, ratio {t_ours / t_hand:.2f}x"
             )
 
             hand_count = sa.text(
@@ -112,15 +128,17 @@ def main(args: list[str]) -> None:
                 "WHERE invoice_date BETWEEN '2020-01-01' AND '2020-12-31'"
             )
             a = breaches.count_affected(state, ["Invoice"], date(2020, 1, 1), date(2020, 12, 31))
-            assert a == db.session.scalar(hand_count) == n
+            _same("breach count_affected", a, db.session.scalar(hand_count))
+            _same("breach count_affected against the members seeded", a, n)
             t_ours = _timed(
                 lambda: breaches.count_affected(
                     state, ["Invoice"], date(2020, 1, 1), date(2020, 12, 31)
-                )
+                ),
+                repeat,
             )
-            t_hand = _timed(lambda: db.session.scalar(hand_count))
+            t_hand = _timed(lambda: db.session.scalar(hand_count), repeat)
             print(
                 f"   breach count_affected, {2 * n} invoices: {t_ours * 1000:.1f} ms, "
-                f"hand-written {t_hand * 1000:.1f} ms, ratio {t_ours / t_hand:.2f}"
+                f"hand-written {t_hand * 1000:.1f} ms, ratio {t_ours / t_hand:.2f}x"
             )
             db.engine.dispose()
