@@ -5,7 +5,7 @@ Flags go to every benchmark run:
 * none: the default sizes (``make bench``), a few minutes each at most;
 * ``--full``: the large sizes, for a release;
 * ``--smoke``: the smallest sizes, each contender run once, in seconds. ``make test``
-  runs every benchmark this way (``tests/test_bench_smoke.py``), so none can rot: a
+  runs every benchmark this way (``tests/project/test_bench_smoke.py``), so none can rot: a
   benchmark that breaks, or whose contenders stop agreeing, fails the tests. Its
   ratios only show the code ran; they say nothing about speed.
 """

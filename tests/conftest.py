@@ -1,17 +1,12 @@
-"""Shared fixtures: a fresh example-club app per test, on every database leg.
+"""Fixtures: a fresh example-club app per test, on every database leg.
 
-Legs come from ``AVG_TEST_DATABASES`` (default ``sqlite,postgresql,mariadb``).
-A server leg that cannot be reached is skipped with the reason locally; with
-``CI=true`` (or ``AVG_TEST_REQUIRE_SERVERS=1``) it fails instead, so CI always
-runs every leg. Each test run works in databases of its own (named after the
-process), so two runs on one machine do not trample each other.
+Legs come from ``AVG_TEST_DATABASES`` (default ``sqlite,postgresql,mariadb``); the
+helpers behind these fixtures (apps, legs, logins, the browser) live in
+:mod:`tests.support.app`, shared with the tests that build apps of their own.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,59 +16,30 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from example_app import create_app
 from example_app.models import db
-from flask_avg.core.models import AvgBase
-from flask_avg.features.acl.service import ensure_default_groups
-
-SERVERS = {
-    "postgresql": os.environ.get(
-        "AVG_TEST_POSTGRESQL_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-    ),
-    "mariadb": os.environ.get("AVG_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test"),
-}
-LEGS = [
-    leg.strip()
-    for leg in os.environ.get("AVG_TEST_DATABASES", "sqlite,postgresql,mariadb").split(",")
-    if leg.strip()
-]
-REQUIRE_SERVERS = (
-    os.environ.get("CI") == "true" or os.environ.get("AVG_TEST_REQUIRE_SERVERS") == "1"
+from tests.support.app import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LEGS,
+    REQUIRE_SERVERS,
+    RUN_DB,
+    RequestClient,
+    admin_engine,
+    empty_tables,
+    make_app,
+    reset_schema,
+    schema_intact,
+    server_errors,
+    server_url,
+    server_urls,
 )
-RUN_DB = f"avg_test_{os.getpid()}"
-
-_server_urls: dict[str, str | None] = {}
-_server_errors: dict[str, str] = {}
-
-
-def _admin_engine(leg: str) -> sa.Engine:
-    return sa.create_engine(SERVERS[leg], isolation_level="AUTOCOMMIT", pool_pre_ping=True)
-
-
-def _server_url(leg: str) -> str | None:
-    """Create this run's database on the server once; None when unreachable."""
-    if leg in _server_urls:
-        return _server_urls[leg]
-    url: str | None = None
-    try:
-        engine = _admin_engine(leg)
-        with engine.connect() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {RUN_DB}"))
-            suffix = " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci" if leg == "mariadb" else ""
-            conn.execute(sa.text(f"CREATE DATABASE {RUN_DB}{suffix}"))
-        engine.dispose()
-        url = str(sa.make_url(SERVERS[leg]).set(database=RUN_DB).render_as_string(False))
-    except Exception as exc:  # noqa: BLE001 - any failure means "server not usable"
-        _server_errors[leg] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
-    _server_urls[leg] = url
-    return url
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    for leg, url in _server_urls.items():
+    for leg, url in server_urls.items():
         if url is None:
             continue
-        engine = _admin_engine(leg)
+        engine = admin_engine(leg)
         with engine.connect() as conn:
             conn.execute(sa.text(f"DROP DATABASE IF EXISTS {RUN_DB}"))
         engine.dispose()
@@ -90,103 +56,13 @@ def db_url(request: pytest.FixtureRequest, sqlite_dir: Path) -> str:
     leg = request.param
     if leg == "sqlite":
         return f"sqlite:///{sqlite_dir / 'club.db'}"
-    url = _server_url(leg)
+    url = server_url(leg)
     if url is None:
-        reason = f"{leg} server not reachable ({_server_errors.get(leg)})"
+        reason = f"{leg} server not reachable ({server_errors.get(leg)})"
         if REQUIRE_SERVERS:
             pytest.fail(reason + "; CI runs every database leg")
         pytest.skip(reason)
     return url
-
-
-def make_app(url: str, **config: Any) -> Flask:
-    settings = {
-        "TESTING": True,
-        # the example club keeps member photos as files: each app its own folder
-        "CLUB_PHOTO_DIR": tempfile.mkdtemp(prefix="avg-photos-"),
-        "SECRET_KEY": "test",
-        "SQLALCHEMY_DATABASE_URI": url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
-        "SERVER_NAME": "club.test",
-    }
-    settings.update(config)
-    return create_app(settings)
-
-
-def club_tables() -> list[sa.Table]:
-    """The example club's tables and flask-avg's, parents first."""
-    return [*db.metadata.sorted_tables, *AvgBase.metadata.sorted_tables]
-
-
-def schema_intact() -> bool:
-    """Whether every club and flask-avg table exists (a test may have dropped some)."""
-    names = set(sa.inspect(db.engine).get_table_names())
-    return all(table.name in names for table in club_tables())
-
-
-def empty_tables() -> None:
-    """Delete every row of the club's and flask-avg's tables, identities back at 1,
-    and put the default groups back: a fresh club without creating the schema again."""
-    db.session.remove()
-    tables = club_tables()
-    with db.engine.begin() as conn:
-        dialect = conn.dialect.name
-        if dialect == "postgresql":
-            names = ", ".join(conn.dialect.identifier_preparer.quote(t.name) for t in tables)
-            conn.exec_driver_sql(f"TRUNCATE TABLE {names} RESTART IDENTITY CASCADE")
-        elif dialect in ("mysql", "mariadb"):
-            # TRUNCATE costs ~10 ms a table: only those written to (rows, or a used counter)
-            used = conn.execute(
-                sa.text(
-                    "SELECT table_name FROM information_schema.tables "
-                    "WHERE table_schema = DATABASE() AND (table_rows > 0 OR auto_increment > 1)"
-                )
-            ).scalars()
-            touched = set(used)
-            for table in tables:
-                if table.name not in touched and conn.scalar(
-                    sa.select(sa.literal(1)).select_from(table).limit(1)
-                ):
-                    touched.add(table.name)
-            conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=0")
-            for table in tables:
-                if table.name in touched:
-                    conn.exec_driver_sql(f"TRUNCATE TABLE `{table.name}`")
-            conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=1")
-        else:
-            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
-            for table in reversed(tables):
-                conn.execute(table.delete())
-            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
-    ensure_default_groups(db.session)
-    db.session.commit()
-
-
-def reset_schema(app: Flask) -> None:
-    with app.app_context():
-        db.session.remove()
-        db.drop_all()
-        AvgBase.metadata.drop_all(db.engine)
-        db.create_all()
-        AvgBase.metadata.create_all(db.engine)
-        ensure_default_groups(db.session)
-        db.session.commit()
-
-
-class RequestClient(FlaskClient):
-    """A test client whose every request gets its own app context, as in production.
-
-    The ``app`` fixture keeps an app context open for the whole test (so tests
-    can use the session directly); without this, Flask would reuse it for the
-    client's requests, and ``g`` (Flask-Login's user, Flask-WTF's token,
-    Flask-Babel's locale) would carry over from one request, or one client, to
-    the next.
-    """
-
-    def open(self, *args: Any, **kwargs: Any) -> Any:
-        db.session.rollback()  # end the test's read transaction; its objects reload after
-        with self.application.app_context():
-            return super().open(*args, **kwargs)
 
 
 @pytest.fixture
@@ -212,40 +88,6 @@ def app(db_url: str) -> Iterator[Flask]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
-
-
-CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-
-
-def csrf_token(client: FlaskClient, url: str) -> str:
-    """The CSRF token from the form on ``url``, as a browser would read it."""
-    page = client.get(url)
-    match = CSRF_RE.search(page.get_data(as_text=True))
-    assert match, f"no CSRF token on {url} ({page.status_code})"
-    return match.group(1)
-
-
-def login(client: FlaskClient, email: str, password: str = "avg-demo") -> None:
-    token = csrf_token(client, "/login")
-    response = client.post(
-        "/login", data={"email": email, "password": password, "csrf_token": token}
-    )
-    assert response.status_code == 302, f"login as {email} failed"
-
-
-# -- browser tests ---------------------------------------------------------------
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture
@@ -295,11 +137,3 @@ def page(browser: Any) -> Iterator[Any]:
     pg.set_default_timeout(10_000)
     yield pg
     context.close()
-
-
-def browser_login(page: Any, base_url: str, email: str, password: str = "avg-demo") -> None:
-    page.goto(base_url + "/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Wachtwoord").fill(password)
-    page.get_by_role("button", name="Inloggen").click()
-    page.wait_for_url(base_url + "/")
