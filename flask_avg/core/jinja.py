@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app, url_for
 from flask_babel import format_date, format_datetime, format_decimal, get_locale
 
 from flask_avg.core.presenters import app_name, column_label
+
+if TYPE_CHECKING:
+    from flask_avg.extension import AvgState
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,7 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def install(app: Flask, state: Any) -> None:
+def install(app: Flask, state: AvgState) -> None:
     env = app.jinja_env
     env.filters["avg_value"] = format_value
     env.filters["avg_date"] = lambda d: format_date(d, "long") if d else "–"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_login import current_user
@@ -10,6 +10,9 @@ from flask_login import current_user
 from flask_avg.core.config import config_value
 from flask_avg.core.web import STATIC, make_blueprint
 from flask_avg.extension import get_state
+
+if TYPE_CHECKING:
+    from flask_avg.extension import AvgState
 
 
 def index() -> Any:
@@ -29,7 +32,7 @@ def set_language(code: str) -> Any:
     return redirect(target)
 
 
-def create_blueprint(state: Any) -> Blueprint:
+def create_blueprint(state: AvgState) -> Blueprint:
     bp = make_blueprint("core", __name__)
     bp.static_folder = STATIC
     bp.static_url_path = "/static"

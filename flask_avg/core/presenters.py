@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 from sqlalchemy import Select, String, or_, select
@@ -17,6 +17,9 @@ from sqlalchemy import Select, String, or_, select
 from flask_avg.core.declarations import LEGAL_BASES, Personal
 from flask_avg.core.i18n import localise
 from flask_avg.core.registry import DeclaredModel
+
+if TYPE_CHECKING:
+    from flask_avg.extension import AvgState
 
 
 @dataclass
@@ -66,14 +69,14 @@ def column_label(model: DeclaredModel, name: str) -> Any:
     return name.replace("_", " ").capitalize()
 
 
-def retention_days(state: Any, category: str) -> int:
+def retention_days(state: AvgState, category: str) -> int:
     """Days kept for a retention category: the board's setting, never below its legal floor."""
     cat = state.catalogue.retention[category]
     days = state.settings.get(f"retention.{category}.days", cat.default_days)
     return max(int(days), cat.floor_days)
 
 
-def collect(state: Any, subject: Any, *, special: bool) -> SubjectData:
+def collect(state: AvgState, subject: Any, *, special: bool) -> SubjectData:
     """Everything held on ``subject``; special-category fields only when ``special``."""
     registry = state.registry
     subject_id = registry.subject.value(subject, registry.subject.primary_key[0].name)
@@ -115,7 +118,7 @@ def _add(items: list[Any], value: Any) -> None:
         items.append(value)
 
 
-def _deletion_date(state: Any, model: DeclaredModel, rows: list[Any]) -> date | None:
+def _deletion_date(state: AvgState, model: DeclaredModel, rows: list[Any]) -> date | None:
     """When the oldest row of this model will be deleted under today's settings."""
     if not model.policy.retention or not model.policy.anchor or not rows:
         return None
@@ -130,7 +133,7 @@ def app_name() -> str:
     return str(current_app.config.get("AVG_CLUB_NAME") or current_app.name)
 
 
-def member_list_query(state: Any, columns: list[str], query: str = "") -> Select[Any]:
+def member_list_query(state: AvgState, columns: list[str], query: str = "") -> Select[Any]:
     """The board's member list: key and ``columns``, text columns filtered by ``query``.
 
     One definition for the page (``/avg/members?q=``) and the list export, so both
@@ -147,7 +150,7 @@ def member_list_query(state: Any, columns: list[str], query: str = "") -> Select
     return stmt.order_by(*subject.primary_key)
 
 
-def subject_or_404(state: Any, subject_id: str) -> Any:
+def subject_or_404(state: AvgState, subject_id: str) -> Any:
     """The member with the key given in a URL, or a 404 (also for a key of the wrong type)."""
     from flask import abort
 

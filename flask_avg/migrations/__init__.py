@@ -10,10 +10,13 @@ autogenerate leaves flask-avg's tables alone.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
+
+if TYPE_CHECKING:
+    from flask_avg.extension import AvgState
 
 HERE = Path(__file__).parent
 VERSION_TABLE = "avg_alembic_version"
@@ -36,12 +39,12 @@ def alembic_config(connection: Any) -> Config:
     return config
 
 
-def upgrade(state: Any, revision: str = "head") -> None:
+def upgrade(state: AvgState, revision: str = "head") -> None:
     with state.db.engine.begin() as conn:
         command.upgrade(alembic_config(conn), revision)
 
 
-def create_and_stamp(state: Any) -> list[str]:
+def create_and_stamp(state: AvgState) -> list[str]:
     """Create every flask-avg table, mark the schema current, and let each plugin
     add the rows it starts with (the ACL's default groups); returns their messages."""
     from flask_avg.core.models import AvgBase

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, render_template
 from markupsafe import Markup
@@ -13,12 +13,15 @@ from flask_avg.extension import get_state
 from flask_avg.features.breaches import service as breaches
 from flask_avg.features.consent import service as consent
 
+if TYPE_CHECKING:
+    from flask_avg.extension import AvgState
 
-def _breach_context(state: Any) -> dict[str, Any]:
+
+def _breach_context(state: AvgState) -> dict[str, Any]:
     return {"running": breaches.running(state.db.session)}
 
 
-def _consent_context(state: Any) -> dict[str, Any]:
+def _consent_context(state: AvgState) -> dict[str, Any]:
     counts = consent.counts(state)
     return {"counts": counts, "outdated": sum(c.outdated for c in counts)}
 
@@ -43,7 +46,7 @@ PANELS = (
 )
 
 
-def visible_panels(state: Any) -> list[DashboardPanel]:
+def visible_panels(state: AvgState) -> list[DashboardPanel]:
     return sorted(
         (p for p in state.dashboard if state.can(p.action)), key=lambda p: (p.order, p.key)
     )
@@ -63,6 +66,6 @@ def dashboard() -> Any:
     return render_template("avg/accountability/dashboard.html", panels=rendered)
 
 
-def register_routes(bp: Blueprint, state: Any) -> None:
+def register_routes(bp: Blueprint, state: AvgState) -> None:
     state.dashboard.extend(PANELS)
     bp.add_url_rule("/dashboard", endpoint="dashboard", view_func=dashboard, methods=["GET"])

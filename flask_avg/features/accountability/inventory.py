@@ -13,10 +13,13 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Enum, MetaData, String, Table
 from sqlalchemy import inspect as sa_inspect
+
+if TYPE_CHECKING:
+    from flask_avg.extension import AvgState
 
 NOT_PERSONAL_KEY = "avg_not_personal"
 
@@ -100,7 +103,7 @@ def _unique_columns(table: Table, inspector: Any, reflected: bool) -> set[str]:
     return unique
 
 
-def build(state: Any, *, ignore: tuple[str, ...] | list[str] = ()) -> Inventory:
+def build(state: AvgState, *, ignore: tuple[str, ...] | list[str] = ()) -> Inventory:
     """Compare the live database with the declarations; ``ignore`` lists ``table.column``."""
     engine = state.db.engine
     inspector = sa_inspect(engine)
@@ -164,7 +167,7 @@ def build(state: Any, *, ignore: tuple[str, ...] | list[str] = ()) -> Inventory:
     return Inventory(subject_table, entries)
 
 
-def view(state: Any) -> Inventory:
+def view(state: AvgState) -> Inventory:
     """The inventory for a reader (the board's page); audited as ``inventory.view``, with
     how many columns are flagged, and committed."""
     inv = build(state)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, render_template
 
 from flask_avg.extension import get_state, require
 from flask_avg.features.accountability import inventory
+
+if TYPE_CHECKING:
+    from flask_avg.extension import AvgState
 
 
 @require("avg.register.manage")
@@ -16,7 +19,7 @@ def inventory_page() -> Any:
     return render_template("avg/accountability/inventory.html", inv=inv)
 
 
-def register_routes(bp: Blueprint, state: Any) -> None:
+def register_routes(bp: Blueprint, state: AvgState) -> None:
     bp.add_url_rule(
         "/inventory", endpoint="inventory_page", view_func=inventory_page, methods=["GET"]
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 
@@ -21,6 +21,9 @@ from flask_avg.core.i18n import gettext as _
 from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.i18n import localise
 from flask_avg.core.presenters import retention_days
+
+if TYPE_CHECKING:
+    from flask_avg.extension import AvgState
 
 #: Board-entered fields: key -> label. Stored as ``register.<key>`` settings.
 BOARD_FIELDS: dict[str, Any] = {
@@ -95,7 +98,7 @@ class Register:
     consent_purposes: list[Any]
 
 
-def board_fields(state: Any) -> dict[str, str]:
+def board_fields(state: AvgState) -> dict[str, str]:
     values = default_fields()
     for key in BOARD_FIELDS:
         stored = state.settings.get(f"register.{key}")
@@ -104,12 +107,12 @@ def board_fields(state: Any) -> dict[str, str]:
     return values
 
 
-def people_overrides(state: Any) -> dict[str, str]:
+def people_overrides(state: AvgState) -> dict[str, str]:
     return dict(state.settings.get("register.people_per_purpose", {}) or {})
 
 
 def save_board_fields(
-    state: Any,
+    state: AvgState,
     fields: dict[str, str],
     people: dict[str, str] | None = None,
     *,
@@ -146,7 +149,7 @@ def save_board_fields(
     return changed
 
 
-def export_excel(state: Any) -> bytes:
+def export_excel(state: AvgState) -> bytes:
     """The register as an .xlsx workbook (:func:`to_excel`); audited as ``register.export``."""
     data = to_excel(build(state))
     state.audit.record("register.export", detail={"format": "xlsx"})
@@ -154,7 +157,7 @@ def export_excel(state: Any) -> bytes:
     return data
 
 
-def export_annex(state: Any) -> str:
+def export_annex(state: AvgState) -> str:
     """The processor agreement annex as Markdown; audited as ``register.annex``."""
     from flask_avg.features.accountability import annex  # annex builds on this module
 
@@ -168,7 +171,7 @@ def no_purpose() -> str:
     return _("(no purpose declared)")
 
 
-def build(state: Any) -> Register:
+def build(state: AvgState) -> Register:
     """The register for the current app, in declaration order."""
     from flask_avg.features.consent import service as consent
 

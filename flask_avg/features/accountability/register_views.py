@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
@@ -13,6 +13,9 @@ from flask_avg.core.audit import current_actor
 from flask_avg.core.i18n import gettext as _
 from flask_avg.extension import get_state, require
 from flask_avg.features.accountability import register
+
+if TYPE_CHECKING:
+    from flask_avg.extension import AvgState
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -27,7 +30,7 @@ def _form_class(reg: register.Register) -> type[FlaskForm]:
     return type("RegisterForm", (FlaskForm,), attrs)
 
 
-def _register_form(state: Any, reg: register.Register) -> FlaskForm:
+def _register_form(state: AvgState, reg: register.Register) -> FlaskForm:
     """The form, filled with what is stored (the defaults where the board entered nothing)."""
     overrides = register.people_overrides(state)
     people = {f"people_{i}": overrides.get(a.purpose, "") for i, a in enumerate(reg.activities)}
@@ -74,7 +77,7 @@ def annex_markdown() -> Any:
     return _download(register.export_annex(get_state()), "text/markdown", "annex.md")
 
 
-def register_routes(bp: Blueprint, state: Any) -> None:
+def register_routes(bp: Blueprint, state: AvgState) -> None:
     bp.add_url_rule(
         "/register", endpoint="register_page", view_func=register_page, methods=["GET", "POST"]
     )

@@ -3,7 +3,7 @@ and the audit log screen. Each concept's routes live in a module of its own."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint
 
@@ -11,8 +11,11 @@ from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.jinja import NavItem
 from flask_avg.core.web import make_blueprint
 
+if TYPE_CHECKING:
+    from flask_avg.extension import AvgState
 
-def create_blueprint(state: Any) -> Blueprint:
+
+def create_blueprint(state: AvgState) -> Blueprint:
     from flask_avg.features.accountability import dashboard_views as dashboard
     from flask_avg.features.accountability import inventory_views as inventory
     from flask_avg.features.accountability import register_views as register

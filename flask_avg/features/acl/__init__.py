@@ -9,7 +9,7 @@ them.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select
 
@@ -24,6 +24,9 @@ from flask_avg.features.acl.service import (
     group_title,
 )
 
+if TYPE_CHECKING:
+    from flask_avg.extension import AvgState
+
 
 class AclPlugin(Plugin):
     name = "acl"
@@ -31,17 +34,17 @@ class AclPlugin(Plugin):
     actions = BUILTIN_ACTIONS
     labels = {"acl_groups": _l("Access groups")}
 
-    def init_app(self, app: Any, state: Any) -> None:
+    def init_app(self, app: Any, state: AvgState) -> None:
         state.acl = Acl(state)
 
-    def install(self, state: Any) -> str | None:
+    def install(self, state: AvgState) -> str | None:
         from flask import current_app
 
         if not current_app.config["AVG_DEFAULT_GROUPS"]:
             return None
         return f"{ensure_default_groups(state.db.session)} default group(s) added"
 
-    def create_blueprint(self, state: Any) -> Any:
+    def create_blueprint(self, state: AvgState) -> Any:
         from flask_avg.features.acl.views import create_blueprint
 
         return create_blueprint(state)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 from sqlalchemy import delete, func, select
@@ -19,7 +19,10 @@ from sqlalchemy.orm import Session
 from flask_avg.core.i18n import gettext as _
 from flask_avg.core.signals import acl_changed
 from flask_avg.features.acl.models import Group, GroupMember, Rule
-from flask_avg.features.acl.service import DEFAULT_GROUPS, GroupTree
+from flask_avg.features.acl.service import DEFAULT_GROUPS, GroupTree, acl_of
+
+if TYPE_CHECKING:
+    from flask_avg.extension import AvgState
 
 MANAGE = "avg.acl.manage"
 DEFAULT_KEYS = frozenset(spec.key for spec in DEFAULT_GROUPS)
@@ -43,7 +46,7 @@ def super_user_members(session: Session) -> int:
 
 
 def apply_change(
-    state: Any,
+    state: AvgState,
     change: str,
     mutate: Callable[[Session], None],
     *,
@@ -65,16 +68,16 @@ def apply_change(
             raise AclRefused(_("The last member of the Super User group cannot be removed."))
         if editor is not None:
             tree = GroupTree.load(session)
-            if not state.acl.decide_for(editor, MANAGE, tree).allowed:
+            if not acl_of(state).decide_for(editor, MANAGE, tree).allowed:
                 raise AclRefused(
                     _("Refused: after this change you could no longer manage access control.")
                 )
     except Exception:
         session.rollback()
-        state.acl.invalidate()
+        acl_of(state).invalidate()
         raise
     state.audit.record(f"acl.{change}", detail=detail or {})
-    state.acl.changed()
+    acl_of(state).changed()
     session.commit()
     acl_changed.send(
         current_app._get_current_object(),  # type: ignore[attr-defined]
@@ -130,7 +133,7 @@ def new_key(session: Session, title: str) -> str:
 # -- the changes ------------------------------------------------------------------
 
 
-def add_group(state: Any, title: str, parent_id: int | None, *, editor: Any = None) -> Group:
+def add_group(state: AvgState, title: str, parent_id: int | None, *, editor: Any = None) -> Group:
     session: Session = state.db.session
     if parent_id is not None and session.get(Group, parent_id) is None:
         raise AclRefused(_("That parent group does not exist."))
@@ -145,14 +148,14 @@ def add_group(state: Any, title: str, parent_id: int | None, *, editor: Any = No
     return grp
 
 
-def rename_group(state: Any, grp: Group, title: str, *, editor: Any = None) -> None:
+def rename_group(state: AvgState, grp: Group, title: str, *, editor: Any = None) -> None:
     def mutate(_s: Session) -> None:
         grp.title = title.strip()
 
     apply_change(state, "group.rename", mutate, editor=editor, detail={"group": grp.key})
 
 
-def move_group(state: Any, grp: Group, parent_id: int | None, *, editor: Any = None) -> None:
+def move_group(state: AvgState, grp: Group, parent_id: int | None, *, editor: Any = None) -> None:
     session: Session = state.db.session
     if parent_id is not None:
         tree = GroupTree.load(session)
@@ -169,7 +172,7 @@ def move_group(state: Any, grp: Group, parent_id: int | None, *, editor: Any = N
     )
 
 
-def delete_group(state: Any, grp: Group, *, editor: Any = None) -> None:
+def delete_group(state: AvgState, grp: Group, *, editor: Any = None) -> None:
     session: Session = state.db.session
     if grp.key in DEFAULT_KEYS:
         raise AclRefused(_("The default groups cannot be deleted; rename them instead."))
@@ -185,22 +188,22 @@ def delete_group(state: Any, grp: Group, *, editor: Any = None) -> None:
     apply_change(state, "group.delete", mutate, editor=editor, detail={"group": key})
 
 
-def is_super_user(state: Any, user: Any) -> bool:
-    tree = state.acl.tree()
+def is_super_user(state: AvgState, user: Any) -> bool:
+    tree = acl_of(state).tree()
     return any(
         grp.super_user
-        for gid in state.acl.user_group_ids(user, tree)
+        for gid in acl_of(state).user_group_ids(user, tree)
         for grp in tree.ancestors(gid)
     )
 
 
-def _guard_super_group(state: Any, grp: Group, editor: Any) -> None:
+def _guard_super_group(state: AvgState, grp: Group, editor: Any) -> None:
     """Only a Super User decides who else is one (as in Joomla); the CLI may always."""
     if editor is not None and grp.super_user and not is_super_user(state, editor):
         raise AclRefused(_("Only a Super User can change who is a Super User."))
 
 
-def add_member(state: Any, grp: Group, user: Any, *, editor: Any = None) -> bool:
+def add_member(state: AvgState, grp: Group, user: Any, *, editor: Any = None) -> bool:
     """Put ``user`` in ``grp``; False when they already were."""
     session: Session = state.db.session
     _guard_super_group(state, grp, editor)
@@ -217,7 +220,7 @@ def add_member(state: Any, grp: Group, user: Any, *, editor: Any = None) -> bool
     return True
 
 
-def remove_member(state: Any, grp: Group, user_id: str, *, editor: Any = None) -> bool:
+def remove_member(state: AvgState, grp: Group, user_id: str, *, editor: Any = None) -> bool:
     session: Session = state.db.session
     _guard_super_group(state, grp, editor)
     row = session.get(GroupMember, (user_id, grp.id))
@@ -233,7 +236,9 @@ def remove_member(state: Any, grp: Group, user_id: str, *, editor: Any = None) -
     return True
 
 
-def set_rules(state: Any, grp: Group, wanted: dict[str, bool | None], *, editor: Any = None) -> int:
+def set_rules(
+    state: AvgState, grp: Group, wanted: dict[str, bool | None], *, editor: Any = None
+) -> int:
     """Set ``action -> True (allow) / False (deny) / None (inherit)``; returns how many changed."""
     session: Session = state.db.session
     current = {r.action: r for r in session.scalars(select(Rule).where(Rule.group_id == grp.id))}

@@ -18,7 +18,7 @@ import threading
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import g, has_request_context
 from flask_login import current_user
@@ -28,6 +28,9 @@ from sqlalchemy.orm import Session
 
 from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.features.acl.models import Group, GroupMember, Rule
+
+if TYPE_CHECKING:
+    from flask_avg.extension import AvgState
 
 #: flask-avg's own actions: name -> label. Hosts add theirs with ``AVG.register_action``.
 BUILTIN_ACTIONS: dict[str, Any] = {
@@ -294,7 +297,7 @@ class Acl:
     query and the member-record lookup, both shared with the rest of flask-avg.
     """
 
-    def __init__(self, state: Any) -> None:
+    def __init__(self, state: AvgState) -> None:
         self.state = state
         self._cache: _Cached | None = None
         self._lock = threading.Lock()
@@ -430,3 +433,9 @@ def ensure_default_groups(session: Session) -> int:
     if added:
         bump_version(session)
     return added
+
+
+def acl_of(state: Any) -> Acl:
+    """The ACL the ``acl`` plugin gave the app's state (the kernel knows it only as
+    an ``AccessControl``)."""
+    return state.acl  # type: ignore[no-any-return]

@@ -7,7 +7,7 @@ that goes through :mod:`flask_avg.features.acl.admin` (checked, audited, version
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -24,7 +24,10 @@ from flask_avg.core.web import make_blueprint
 from flask_avg.extension import get_state, require
 from flask_avg.features.acl import admin as acl_admin
 from flask_avg.features.acl.models import Group
-from flask_avg.features.acl.service import Acl, Decision, GroupTree, group_title
+from flask_avg.features.acl.service import Decision, GroupTree, acl_of, group_title
+
+if TYPE_CHECKING:
+    from flask_avg.extension import AvgState
 
 MANAGE = acl_admin.MANAGE
 NO_PARENT = 0
@@ -97,11 +100,6 @@ def _user_label(user_id: str) -> str:
     return str(getattr(user, "email", None) or user_id)
 
 
-def _acl(state: Any) -> Acl:
-    """The ACL this plugin gave the state (typed for the views)."""
-    return state.acl  # type: ignore[no-any-return]
-
-
 def _group_or_404(group_id: int) -> Group:
     grp = get_state().db.session.get(Group, group_id)
     if grp is None:
@@ -126,7 +124,7 @@ def _run(change: Callable[[], object], ok_message: str, group_id: int | None) ->
     return _back(group_id)
 
 
-def _matrix(state: Any, tree: GroupTree, grp: Group) -> list[dict[str, Any]]:
+def _matrix(state: AvgState, tree: GroupTree, grp: Group) -> list[dict[str, Any]]:
     """Every action with the group's own setting, the outcome and why."""
     rules = acl_admin.own_rules(state.db.session, grp.id)
     node = tree.groups[grp.id]
@@ -145,7 +143,7 @@ def _matrix(state: Any, tree: GroupTree, grp: Group) -> list[dict[str, Any]]:
     return matrix
 
 
-def _wanted_rules(state: Any) -> dict[str, bool | None]:
+def _wanted_rules(state: AvgState) -> dict[str, bool | None]:
     """The matrix as posted: action -> allow (True), deny (False) or inherit (None)."""
     wanted: dict[str, bool | None] = {}
     for action in state.actions:
@@ -161,7 +159,7 @@ def _wanted_rules(state: Any) -> dict[str, bool | None]:
 @require(MANAGE)
 def index() -> Any:
     state = get_state()
-    tree = _acl(state).tree()
+    tree = acl_of(state).tree()
     form = AddGroupForm()
     form.parent.choices = _parent_choices(tree)
     return render_template(
@@ -178,7 +176,7 @@ def index() -> Any:
 def add_group() -> Any:
     state = get_state()
     form = AddGroupForm()
-    form.parent.choices = _parent_choices(_acl(state).tree())
+    form.parent.choices = _parent_choices(acl_of(state).tree())
     if not _checked(form):
         return _back()
     parent = form.parent.data or None
@@ -194,7 +192,7 @@ def add_group() -> Any:
 def group(group_id: int) -> Any:
     state = get_state()
     grp = _group_or_404(group_id)
-    tree = _acl(state).tree()
+    tree = acl_of(state).tree()
     member_ids = acl_admin.member_ids(state.db.session, grp.id)
     move = MoveForm(parent=grp.parent_id or NO_PARENT)
     move.parent.choices = _parent_choices(tree, {grp.id, *tree.descendants(grp.id)})
@@ -235,7 +233,7 @@ def move_group(group_id: int) -> Any:
     grp = _group_or_404(group_id)
     form = MoveForm()
     # Every group is offered: the cycle check in admin.move_group gives the clear message.
-    form.parent.choices = _parent_choices(_acl(state).tree())
+    form.parent.choices = _parent_choices(acl_of(state).tree())
     if not _checked(form):
         return _back(group_id)
     parent = form.parent.data or None
@@ -309,7 +307,7 @@ def set_rules(group_id: int) -> Any:
     return _back(group_id)
 
 
-def create_blueprint(state: Any) -> Blueprint:
+def create_blueprint(state: AvgState) -> Blueprint:
     bp = make_blueprint("acl", __name__)
     state.nav.append(NavItem("avg_acl.index", _l("Access control"), MANAGE))
     # Every change is a POST (CSRF-checked by its form); only the two pages are GETs.
@@ -338,7 +336,7 @@ def register_commands(group: click.Group) -> None:
     def acl_cli() -> None:
         """Access control: groups, members and permission checks."""
 
-    def user_or_fail(state: Any, email: str) -> Any:
+    def user_or_fail(state: AvgState, email: str) -> Any:
         user = state.find_user(email.strip().lower())
         if user is None:
             raise click.ClickException(f"no user with e-mail {email}")
@@ -369,10 +367,10 @@ def register_commands(group: click.Group) -> None:
         if action not in state.actions:
             raise click.ClickException(f"unknown action {action!r}")
         user = user_or_fail(state, email)
-        tree = _acl(state).tree()
-        decision = _acl(state).decide_for(user, action, tree)
+        tree = acl_of(state).tree()
+        decision = acl_of(state).decide_for(user, action, tree)
         click.echo("allowed" if decision.allowed else "denied")
-        groups = [tree.groups[gid].key for gid in _acl(state).user_group_ids(user, tree)]
+        groups = [tree.groups[gid].key for gid in acl_of(state).user_group_ids(user, tree)]
         click.echo(f"  rule: {decision.explain()}")
         click.echo(f"  groups: {', '.join(groups) or '-'}")
 
@@ -380,7 +378,7 @@ def register_commands(group: click.Group) -> None:
     def groups() -> None:
         """Print the group tree with member counts."""
         state = get_state()
-        tree = _acl(state).tree()
+        tree = acl_of(state).tree()
         counts = acl_admin.member_counts(state.db.session)
         for depth, grp in tree.walk():
             flag = " [super user]" if grp.super_user else ""

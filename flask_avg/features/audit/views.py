@@ -8,7 +8,7 @@ record of each purge of the log itself (entries whose action starts with
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, render_template, request
 from sqlalchemy import func, select
@@ -16,6 +16,9 @@ from sqlalchemy import func, select
 from flask_avg.core.config import config_value
 from flask_avg.core.models import AuditEntry
 from flask_avg.extension import get_state, require
+
+if TYPE_CHECKING:
+    from flask_avg.extension import AvgState
 
 PAGE_SIZE = 50
 
@@ -27,7 +30,7 @@ def _day(value: str | None) -> date | None:
         return None
 
 
-def _actor_key(state: Any, text: str) -> str:
+def _actor_key(state: AvgState, text: str) -> str:
     """An e-mail address is looked up to the login id the log stores; anything else as is."""
     if "@" not in text:
         return text
@@ -38,7 +41,7 @@ def _actor_key(state: Any, text: str) -> str:
     return str(user.get_id()) if user is not None else text
 
 
-def _actor_names(state: Any, ids: set[str]) -> dict[str, str]:
+def _actor_names(state: AvgState, ids: set[str]) -> dict[str, str]:
     model: Any = state.ext.user_model
     if model is None or not ids or not hasattr(model, "email"):
         return {}
@@ -58,7 +61,7 @@ def _filters() -> dict[str, str]:
     return {name: request.args.get(name, "").strip() for name in FILTERS}
 
 
-def _conditions(state: Any, filters: dict[str, str]) -> list[Any]:
+def _conditions(state: AvgState, filters: dict[str, str]) -> list[Any]:
     """The WHERE clauses for the filters filled in."""
     conditions = []
     if filters["actor"]:
@@ -124,5 +127,5 @@ def audit_log() -> Any:
     )
 
 
-def register_routes(bp: Blueprint, state: Any) -> None:
+def register_routes(bp: Blueprint, state: AvgState) -> None:
     bp.add_url_rule("/audit", endpoint="audit_log", view_func=audit_log, methods=["GET"])

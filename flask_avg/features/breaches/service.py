@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 from sqlalchemy import DateTime, func, select, union
@@ -26,6 +26,9 @@ from flask_avg.core.signals import breach_recorded
 from flask_avg.core.types import utcnow
 from flask_avg.features.accountability.register import cell
 from flask_avg.features.breaches.models import Breach
+
+if TYPE_CHECKING:
+    from flask_avg.extension import AvgState
 
 DEADLINE = timedelta(hours=72)
 
@@ -95,7 +98,7 @@ def running(session: Session, now: datetime | None = None) -> list[tuple[Breach,
 
 
 def count_affected(
-    state: Any,
+    state: AvgState,
     models: list[str],
     start: date | None = None,
     end: date | None = None,
@@ -210,14 +213,16 @@ def newest_first(session: Session) -> list[Breach]:
 
 
 def record(
-    state: Any, values: BreachInput, breach: Breach | None = None, *, actor: str | None = None
+    state: AvgState, values: BreachInput, breach: Breach | None = None, *, actor: str | None = None
 ) -> Breach:
     """Record a new breach (``breach`` None) or update one from ``values``; see :func:`save`."""
     actor = actor if actor is not None else current_actor()
     return save(state, breach, lambda b: apply_input(state, b, values, actor=actor), actor=actor)
 
 
-def apply_input(state: Any, breach: Breach, values: BreachInput, *, actor: str | None) -> list[str]:
+def apply_input(
+    state: AvgState, breach: Breach, values: BreachInput, *, actor: str | None
+) -> list[str]:
     """Copy ``values`` onto ``breach``; returns the names of the fields that changed."""
     changed: list[str] = []
 
@@ -241,7 +246,7 @@ def apply_input(state: Any, breach: Breach, values: BreachInput, *, actor: str |
     return changed
 
 
-def _apply_affected(state: Any, values: BreachInput, put: Callable[[str, Any], None]) -> None:
+def _apply_affected(state: AvgState, values: BreachInput, put: Callable[[str, Any], None]) -> None:
     """The people affected: counted from the chosen models, or the number given."""
     models = list(values.affected_models)
     if not models:
@@ -265,7 +270,11 @@ def _apply_affected(state: Any, values: BreachInput, put: Callable[[str, Any], N
 
 
 def save(
-    state: Any, breach: Breach | None, apply: Callable[[Breach], list[str]], *, actor: str | None
+    state: AvgState,
+    breach: Breach | None,
+    apply: Callable[[Breach], list[str]],
+    *,
+    actor: str | None,
 ) -> Breach:
     """Create (``breach`` None) or update a breach: ``apply`` sets its fields and returns
     the names it changed; audits, commits and sends ``breach_recorded``."""
@@ -303,7 +312,7 @@ def export_rows(session: Session) -> list[list[Any]]:
     return rows
 
 
-def export_csv(state: Any) -> str:
+def export_csv(state: AvgState) -> str:
     """Every breach as ``;``-separated CSV (:func:`to_csv`); audited as ``breach.export``."""
     text = to_csv(state.db.session)
     state.audit.record("breach.export", detail={"format": "csv"})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
 from flask_babel import to_user_timezone, to_utc
@@ -28,6 +28,9 @@ from flask_avg.core.types import utcnow
 from flask_avg.extension import get_state, require
 from flask_avg.features.breaches import service as breaches
 from flask_avg.features.breaches.models import Breach
+
+if TYPE_CHECKING:
+    from flask_avg.extension import AvgState
 
 _DT = "%Y-%m-%dT%H:%M"
 
@@ -83,7 +86,7 @@ def _date(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
-def _fill_choices(state: Any, form: BreachForm) -> None:
+def _fill_choices(state: AvgState, form: BreachForm) -> None:
     cats = state.catalogue.categories
     form.categories.choices = [
         SelectChoice(key, str(cats[key].label)) for key in state.registry.categories
@@ -163,7 +166,7 @@ def breaches_csv() -> Any:
     )
 
 
-def register_routes(bp: Blueprint, state: Any) -> None:
+def register_routes(bp: Blueprint, state: AvgState) -> None:
     bp.add_url_rule("/breaches", endpoint="breaches_list", view_func=breaches_list, methods=["GET"])
     for rule in ("/breaches/<int:breach_id>", "/breaches/new"):
         bp.add_url_rule(

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask_avg.core.i18n import domain
 from flask_avg.core.logins import logins_of
@@ -19,6 +19,9 @@ from flask_avg.core.plugins import SubjectContext
 from flask_avg.core.presenters import SubjectData, app_name, collect, column_label, retention_days
 from flask_avg.core.registry import DeclaredModel
 from flask_avg.core.types import utcnow
+
+if TYPE_CHECKING:
+    from flask_avg.extension import AvgState
 
 #: Version of the JSON export's layout; see ``schema-v1.json`` next to this module.
 SCHEMA_VERSION = "1.0"
@@ -117,7 +120,12 @@ def column_type(model: DeclaredModel, name: str) -> str:
 
 
 def build(
-    state: Any, subject: Any, *, special: bool, actor: str | None, data: SubjectData | None = None
+    state: AvgState,
+    subject: Any,
+    *,
+    special: bool,
+    actor: str | None,
+    data: SubjectData | None = None,
 ) -> ExportDocument:
     """Everything exportable on ``subject``: never secrets, special categories only if ``special``."""
     data = data or collect(state, subject, special=special)
@@ -192,8 +200,8 @@ def build(
         for col in table.columns:
             cat = categories.get(col.category)
             if cat is None:
-                known = catalogue.categories.get(col.category)
-                label = tr(known.label) if known is not None else col.category
+                declared = catalogue.categories.get(col.category)
+                label = tr(declared.label) if declared is not None else col.category
                 cat = categories[col.category] = ExportCategory(col.category, label, col.special)
             if table.label not in cat.models:
                 cat.models.append(table.label)
@@ -224,7 +232,7 @@ def _value_type(values: list[Any]) -> str:
 
 
 def _plugin_tables(
-    state: Any, subject_id: Any, special: bool, tr: Callable[[Any], str]
+    state: AvgState, subject_id: Any, special: bool, tr: Callable[[Any], str]
 ) -> list[ExportTable]:
     """What the plugins hold on the subject (requests, consent, files, ...), as tables."""
     ctx = SubjectContext(state, state.db.session, subject_id, logins_of(state, [subject_id]))
@@ -264,7 +272,7 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def _retention_text(state: Any, model: DeclaredModel, _: Callable[..., str]) -> str | None:
+def _retention_text(state: AvgState, model: DeclaredModel, _: Callable[..., str]) -> str | None:
     key = model.policy.retention
     if not key:
         return None

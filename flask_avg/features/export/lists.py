@@ -12,7 +12,7 @@ import csv
 import io
 import tempfile
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from sqlalchemy import Select, select
 
@@ -26,15 +26,18 @@ from flask_avg.features.export.writers import (
     write_cell,
 )
 
+if TYPE_CHECKING:
+    from flask_avg.extension import AvgState
+
 CHUNK = 2000
 
 
-def member_columns(state: Any, *, special: bool) -> list[str]:
+def member_columns(state: AvgState, *, special: bool) -> list[str]:
     """The subject's columns the board member may see: the list page's columns."""
     return list(state.registry.subject.exported_columns(special=special))
 
 
-def member_headers(state: Any, columns: list[str]) -> list[tuple[str, str]]:
+def member_headers(state: AvgState, columns: list[str]) -> list[tuple[str, str]]:
     """(label, type) per exported column, the key first."""
     from flask_avg.core.presenters import column_label
 
@@ -56,7 +59,7 @@ def spooled() -> IO[bytes]:
 
 
 def write_members_xlsx(
-    state: Any, stmt: Select[Any], headers: list[tuple[str, str]], out: IO[bytes]
+    state: AvgState, stmt: Select[Any], headers: list[tuple[str, str]], out: IO[bytes]
 ) -> int:
     """The member list as one worksheet, written row by row; returns the row count."""
     import xlsxwriter
@@ -71,7 +74,7 @@ def write_members_xlsx(
 
 
 def _fill_members_sheet(
-    state: Any, book: Any, stmt: Select[Any], headers: list[tuple[str, str]]
+    state: AvgState, book: Any, stmt: Select[Any], headers: list[tuple[str, str]]
 ) -> int:
     try:
         sheet = book.add_worksheet(translated("Members")[:31])
@@ -94,7 +97,11 @@ def _fill_members_sheet(
 
 
 def write_members_csv(
-    state: Any, stmt: Select[Any], headers: list[tuple[str, str]], out: IO[bytes], sep: str = ","
+    state: AvgState,
+    stmt: Select[Any],
+    headers: list[tuple[str, str]],
+    out: IO[bytes],
+    sep: str = ",",
 ) -> int:
     text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="", write_through=False)
     writer = csv.writer(text, delimiter=sep, lineterminator="\r\n")
@@ -121,7 +128,7 @@ AUDIT_COLUMNS = (
 )
 
 
-def write_audit_csv(state: Any, out: IO[bytes], sep: str = ",") -> int:
+def write_audit_csv(state: AvgState, out: IO[bytes], sep: str = ",") -> int:
     """The whole audit log, oldest first; ``sep`` is ``,`` or ``;`` (Dutch Excel)."""
     table = AuditEntry.__table__
     stmt = select(*(table.c[n] for n in AUDIT_COLUMNS)).order_by(table.c.at, table.c.id)

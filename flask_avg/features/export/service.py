@@ -12,7 +12,7 @@ the views and the CLI call: build, write, audit, signal (the caller commits).
 
 from __future__ import annotations
 
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from flask import current_app
 
@@ -28,6 +28,9 @@ from flask_avg.features.export.lists import (
     write_members_xlsx,
 )
 from flask_avg.features.export.writers import write
+
+if TYPE_CHECKING:
+    from flask_avg.extension import AvgState
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -49,7 +52,7 @@ def schema_path() -> str:
 
 
 def export_subject(
-    state: Any,
+    state: AvgState,
     subject: Any,
     fmt: str,
     out: IO[bytes],
@@ -91,7 +94,7 @@ def export_subject(
 
 
 def record_list_export(
-    state: Any, action: str, fmt: str, count: int, *, actor: str | None, **detail: Any
+    state: AvgState, action: str, fmt: str, count: int, *, actor: str | None, **detail: Any
 ) -> None:
     """Audit a list export (the member list, the audit log) and send ``data_exported``.
 
@@ -107,7 +110,7 @@ def record_list_export(
 
 
 def export_member_list(
-    state: Any, fmt: str, out: IO[bytes], *, query: str = "", special: bool, actor: str | None
+    state: AvgState, fmt: str, out: IO[bytes], *, query: str = "", special: bool, actor: str | None
 ) -> int:
     """Write the board's member list as ``fmt`` (``xlsx`` or ``csv``) to ``out``; returns the rows.
 
@@ -126,7 +129,9 @@ def export_member_list(
     return count
 
 
-def export_audit_log(state: Any, out: IO[bytes], *, separator: str = ",", actor: str | None) -> int:
+def export_audit_log(
+    state: AvgState, out: IO[bytes], *, separator: str = ",", actor: str | None
+) -> int:
     """Write the whole audit log as CSV (``separator`` ``,`` or ``;``) to ``out``; returns the rows.
 
     Audited as ``export.audit`` in the caller's transaction (commit it); sends ``data_exported``.

@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from datetime import date
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 from flask import (
@@ -44,6 +44,9 @@ from flask_avg.features.export.service import (
     export_member_list,
     export_subject,
 )
+
+if TYPE_CHECKING:
+    from flask_avg.extension import AvgState
 
 STREAM_CHUNK = 64 * 1024
 
@@ -113,7 +116,7 @@ def _form_status() -> int:
 
 
 def _subject_download(
-    state: Any, subject: Any, form: SubjectExportForm, kind: str, **options: Any
+    state: AvgState, subject: Any, form: SubjectExportForm, kind: str, **options: Any
 ) -> Response:
     """Export ``subject`` in the chosen format, commit the audit entry, send the file."""
     fmt = SUBJECT_FORMATS[form.format.data]
@@ -125,7 +128,7 @@ def _subject_download(
     return _send_buffer(buf, fmt, _filename(kind, fmt, doc.subject_id))
 
 
-def _spool(state: Any, write: Callable[[IO[bytes]], object]) -> IO[bytes]:
+def _spool(state: AvgState, write: Callable[[IO[bytes]], object]) -> IO[bytes]:
     """An anonymous temporary file holding what ``write`` wrote, its audit entry committed;
     closed (and so gone) again when anything fails."""
     fh = spooled()
@@ -205,7 +208,7 @@ def _export_helpers() -> dict[str, Any]:
     return {"avg_export_csrf": generate_csrf, "avg_export_formats": SUBJECT_FORMATS}
 
 
-def create_blueprint(state: Any) -> Blueprint:
+def create_blueprint(state: AvgState) -> Blueprint:
     bp = make_blueprint("export", __name__)
     state.nav.append(NavItem("avg_export.audit", _l("Export audit log"), "avg.audit.export"))
     bp.app_context_processor(_export_helpers)

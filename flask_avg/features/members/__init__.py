@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask_avg.core.plugins import Plugin
+
+if TYPE_CHECKING:
+    from flask_avg.extension import AvgState
 
 
 class MembersPlugin(Plugin):
     name = "members"
     blueprint = "admin"
 
-    def create_blueprint(self, state: Any) -> Any:
+    def create_blueprint(self, state: AvgState) -> Any:
         from flask_avg.features.members.views import create_blueprint
 
         return create_blueprint(state)

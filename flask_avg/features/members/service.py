@@ -8,11 +8,14 @@ board's page.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
 from flask_avg.core.presenters import SubjectData, collect, member_list_query
+
+if TYPE_CHECKING:
+    from flask_avg.extension import AvgState
 
 PAGE_SIZE = 50
 
@@ -29,7 +32,7 @@ class MemberPage:
 
 
 def list_page(
-    state: Any, query: str = "", page: int = 1, *, special: bool, page_size: int = PAGE_SIZE
+    state: AvgState, query: str = "", page: int = 1, *, special: bool, page_size: int = PAGE_SIZE
 ) -> MemberPage:
     """Page ``page`` of the members whose text columns contain ``query``.
 
@@ -44,7 +47,7 @@ def list_page(
     return MemberPage(list(rows), columns, total, page, pages)
 
 
-def view_member(state: Any, subject: Any, *, special: bool) -> SubjectData:
+def view_member(state: AvgState, subject: Any, *, special: bool) -> SubjectData:
     """Everything held on ``subject`` for a board member; audited as ``members.view`` and committed."""
     data = collect(state, subject, special=special)
     state.audit.record("members.view", subject=data.subject_id)

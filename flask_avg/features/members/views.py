@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, render_template, request
 
@@ -10,6 +10,9 @@ from flask_avg.core.presenters import subject_or_404
 from flask_avg.core.web import make_blueprint
 from flask_avg.extension import get_state, require
 from flask_avg.features.members import service
+
+if TYPE_CHECKING:
+    from flask_avg.extension import AvgState
 
 
 @require("avg.members.view")
@@ -40,7 +43,7 @@ def member(subject_id: str) -> Any:
     return render_template("avg/member.html", data=data)
 
 
-def create_blueprint(state: Any) -> Blueprint:
+def create_blueprint(state: AvgState) -> Blueprint:
     bp = make_blueprint("admin", __name__)
     bp.add_url_rule("/members", endpoint="members", view_func=members, methods=["GET"])
     bp.add_url_rule("/members/<subject_id>", endpoint="member", view_func=member, methods=["GET"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, cast, exists, select
 
@@ -16,6 +16,9 @@ from flask_avg.features.requests.models import (
 )
 from flask_avg.features.requests.notify import notify
 
+if TYPE_CHECKING:
+    from flask_avg.extension import AvgState
+
 
 def _active(kind: str) -> Any:
     return select(ProcessingLimit.subject).where(
@@ -23,12 +26,12 @@ def _active(kind: str) -> Any:
     )
 
 
-def is_restricted(state: Any, subject_id: Any) -> bool:
+def is_restricted(state: AvgState, subject_id: Any) -> bool:
     stmt = select(exists(_active(RESTRICTION).where(ProcessingLimit.subject == str(subject_id))))
     return bool(state.db.session.scalar(stmt))
 
 
-def objections(state: Any, subject_id: Any) -> list[str]:
+def objections(state: AvgState, subject_id: Any) -> list[str]:
     return list(
         state.db.session.scalars(
             select(ProcessingLimit.purpose)
@@ -43,7 +46,7 @@ def objections(state: Any, subject_id: Any) -> list[str]:
 
 
 def lift(
-    state: Any, subject_id: Any, kind: str, purpose: str | None = None, *, actor: str | None
+    state: AvgState, subject_id: Any, kind: str, purpose: str | None = None, *, actor: str | None
 ) -> int:
     """End a restriction (or an objection to ``purpose``); returns how many were lifted."""
     stmt = select(ProcessingLimit).where(
@@ -63,7 +66,7 @@ def lift(
     return len(rows)
 
 
-def active_limit(state: Any, req: DataRequest) -> ProcessingLimit | None:
+def active_limit(state: AvgState, req: DataRequest) -> ProcessingLimit | None:
     """The restriction or objection a completed request put in place, while active."""
     return state.db.session.scalars(
         select(ProcessingLimit).where(
@@ -72,7 +75,7 @@ def active_limit(state: Any, req: DataRequest) -> ProcessingLimit | None:
     ).first()
 
 
-def lift_request(state: Any, req: DataRequest, *, actor: str | None) -> bool:
+def lift_request(state: AvgState, req: DataRequest, *, actor: str | None) -> bool:
     """Lift what ``req`` put in place; the member is told (Art. 18(3)). Commits."""
     limit = active_limit(state, req)
     if limit is None:
@@ -86,23 +89,23 @@ def lift_request(state: Any, req: DataRequest, *, actor: str | None) -> bool:
     return True
 
 
-def _subject_key(state: Any) -> Any:
+def _subject_key(state: AvgState) -> Any:
     return state.registry.subject.primary_key[0]
 
 
-def _keys_in(state: Any, stmt: Any) -> ColumnElement[bool]:
+def _keys_in(state: AvgState, stmt: Any) -> ColumnElement[bool]:
     key = _subject_key(state)
     column = ProcessingLimit.subject
     typed = column if key.type.python_type is str else cast(column, key.type)
     return key.in_(stmt.with_only_columns(typed))
 
 
-def not_restricted(state: Any) -> ColumnElement[bool]:
+def not_restricted(state: AvgState) -> ColumnElement[bool]:
     """A WHERE clause over the subject table: members without an active restriction."""
     return ~_keys_in(state, _active(RESTRICTION))
 
 
-def not_objected(state: Any, purpose: str) -> ColumnElement[bool]:
+def not_objected(state: AvgState, purpose: str) -> ColumnElement[bool]:
     """A WHERE clause over the subject table: members who did not object to ``purpose``."""
     return ~_keys_in(state, _active(OBJECTION).where(ProcessingLimit.purpose == purpose))
 

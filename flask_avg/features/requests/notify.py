@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app, has_request_context
 from flask_babel import force_locale
@@ -24,6 +24,9 @@ from flask_avg.features.requests.models import (
     DataRequest,
 )
 from flask_avg.features.requests.purposes import host_text
+
+if TYPE_CHECKING:
+    from flask_avg.extension import AvgState
 
 
 @dataclass
@@ -67,7 +70,7 @@ def default_password_checker(user: Any, password: str) -> bool:
     return check_password_hash(stored, password)
 
 
-def check_password(state: Any, user: Any, password: str) -> bool:
+def check_password(state: AvgState, user: Any, password: str) -> bool:
     checker: Callable[[Any, str], bool] = (
         getattr(state.ext, "_password_checker", None) or default_password_checker
     )
@@ -93,7 +96,7 @@ def erasure_lines(req: DataRequest) -> str:
     return "\n".join(lines)
 
 
-def _send_mail(state: Any, mail: Mail) -> None:
+def _send_mail(state: AvgState, mail: Mail) -> None:
     sender: Callable[[Mail], Any] = getattr(state.ext, "_mail_sender", None) or default_mail_sender
     sender(mail)
 
@@ -114,7 +117,7 @@ def login_user_of(req: DataRequest, *, snapshot: bool = False) -> Any:
     return SimpleNamespace(**{a.key: getattr(user, a.key) for a in attrs})
 
 
-def notify(state: Any, req: DataRequest, event: str, *, user: Any = None) -> None:
+def notify(state: AvgState, req: DataRequest, event: str, *, user: Any = None) -> None:
     """Signal ``request_event`` and hand the member and the board a notification."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     request_event.send(app, request=req, event=event)
@@ -127,7 +130,7 @@ def notify(state: Any, req: DataRequest, event: str, *, user: Any = None) -> Non
             _notify(state, req, event, user)
 
 
-def _notify(state: Any, req: DataRequest, event: str, user: Any) -> None:
+def _notify(state: AvgState, req: DataRequest, event: str, user: Any) -> None:
     from flask_avg.core.i18n import gettext as _
 
     kind = str(req.kind_label)

@@ -9,10 +9,13 @@ Hosts pass the same key to ``avg.not_objected(...)``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask_avg.core.config import config_value
 from flask_avg.core.i18n import localise
+
+if TYPE_CHECKING:
+    from flask_avg.extension import AvgState
 
 #: Host texts follow the page language the same way everywhere.
 host_text = localise
@@ -28,7 +31,7 @@ def purpose_key(value: Any) -> str:
     return str(value)
 
 
-def objection_purposes(state: Any) -> dict[str, Any]:
+def objection_purposes(state: AvgState) -> dict[str, Any]:
     """Every declared purpose plus ``AVG_OBJECTION_PURPOSES``: key -> text to show."""
     found: dict[str, Any] = {}
     for model in state.registry:
@@ -40,7 +43,7 @@ def objection_purposes(state: Any) -> dict[str, Any]:
     return found
 
 
-def purpose_label(state: Any, key: str | None) -> Any:
+def purpose_label(state: AvgState, key: str | None) -> Any:
     """The text to show for a stored purpose key, in the page's language."""
     if key is None:
         return ""

@@ -11,15 +11,18 @@ guard, the retention page and the ``purge`` and ``ledger`` commands.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask_avg.core.plugins import Plugin
+
+if TYPE_CHECKING:
+    from flask_avg.extension import AvgState
 
 
 class Lifecycle:
     """``state.lifecycle``: what the kernel's ``erase_subject`` and ``purge`` call."""
 
-    def __init__(self, state: Any) -> None:
+    def __init__(self, state: AvgState) -> None:
         self.state = state
 
     def erase_subject(self, subject_id: Any, **kwargs: Any) -> Any:
@@ -42,13 +45,13 @@ class RetentionPlugin(Plugin):
     name = "retention"
     blueprint = "retention"
 
-    def init_app(self, app: Any, state: Any) -> None:
+    def init_app(self, app: Any, state: AvgState) -> None:
         from flask_avg.features.retention.ledger import install_login_guard
 
         state.lifecycle = Lifecycle(state)
         install_login_guard(app, state)
 
-    def create_blueprint(self, state: Any) -> Any:
+    def create_blueprint(self, state: AvgState) -> Any:
         from flask_avg.features.retention.views import create_blueprint
 
         return create_blueprint(state)

@@ -20,13 +20,16 @@ import os
 import socket
 import time
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from flask_avg.core.types import utcnow
 from flask_avg.features.retention.models import PurgeLock
+
+if TYPE_CHECKING:
+    from flask_avg.extension import AvgState
 
 try:
     import fcntl
@@ -43,7 +46,7 @@ class PurgeLocked(RuntimeError):
 
 
 class Lock:
-    def __init__(self, state: Any, *, wait: float = 0.0) -> None:
+    def __init__(self, state: AvgState, *, wait: float = 0.0) -> None:
         self.state = state
         self.wait = wait
         self.engine = state.db.engine

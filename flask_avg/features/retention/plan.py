@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import DateTime, and_, exists, false, null, or_, select
 from sqlalchemy.schema import sort_tables
@@ -23,13 +23,16 @@ from flask_avg.core.presenters import retention_days
 from flask_avg.core.registry import DeclaredModel
 from flask_avg.features.retention import anonymise
 
+if TYPE_CHECKING:
+    from flask_avg.extension import AvgState
+
 
 def erase_setting(model: DeclaredModel) -> str:
     return f"retention.erase.{model.name}"
 
 
 class Plan:
-    def __init__(self, state: Any, as_of: date, days: dict[str, int] | None = None) -> None:
+    def __init__(self, state: AvgState, as_of: date, days: dict[str, int] | None = None) -> None:
         self.state = state
         self.registry = state.registry
         self.resolver = state.resolver

@@ -6,16 +6,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, case, func, or_, select
 
 from flask_avg.core.presenters import column_label
 from flask_avg.features.retention.plan import Plan
 
+if TYPE_CHECKING:
+    from flask_avg.extension import AvgState
+
 
 def preview(
-    state: Any, days: dict[str, int] | None = None, as_of: date | None = None
+    state: AvgState, days: dict[str, int] | None = None, as_of: date | None = None
 ) -> dict[str, dict[str, int]]:
     """Per retention category and model: rows past their retention date (``days`` overrides).
 
@@ -52,7 +55,7 @@ class SharedRows:
 
 
 def shared(
-    state: Any, plan: Plan, subject_ids: Sequence[Any] | Select[Any], *, purging: bool = False
+    state: AvgState, plan: Plan, subject_ids: Sequence[Any] | Select[Any], *, purging: bool = False
 ) -> list[SharedRows]:
     """Per model whose rows may belong to several members (a message's sender and
     recipient): how many rows owned by ``subject_ids`` also belong to someone
@@ -95,7 +98,7 @@ def shared(
 
 
 def shared_on_purge(
-    state: Any, days: dict[str, int] | None = None, as_of: date | None = None
+    state: AvgState, days: dict[str, int] | None = None, as_of: date | None = None
 ) -> list[SharedRows]:
     """:func:`shared` for the members the next purge would erase."""
     plan = Plan(state, as_of or date.today(), days)

@@ -10,9 +10,12 @@ foreign keys, secrets or the retention anchor.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask_avg.core.presenters import column_label
+
+if TYPE_CHECKING:
+    from flask_avg.extension import AvgState
 
 
 def setting_key(model_name: str, column: str) -> str:
@@ -28,7 +31,7 @@ class FieldRight:
     overridden: bool
 
 
-def eligible_columns(state: Any) -> list[str]:
+def eligible_columns(state: AvgState) -> list[str]:
     """Subject columns the board may open for members, in table order."""
     model = state.registry.subject
     anchor = model.policy.anchor
@@ -41,7 +44,7 @@ def eligible_columns(state: Any) -> list[str]:
     return out
 
 
-def rights(state: Any) -> list[FieldRight]:
+def rights(state: AvgState) -> list[FieldRight]:
     """Every eligible column with its default and its current right."""
     model = state.registry.subject
     out = []
@@ -60,12 +63,12 @@ def rights(state: Any) -> list[FieldRight]:
     return out
 
 
-def editable_columns(state: Any) -> list[str]:
+def editable_columns(state: AvgState) -> list[str]:
     """The subject columns a member may correct right now."""
     return [r.column for r in rights(state) if r.editable]
 
 
-def locked_columns(state: Any) -> list[str]:
+def locked_columns(state: AvgState) -> list[str]:
     """Declared subject columns a member may see but not correct (a correction request can)."""
     model = state.registry.subject
     editable = set(editable_columns(state))
@@ -76,7 +79,7 @@ def locked_columns(state: Any) -> list[str]:
     ]
 
 
-def set_rights(state: Any, wanted: dict[str, bool], *, actor: str | None) -> list[str]:
+def set_rights(state: AvgState, wanted: dict[str, bool], *, actor: str | None) -> list[str]:
     """Store the board's choices; returns the columns whose right changed."""
     model = state.registry.subject
     current = {r.column: r for r in rights(state)}
