@@ -91,7 +91,7 @@ def purge(
             _subjects(session, plan, result, size, lock, dry_run)
             _rows(session, plan, result, size, lock, dry_run)
             result.stale_accounts = _stale_accounts(session, plan, dry_run)
-            result.audit_entries_dropped = _audit_log(session, as_of)
+            result.audit_entries_dropped = _audit_log(session)
             detail = {
                 "as_of": as_of.isoformat(),
                 "dry_run": dry_run,
@@ -197,12 +197,17 @@ def _rows(
             _end_batch(session, lock, result, dry_run, counts.deleted + counts.anonymised, size)
 
 
-def _audit_log(session: Any, as_of: date) -> int:
-    """Drop audit entries past ``AVG_AUDIT_RETENTION_DAYS`` (core SQL: the ORM guard refuses)."""
+def _audit_log(session: Any) -> int:
+    """Drop audit entries past ``AVG_AUDIT_RETENTION_DAYS`` (core SQL: the ORM guard refuses).
+
+    Counted from the real current time, never from the purge's ``as_of``: a
+    purge "as of" a future date must not take the record of what was just done
+    (erasures of minutes ago) with it.
+    """
     days = int(config_value("AUDIT_RETENTION_DAYS"))
     if days <= 0:
         return 0
-    limit = datetime.combine(as_of - timedelta(days=days), time.min).replace(tzinfo=utcnow().tzinfo)
+    limit = utcnow() - timedelta(days=days)
     table: Any = AuditEntry.__table__
     return int(session.execute(delete(table).where(table.c.at < limit)).rowcount)
 
