@@ -84,6 +84,16 @@ class AvgState:
         model = self.registry.subject
         return is_erased(self, model.name, model.key_of(subject)[0])
 
+    def is_erased(self, model: str, key: Any, *, fresh: bool = False) -> bool:
+        """Whether the erasure ledger names row ``key`` of ``model`` (by name).
+
+        ``fresh`` reads the database rather than the request's cache, as
+        :func:`flask_avg.core.subjects.lock_subject` does once it holds its lock.
+        """
+        from flask_avg.features.retention.ledger import is_erased
+
+        return is_erased(self, model, key, fresh=fresh)
+
     # -- retention and erasure ---------------------------------------------
     def erase_subject(self, subject_id: Any, **kwargs: Any) -> Any:
         """Erase one subject now; see :func:`flask_avg.features.retention.erase_subject`."""
