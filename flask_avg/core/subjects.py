@@ -5,7 +5,8 @@ one person first calls :func:`lock_subject` in its own transaction. It locks
 the person's row until that transaction ends, then asks the erasure ledger
 (through ``state.is_erased``: the kernel does not know the ledger) whether the
 person was erased meanwhile, and raises :class:`SubjectErased` if so. The
-erasure takes the same lock first, so
+erasure takes the same lock first (a purge batch takes its members' locks
+with :func:`lock_subjects`), so
 
 * a write that got the lock first commits before the erasure reads anything,
   and the erasure then erases what it wrote;
@@ -61,6 +62,21 @@ def lock_subject(state: Any, subject_id: Any, *, allow_erased: bool = False) -> 
     if not allow_erased and state.is_erased(model.name, subject_id, fresh=True):
         raise SubjectErased(model.name, subject_id if key is None else key)
     return found
+
+
+def lock_subjects(state: Any, where: Any) -> None:
+    """Lock the rows of every subject matching ``where`` (a condition on the subject
+    table) for the rest of the caller's transaction: a purge batch, before it reads.
+
+    A write holding one of them commits first; one arriving later waits and then
+    finds its person erased. On SQLite nothing is taken here: the batch's first
+    write takes the database's write lock, which serialises the same way.
+    """
+    model = state.registry.subject
+    session = state.db.session
+    if session.get_bind(clause=model.table).dialect.name == "sqlite":
+        return
+    session.execute(select(model.primary_key[0]).where(where).with_for_update()).all()
 
 
 def _typed(pk: Any, value: Any) -> Any:
