@@ -67,7 +67,7 @@ class Lifecycle(Protocol):
 
     def purge(self, as_of: date | None = None, **kwargs: Any) -> Any: ...
 
-    def is_erased(self, model_name: str, key: Any) -> bool: ...
+    def is_erased(self, model_name: str, key: Any, *, fresh: bool = False) -> bool: ...
 
 
 class AvgState:
@@ -112,7 +112,15 @@ class AvgState:
 
     def _erased(self, subject: Any) -> bool:
         model = self.registry.subject
-        return self.lifecycle.is_erased(model.name, model.key_of(subject)[0])
+        return self.is_erased(model.name, model.key_of(subject)[0])
+
+    def is_erased(self, model: str, key: Any, *, fresh: bool = False) -> bool:
+        """Whether the erasure ledger names row ``key`` of ``model`` (by name).
+
+        ``fresh`` reads the database rather than the request's cache, as
+        :func:`flask_avg.core.subjects.lock_subject` does once it holds its lock.
+        """
+        return self.lifecycle.is_erased(model, key, fresh=fresh)
 
     # -- retention and erasure ---------------------------------------------
     def erase_subject(self, subject_id: Any, **kwargs: Any) -> Any:

@@ -18,6 +18,7 @@ from typing import Any
 
 from flask import current_app, has_request_context, request
 from sqlalchemy import ColumnElement, String, and_, case, cast, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from flask_avg.core.config import config_value
@@ -25,6 +26,7 @@ from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.plugins import Erased
 from flask_avg.core.purposes import Purpose, canonical_text
 from flask_avg.core.signals import consent_changed, consent_expiring
+from flask_avg.core.subjects import lock_subject
 from flask_avg.core.types import utcnow
 from flask_avg.features.consent.models import (
     ConsentPurposeRow,
@@ -89,7 +91,12 @@ def record(
     method: str = "self_service",
     recorded_by: str | None = None,
 ) -> ConsentRecord:
-    """Store an answer in the caller's transaction, audited; the caller commits."""
+    """Store an answer in the caller's transaction, audited; the caller commits.
+
+    Locks the member's row until the caller's transaction ends; raises
+    :class:`~flask_avg.core.subjects.SubjectErased` (storing nothing) when the
+    member has been erased.
+    """
     if method not in METHODS:
         raise ValueError(f"unknown consent method {method!r} (known: {', '.join(METHODS)})")
     if method == "paper" and not recorded_by:
@@ -97,17 +104,22 @@ def record(
     purpose = get_purpose(state, key)
     session: Session = state.db.session
     subject = subject_key(state, member)
+    lock_subject(state, subject)
     now = utcnow()
     digest = purpose.text_hash
     if session.get(ConsentText, (key, digest)) is None:
-        session.add(
-            ConsentText(
-                purpose=key,
-                text_hash=digest,
-                version=purpose.version,
-                text=canonical_text(purpose.text),
-            )
-        )
+        try:
+            with session.begin_nested():
+                session.add(
+                    ConsentText(
+                        purpose=key,
+                        text_hash=digest,
+                        version=purpose.version,
+                        text=canonical_text(purpose.text),
+                    )
+                )
+        except IntegrityError:
+            pass  # another member's answer to the same text stored it just now
     ip = None
     if has_request_context() and method == "self_service" and config_value("CONSENT_RECORD_IP"):
         ip = request.remote_addr

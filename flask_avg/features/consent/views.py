@@ -18,7 +18,9 @@ from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optiona
 from flask_avg.core.audit import current_actor
 from flask_avg.core.i18n import gettext as _
 from flask_avg.core.i18n import lazy_gettext as _l
+from flask_avg.core.subjects import SubjectErased
 from flask_avg.core.types import utcnow
+from flask_avg.core.web import subject_erased_page
 from flask_avg.extension import require
 from flask_avg.features.consent import service as consent
 from flask_avg.features.consent.models import ConsentPurposeRow, ConsentRecord
@@ -109,7 +111,10 @@ def register_routes(bp: Blueprint, state: Any) -> None:
         if not form.validate_on_submit():
             abort(400)
         given = form.choice.data == "give"
-        consent.record(state, member, key, given=given, method="self_service")
+        try:
+            consent.record(state, member, key, given=given, method="self_service")
+        except SubjectErased:
+            return subject_erased_page(state, own=True)
         state.db.session.commit()
         if given:
             flash(_("Thank you: your consent for “%(label)s” is recorded.", label=purpose.label))
@@ -213,14 +218,17 @@ def register_routes(bp: Blueprint, state: Any) -> None:
         form = PaperForm()
         form.purpose.choices = [SelectChoice(k, str(p.label)) for k, p in known.items()]
         if form.validate_on_submit():
-            consent.record(
-                state,
-                member,
-                form.purpose.data,
-                given=form.choice.data == "give",
-                method="paper",
-                recorded_by=current_actor(),
-            )
+            try:
+                consent.record(
+                    state,
+                    member,
+                    form.purpose.data,
+                    given=form.choice.data == "give",
+                    method="paper",
+                    recorded_by=current_actor(),
+                )
+            except SubjectErased:
+                return subject_erased_page(state, own=False)
             state.db.session.commit()
             flash(_("The answer from the paper form is recorded."))
             return redirect(url_for("avg_accountability.consent_member", subject_id=subject_id))

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from flask_avg.core.config import config_value
 from flask_avg.core.plugins import EraseContext, Erased
+from flask_avg.core.subjects import lock_subject
 from flask_avg.core.types import utcnow
 from flask_avg.features.requests.limits import is_restricted, objections
 from flask_avg.features.requests.models import (
@@ -67,13 +68,15 @@ def file_request(
     field: str | None = None,
     message: str | None = None,
 ) -> DataRequest:
-    """File a request and commit; raises :class:`RequestError` if one of this kind is open."""
+    """File a request and commit; raises :class:`RequestError` if one of this kind is open,
+    and :class:`~flask_avg.core.subjects.SubjectErased` when the member has been erased."""
     if kind not in KINDS:
         raise RequestError(f"unknown request kind {kind!r}")
     if kind == OBJECTION and not purpose:
         raise RequestError("an objection names the purpose objected to")
     if kind == CORRECTION and not field:
         raise RequestError("a correction request names the field")
+    lock_subject(state, subject_id)
     if open_request(state, subject_id, kind) is not None:
         raise RequestError("duplicate")
     now = utcnow()
@@ -116,7 +119,14 @@ def change_status(
     actor: str | None,
     reason: str | None = None,
 ) -> DataRequest:
-    """Move ``req`` to ``status``, taking effect on completion; commits."""
+    """Move ``req`` to ``status``, taking effect on completion; commits.
+
+    Locks the member first and reads ``req`` again; raises
+    :class:`~flask_avg.core.subjects.SubjectErased` when the member has been
+    erased (their open requests were closed then).
+    """
+    lock_subject(state, req.subject)
+    state.db.session.refresh(req, with_for_update=True)
     if status not in TRANSITIONS.get(req.status, ()):
         raise RequestError(f"cannot go from {req.status} to {status}")
     if status == REJECTED and not (reason or "").strip():

@@ -35,10 +35,10 @@ class Lifecycle:
 
         return purge(self.state, as_of, **kwargs)
 
-    def is_erased(self, model_name: str, key: Any) -> bool:
+    def is_erased(self, model_name: str, key: Any, *, fresh: bool = False) -> bool:
         from flask_avg.features.retention.ledger import is_erased
 
-        return is_erased(self.state, model_name, key)
+        return is_erased(self.state, model_name, key, fresh=fresh)
 
 
 class RetentionPlugin(Plugin):

@@ -29,6 +29,7 @@ from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.logins import logins_of
 from flask_avg.core.plugins import SubjectContext
 from flask_avg.core.signals import subject_erased
+from flask_avg.core.subjects import lock_subject
 from flask_avg.features.retention import engine, ledger
 from flask_avg.features.retention.lock import Lock
 from flask_avg.features.retention.plan import Plan
@@ -198,8 +199,14 @@ def erase_subject(
 def _erase(
     state: Any, subject_id: Any, actor: str | None, reason: str
 ) -> tuple[ErasureResult, list[str]]:
-    """Both phases, one transaction, committed."""
+    """Both phases, one transaction, committed.
+
+    The subject's row is locked first: a write for this person that holds it
+    (a correction, a consent) commits before anything is read, and one that
+    waits for it finds the person erased (see :mod:`flask_avg.core.subjects`).
+    """
     session = state.db.session
+    lock_subject(state, subject_id, allow_erased=True)
     plan = Plan(state, date.today())
     result = ErasureResult(subject_id, check(state, plan, subject_id))
     ctx = SubjectContext(state, session, subject_id, logins_of(state, [subject_id]))

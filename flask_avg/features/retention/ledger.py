@@ -38,12 +38,23 @@ def login_model_name(state: Any) -> str | None:
     return getattr(user_model, "__name__", None) if user_model is not None else None
 
 
-def is_erased(state: Any, model: str, key: Any) -> bool:
+def is_erased(state: Any, model: str, key: Any, *, fresh: bool = False) -> bool:
+    """Whether the ledger names ``model`` ``key``; cached for the request.
+
+    ``fresh`` reads past the cache and past the transaction's snapshot (on
+    MariaDB/MySQL, whose REPEATABLE READ would otherwise hide an erasure
+    committed after the transaction's first read, with a share-locking read):
+    :func:`flask_avg.core.subjects.lock_subject` asks so after taking its lock.
+    """
     cache = g.setdefault("_avg_erased", {})
     ck = (model, str(key))
-    if ck not in cache:
+    if fresh or ck not in cache:
+        session = state.db.session
         stmt = select(LedgerEntry.id).where(LedgerEntry.model == model, LedgerEntry.key == str(key))
-        cache[ck] = state.db.session.scalar(stmt.limit(1)) is not None
+        stmt = stmt.limit(1)
+        if fresh and session.get_bind(clause=LEDGER).dialect.name in ("mysql", "mariadb"):
+            stmt = stmt.with_for_update(read=True)
+        cache[ck] = session.scalar(stmt) is not None
     return bool(cache[ck])
 
 

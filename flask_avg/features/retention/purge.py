@@ -31,6 +31,7 @@ from flask_avg.core.audit import current_actor
 from flask_avg.core.config import config_value
 from flask_avg.core.plugins import PurgeContext
 from flask_avg.core.signals import purge_completed
+from flask_avg.core.subjects import lock_subjects
 from flask_avg.core.types import utcnow
 from flask_avg.features.acl.models import GroupMember
 from flask_avg.features.retention import engine, ledger, selfref
@@ -178,6 +179,7 @@ def _subjects(
         return
     cond = plan.expired(subject) & plan.not_anonymised(subject)
     for span, batch, rows in engine.key_ranges(session, subject, cond, size):
+        lock_subjects(plan.state, batch)  # writes for these members take turns with the batch
         done = engine.erase_subjects(
             session,
             plan,

@@ -232,7 +232,11 @@ def register_commands(group: Any) -> None:
     @group.command("purge")
     @click.option("--dry-run", is_flag=True, help="Count what would go; change nothing.")
     @click.option(
-        "--as-of", "as_of", default=None, help="Purge as if today were DATE (YYYY-MM-DD)."
+        "--as-of",
+        "as_of",
+        default=None,
+        help="Purge as if today were DATE (YYYY-MM-DD); the audit log's own "
+        "retention still counts from today.",
     )
     @click.option(
         "--wait", default=600.0, show_default=True, help="Seconds to wait for a running purge."

@@ -40,8 +40,9 @@ from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.jinja import NavItem
 from flask_avg.core.presenters import collect
 from flask_avg.core.signals import personal_data_changed, personal_data_viewed
+from flask_avg.core.subjects import SubjectErased, lock_subject
 from flask_avg.core.types import utcnow
-from flask_avg.core.web import make_blueprint
+from flask_avg.core.web import ERASED, make_blueprint, subject_erased_page
 from flask_avg.extension import require
 from flask_avg.features.requests import service as reqs
 from flask_avg.features.retention.erase import PURGE_RUNNING
@@ -110,6 +111,9 @@ def create_blueprint(state: Any) -> Blueprint:
     @bp.route("/me/edit", methods=["GET", "POST"])
     @require("avg.self.edit")
     def edit() -> Any:
+        # who is editing, known before anything commits: an erasure may delete the
+        # login account under this request, and the user would no longer load after it
+        actor = current_actor()
         subject = own_subject()
         model = state.registry.subject
         subject_id = _subject_id(state, subject)
@@ -124,6 +128,11 @@ def create_blueprint(state: Any) -> Blueprint:
             return render_template("avg/me_edit.html", form=None, restricted=True, columns=columns)
         if form.validate_on_submit():
             values = form_values(form)
+            try:  # an erasure of this member waits for this write, or this write for it
+                lock_subject(state, subject_id)
+            except SubjectErased:
+                return subject_erased_page(state, own=True)
+            state.db.session.refresh(subject, with_for_update=True)
             clash = _unique_clash(state, model, subject, values)
             if clash:
                 form[f"f_{clash}"].errors = [_("This value is already in use.")]  # type: ignore[index]
@@ -135,7 +144,7 @@ def create_blueprint(state: Any) -> Blueprint:
                 for name in changed:
                     setattr(subject, model.attributes.get(name, name), values[name])
                 state.audit.record(
-                    "self.edit", subject=subject_id, model=model.name, fields=changed
+                    "self.edit", subject=subject_id, model=model.name, fields=changed, actor=actor
                 )
                 try:
                     state.db.session.commit()
@@ -148,7 +157,7 @@ def create_blueprint(state: Any) -> Blueprint:
                     subject=subject,
                     model=model.name,
                     fields=changed,
-                    actor=current_actor(),
+                    actor=actor,
                 )
                 flash(_("Your changes have been saved."), "success")
                 return redirect(url_for("avg_self.me"))
@@ -217,6 +226,8 @@ def create_blueprint(state: Any) -> Blueprint:
                     )
                 except reqs.RequestError:
                     error = _("You already have an open request of this kind.")
+                except SubjectErased:
+                    return subject_erased_page(state, own=True)
                 else:
                     flash(
                         _(
@@ -282,6 +293,10 @@ def create_blueprint(state: Any) -> Blueprint:
                 state.db.session.rollback()
                 flash(str(PURGE_RUNNING), "error")
                 status, headers = 503, {"Retry-After": "60"}
+            except SubjectErased:  # the member was erased meanwhile; their requests closed
+                state.db.session.rollback()
+                flash(str(ERASED), "error")
+                status = 410
             except reqs.RequestError:
                 state.db.session.rollback()
                 flash(_("This change is not possible; a rejection needs a reason."), "error")

@@ -194,6 +194,24 @@ def test_audit_log_entries_dropped_with_count(app):
     assert entry.detail["dropped"] == 1 and entry.actor == "cli"
 
 
+def test_purge_as_of_a_future_date_keeps_the_audit_log_of_today(app):
+    """The audit log's own retention counts from the real date, never from ``as_of``:
+    a purge "as of" twenty years from now keeps the erasure done a minute ago."""
+    a = full_member(1)
+    db.session.commit()
+    a_id = a.member.id
+    erase_subject(get_state(), a_id, actor="board")
+    today = date.today()
+    result = purge(get_state(), date(today.year + 20, today.month, min(today.day, 28)))
+    assert result.audit_entries_dropped == 0
+    erased = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "subject.erased"))
+    assert [(e.subject, e.actor) for e in erased] == [(str(a_id), "board")]
+    assert (
+        db.session.scalars(select(AuditEntry).where(AuditEntry.action == "audit.purged")).all()
+        == []
+    )
+
+
 def test_ledger_export_and_replay_after_restore(app, tmp_path):
     a, b = full_member(1), full_member(2)
     db.session.commit()
