@@ -2,7 +2,7 @@
 
 * PostgreSQL: a session advisory lock (``pg_try_advisory_lock``), on a
   connection of its own that stays open for the whole purge;
-* MariaDB/MySQL: a named lock (``GET_LOCK``), likewise;
+* MariaDB/MySQL: a named lock (``GET_LOCK``) named after the database, likewise;
 * SQLite (one machine by nature): an exclusive ``flock`` on a file beside the
   database file (``club.db.avg-purge.lock``); where there is no such file (an
   in-memory database) or no ``flock`` (Windows), a row in ``avg_purge_lock``
@@ -76,7 +76,7 @@ class Lock:
         if self.dialect == "postgresql":
             return self._server("SELECT pg_try_advisory_lock(:k)", {"k": PG_KEY})
         if self.dialect in ("mysql", "mariadb"):
-            return self._server("SELECT GET_LOCK(:k, 0)", {"k": NAME})
+            return self._server("SELECT GET_LOCK(:k, 0)", {"k": self._named()})
         if self._path is not None:
             return self._file()
         return self._row()
@@ -90,6 +90,12 @@ class Lock:
             return False
         self._fd = fd
         return True
+
+    def _named(self) -> str:
+        """MariaDB's named locks are server-wide (PostgreSQL's advisory locks are per
+        database): the name carries the database, so two clubs on one server never
+        wait for each other's purge."""
+        return f"{NAME}:{self.engine.url.database or ''}"[:64]
 
     def _server(self, sql: str, params: dict[str, Any]) -> bool:
         if self._conn is None:
@@ -135,7 +141,7 @@ class Lock:
         if self.dialect == "postgresql" and self._conn is not None:
             self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": PG_KEY})
         elif self.dialect in ("mysql", "mariadb") and self._conn is not None:
-            self._conn.execute(text("SELECT RELEASE_LOCK(:k)"), {"k": NAME})
+            self._conn.execute(text("SELECT RELEASE_LOCK(:k)"), {"k": self._named()})
         elif self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)

@@ -48,6 +48,7 @@ def test_board_records_a_breach_and_sees_the_clock(live_server, page):
         "Lid", exact=True
     ).check()  # the example labels its models in Dutch and English
     page.get_by_role("button", name="Opslaan").click()
+    page.wait_for_url(re.compile(r".*/avg/breaches/\d+$"))  # the saved breach's own page
     assert page.get_by_text("Het datalek is opgeslagen.").is_visible()
     assert page.get_by_text(re.compile(r"betrokkenen, geteld")).is_visible()
     page.get_by_role("link", name="Dashboard").click()

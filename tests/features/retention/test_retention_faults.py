@@ -278,3 +278,34 @@ def test_sqlite_lock_row_where_no_lock_file_can_be(app, db_url, monkeypatch):
             purge_lock.Lock(state, wait=0).__enter__()
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(PurgeLock)) == 0
+
+
+@pytest.mark.parametrize("db_url", ["postgresql", "mariadb"], indirect=True)
+def test_two_clubs_on_one_server_never_wait_for_each_others_purge(app, db_url):
+    """The purge lock is per database: PostgreSQL's advisory locks are, MariaDB's
+    named locks are server-wide, so flask-avg names them after the database."""
+    import sqlalchemy as sa
+
+    from flask_avg.features.retention.lock import Lock, PurgeLocked
+    from tests.support.app import admin_engine, make_app
+
+    leg = "mariadb" if db_url.startswith("mysql") else "postgresql"
+    other_db = f"{sa.make_url(db_url).database}_other"
+    admin = admin_engine(leg)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {other_db}"))
+        conn.execute(sa.text(f"CREATE DATABASE {other_db}"))
+    other_url = sa.make_url(db_url).set(database=other_db).render_as_string(False)
+    other = make_app(other_url)
+    try:
+        with Lock(get_state(), wait=0):
+            with other.app_context():
+                with Lock(other.extensions["avg"], wait=0):  # another club: not blocked
+                    pass
+                db.engine.dispose()
+            with pytest.raises(PurgeLocked), Lock(get_state(), wait=0):  # the same club
+                pass
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {other_db}"))
+        admin.dispose()
