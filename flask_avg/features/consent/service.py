@@ -164,6 +164,91 @@ def record(
     return rec
 
 
+def answer(
+    state: Any,
+    member: Any,
+    key: str,
+    *,
+    given: bool,
+    method: str = "self_service",
+    recorded_by: str | None = None,
+) -> ConsentRecord:
+    """:func:`record` an answer and commit it: what the consent pages do.
+
+    Raises :class:`~flask_avg.core.subjects.SubjectErased` (storing nothing)
+    when the member has been erased.
+    """
+    rec = record(state, member, key, given=given, method=method, recorded_by=recorded_by)
+    state.db.session.commit()
+    return rec
+
+
+class PurposeExists(Exception):
+    """A new board purpose's key is already taken (by the code or the board)."""
+
+
+@dataclass
+class PurposeInput:
+    """What the board fills in for a purpose of its own."""
+
+    label: str
+    text: str
+    version: str
+    expires_days: int | None = None
+    active: bool = True
+
+
+def save_purpose(
+    state: Any,
+    key: str,
+    values: PurposeInput,
+    *,
+    row: ConsentPurposeRow | None = None,
+    actor: str | None = None,
+) -> ConsentPurposeRow:
+    """Add the board purpose ``key`` (``row`` None) or change ``row``; audited, committed.
+
+    Raises :class:`PurposeExists` (nothing changed) when a new purpose's key is taken.
+    """
+    if row is None and key in purposes(state, inactive=True):
+        raise PurposeExists(key)
+    if row is None:
+        row = ConsentPurposeRow(key=key)
+        state.db.session.add(row)
+    changed = row.text != values.text
+    row.label = values.label
+    row.text = values.text
+    row.version = values.version
+    row.expires_days = values.expires_days
+    row.active = values.active
+    row.updated_by = actor
+    state.audit.record(
+        "consent.purpose.save",
+        detail={"purpose": row.key, "version": row.version, "text_changed": changed},
+    )
+    state.db.session.commit()
+    return row
+
+
+def inactive_purposes(state: Any) -> list[ConsentPurposeRow]:
+    """The board's purposes no longer in use, in key order."""
+    rows = state.db.session.scalars(select(ConsentPurposeRow).order_by(ConsentPurposeRow.key))
+    return [row for row in rows if not row.active]
+
+
+def history(state: Any, member: Any) -> list[ConsentRecord]:
+    """Every answer of ``member``, newest first, for the board; audited, committed."""
+    key = subject_key(state, member)
+    rows = state.db.session.scalars(
+        select(ConsentRecord)
+        .where(ConsentRecord.subject == key)
+        .order_by(ConsentRecord.at.desc(), ConsentRecord.id.desc())
+    ).all()
+    state.audit.record("consent.view", subject=key)
+    state.db.session.commit()
+    return list(rows)
+
+
 def states_for(state: Any, member: Any) -> dict[str, ConsentState]:
     subject = subject_key(state, member)
     rows = state.db.session.scalars(select(ConsentState).where(ConsentState.subject == subject))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -21,20 +21,28 @@ from flask_avg.core.logins import logins_of
 from flask_avg.core.plugins import SubjectContext
 from flask_avg.core.presenters import subject_or_404
 from flask_avg.core.web import make_blueprint
-from flask_avg.extension import require
+from flask_avg.extension import get_state, require
 from flask_avg.features.retention import ledger as ledger_mod
 from flask_avg.features.retention.engine import ModelCounts
 from flask_avg.features.retention.erase import PURGE_RUNNING, check
 from flask_avg.features.retention.plan import Plan, erase_setting
 from flask_avg.features.retention.preview import preview, shared_on_purge
-from flask_avg.features.retention.service import PurgeLocked, erase_subject, purge
+from flask_avg.features.retention.service import (
+    PurgeLocked,
+    erase_subject,
+    purge,
+    save_settings,
+)
+
+if TYPE_CHECKING:
+    from flask_avg.extension import AvgState
 
 
 class ConfirmForm(FlaskForm):
     """CSRF only; the fields are read by name."""
 
 
-def _parse_days(state: Any, form: Any) -> tuple[dict[str, int], dict[str, str]]:
+def _parse_days(state: AvgState, form: Any) -> tuple[dict[str, int], dict[str, str]]:
     days: dict[str, int] = {}
     errors: dict[str, str] = {}
     for key, cat in state.catalogue.retention.items():
@@ -56,7 +64,7 @@ def _parse_days(state: Any, form: Any) -> tuple[dict[str, int], dict[str, str]]:
     return days, errors
 
 
-def _panel_context(state: Any) -> dict[str, Any]:
+def _panel_context(state: AvgState) -> dict[str, Any]:
     counts = preview(state)
     return {
         "rows": [
@@ -67,7 +75,7 @@ def _panel_context(state: Any) -> dict[str, Any]:
     }
 
 
-def _external_context(state: Any) -> dict[str, Any]:
+def _external_context(state: AvgState) -> dict[str, Any]:
     """Per plugin: external erasures still owed, how many failed, the last error."""
     owed: dict[str, dict[str, Any]] = {}
     for row in external.pending(state):
@@ -82,7 +90,100 @@ def _external_context(state: Any) -> dict[str, Any]:
     return {"owed": owed, "form": ConfirmForm()}
 
 
-def create_blueprint(state: Any) -> Blueprint:
+@require("avg.retention.manage")
+def retry_external() -> Any:
+    """The board retries what plugins still owe (files, mailing lists) now."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    done, failed = external.run(get_state())
+    if failed:
+        flash(
+            _("%(failed)s erasure(s) outside the database failed again.", failed=failed),
+            "error",
+        )
+    else:
+        flash(_("%(done)s erasure(s) outside the database done.", done=done), "success")
+    return redirect(
+        url_for("avg_accountability.dashboard")
+        if "avg_accountability" in current_app.blueprints
+        else url_for("avg_retention.manage")
+    )
+
+
+@require("avg.retention.manage")
+def manage() -> Any:
+    state = get_state()
+    form = ConfirmForm()
+    cats = state.catalogue.retention
+    current = Plan(state, date.today()).days
+    models = [m for m in state.registry]
+    erase_choice = {
+        m.name: str(state.settings.get(erase_setting(m), m.policy.erase)) for m in models
+    }
+    values = {key: current[key] for key in cats}
+    errors: dict[str, str] = {}
+    counts = None
+    shared_rows: list[Any] = []
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        values, errors = _parse_days(state, request.form)
+        for m in models:
+            choice = request.form.get(f"erase_{m.name}", erase_choice[m.name])
+            if choice in ("delete", "anonymise"):
+                erase_choice[m.name] = choice
+        if not errors and request.form.get("action") == "save":
+            save_settings(state, values, erase_choice, actor=current_actor())
+            flash(_("Retention settings saved."), "success")
+            return redirect(url_for("avg_retention.manage"))
+        if not errors:
+            counts = preview(state, values)
+            shared_rows = shared_on_purge(state, values)
+    return render_template(
+        "avg/retention/manage.html",
+        form=form,
+        cats=cats,
+        values=values,
+        errors=errors,
+        counts=counts,
+        shared_rows=shared_rows,
+        labels={m.name: m.label for m in models},
+        models=models,
+        erase_choice=erase_choice,
+    )
+
+
+@require("avg.members.erase")
+def erase(subject_id: str) -> Any:
+    state = get_state()
+    typed = state.registry.subject.key_of(subject_or_404(state, subject_id))[0]
+    form = ConfirmForm()
+    labels = {**state.plugins.labels(), **{m.name: m.label for m in state.registry}}
+    status, headers = 200, {}
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        try:
+            result = erase_subject(state, typed, reason="board")
+        except PurgeLocked:  # nothing changed: the board can press the button again
+            flash(str(PURGE_RUNNING), "error")
+            status, headers = 503, {"Retry-After": "60"}
+        else:
+            return render_template("avg/retention/erased.html", result=result, labels=labels)
+    checks = check(state, Plan(state, date.today()), typed)
+    ctx = SubjectContext(state, state.db.session, typed, logins_of(state, [typed]))
+    page = render_template(
+        "avg/retention/erase.html",
+        form=form,
+        subject_id=typed,
+        checks=checks,
+        labels=labels,
+        holds=[hold for _plugin, hold in state.plugins.check(ctx)],
+    )
+    return page, status, headers
+
+
+def create_blueprint(state: AvgState) -> Blueprint:
     bp = make_blueprint("retention", __name__)
     state.nav.append(NavItem("avg_retention.manage", _l("Retention"), "avg.retention.manage"))
     if state.plugins.external:
@@ -96,27 +197,6 @@ def create_blueprint(state: Any) -> Blueprint:
                 order=45,
             )
         )
-
-    @bp.route("/retention/external", methods=["POST"])
-    @require("avg.retention.manage")
-    def retry_external() -> Any:
-        """The board retries what plugins still owe (files, mailing lists) now."""
-        if not ConfirmForm().validate_on_submit():
-            abort(400)
-        done, failed = external.run(state)
-        if failed:
-            flash(
-                _("%(failed)s erasure(s) outside the database failed again.", failed=failed),
-                "error",
-            )
-        else:
-            flash(_("%(done)s erasure(s) outside the database done.", done=done), "success")
-        return redirect(
-            url_for("avg_accountability.dashboard")
-            if "avg_accountability" in current_app.blueprints
-            else url_for("avg_retention.manage")
-        )
-
     state.dashboard.append(
         DashboardPanel(
             key="retention",
@@ -127,87 +207,16 @@ def create_blueprint(state: Any) -> Blueprint:
             order=40,
         )
     )
-
-    @bp.route("/retention", methods=["GET", "POST"])
-    @require("avg.retention.manage")
-    def manage() -> Any:
-        form = ConfirmForm()
-        cats = state.catalogue.retention
-        current = Plan(state, date.today()).days
-        models = [m for m in state.registry]
-        erase_choice = {
-            m.name: str(state.settings.get(erase_setting(m), m.policy.erase)) for m in models
-        }
-        values = {key: current[key] for key in cats}
-        errors: dict[str, str] = {}
-        counts = None
-        shared_rows: list[Any] = []
-        if request.method == "POST":
-            if not form.validate_on_submit():
-                abort(400)
-            values, errors = _parse_days(state, request.form)
-            for m in models:
-                choice = request.form.get(f"erase_{m.name}", erase_choice[m.name])
-                if choice in ("delete", "anonymise"):
-                    erase_choice[m.name] = choice
-            if not errors and request.form.get("action") == "save":
-                actor = current_actor()
-                for key, value in values.items():
-                    state.settings.set(f"retention.{key}.days", value, actor=actor)
-                for m in models:
-                    state.settings.set(erase_setting(m), erase_choice[m.name], actor=actor)
-                state.audit.record(
-                    "retention.settings",
-                    detail={"days": values, "erase": erase_choice},
-                )
-                state.db.session.commit()
-                flash(_("Retention settings saved."), "success")
-                return redirect(url_for("avg_retention.manage"))
-            if not errors:
-                counts = preview(state, values)
-                shared_rows = shared_on_purge(state, values)
-        return render_template(
-            "avg/retention/manage.html",
-            form=form,
-            cats=cats,
-            values=values,
-            errors=errors,
-            counts=counts,
-            shared_rows=shared_rows,
-            labels={m.name: m.label for m in models},
-            models=models,
-            erase_choice=erase_choice,
-        )
-
-    @bp.route("/members/<subject_id>/erase", methods=["GET", "POST"])
-    @require("avg.members.erase")
-    def erase(subject_id: str) -> Any:
-        typed = state.registry.subject.key_of(subject_or_404(state, subject_id))[0]
-        form = ConfirmForm()
-        labels = {**state.plugins.labels(), **{m.name: m.label for m in state.registry}}
-        status, headers = 200, {}
-        if request.method == "POST":
-            if not form.validate_on_submit():
-                abort(400)
-            try:
-                result = erase_subject(state, typed, reason="board")
-            except PurgeLocked:  # nothing changed: the board can press the button again
-                flash(str(PURGE_RUNNING), "error")
-                status, headers = 503, {"Retry-After": "60"}
-            else:
-                return render_template("avg/retention/erased.html", result=result, labels=labels)
-        checks = check(state, Plan(state, date.today()), typed)
-        ctx = SubjectContext(state, state.db.session, typed, logins_of(state, [typed]))
-        page = render_template(
-            "avg/retention/erase.html",
-            form=form,
-            subject_id=typed,
-            checks=checks,
-            labels=labels,
-            holds=[hold for _plugin, hold in state.plugins.check(ctx)],
-        )
-        return page, status, headers
-
+    bp.add_url_rule(
+        "/retention/external",
+        endpoint="retry_external",
+        view_func=retry_external,
+        methods=["POST"],
+    )
+    bp.add_url_rule("/retention", endpoint="manage", view_func=manage, methods=["GET", "POST"])
+    bp.add_url_rule(
+        "/members/<subject_id>/erase", endpoint="erase", view_func=erase, methods=["GET", "POST"]
+    )
     return bp
 
 

@@ -9,7 +9,7 @@ guarded by ``avg.fields.manage``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import (
     Blueprint,
@@ -22,8 +22,6 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from flask_avg.core.audit import current_actor
 from flask_avg.core.dashboard import DashboardPanel
@@ -38,329 +36,34 @@ from flask_avg.core.forms import (
 from flask_avg.core.i18n import gettext as _
 from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.jinja import NavItem
-from flask_avg.core.presenters import collect
-from flask_avg.core.signals import personal_data_changed, personal_data_viewed
-from flask_avg.core.subjects import SubjectErased, lock_subject
+from flask_avg.core.subjects import SubjectErased
 from flask_avg.core.types import utcnow
 from flask_avg.core.web import ERASED, make_blueprint, subject_erased_page
-from flask_avg.extension import require
+from flask_avg.extension import get_state, require
 from flask_avg.features.requests import service as reqs
 from flask_avg.features.retention.erase import PURGE_RUNNING
 from flask_avg.features.retention.lock import PurgeLocked
-from flask_avg.features.self_service import field_policy
+from flask_avg.features.self_service import field_policy, service
+
+if TYPE_CHECKING:
+    from flask_avg.extension import AvgState
 
 
-def _subject_id(state: Any, subject: Any) -> Any:
-    model = state.registry.subject
-    return model.value(subject, model.primary_key[0].name)
-
-
-def _requests_panel(state: Any) -> dict[str, Any]:
+def _requests_panel(state: AvgState) -> dict[str, Any]:
     return {"counts": reqs.counts(state)}
 
 
-def create_blueprint(state: Any) -> Blueprint:
-    bp = make_blueprint("self", __name__)
-    bp.add_app_template_filter(lambda key: reqs.purpose_label(state, key), "avg_purpose")
-    bp.add_app_template_filter(reqs.host_text, "avg_host_text")
-    state.nav.append(
-        NavItem("avg_self.request_queue", _l("Privacy requests"), "avg.requests.handle")
-    )
-    state.nav.append(NavItem("avg_self.field_rights", _l("Field rights"), "avg.fields.manage"))
-    state.dashboard.append(
-        DashboardPanel(
-            key="requests",
-            title=_l("Privacy requests"),
-            template="avg/_requests_panel.html",
-            context=_requests_panel,
-            action="avg.requests.handle",
-            order=10,
-        )
-    )
-
-    def own_subject() -> Any:
-        subject = state.subject_for(current_user)
-        if subject is None:
-            abort(404)
-        return subject
-
-    @bp.route("/me")
-    @require("avg.self.view")
-    def me() -> Any:
-        subject = state.subject_for(current_user)
-        if subject is None:
-            return render_template("avg/no_subject.html"), 404
-        # Art. 15: a member sees all data held on them, special categories included.
-        data = collect(state, subject, special=True)
-        state.audit.record(
-            "self.view", subject=data.subject_id, detail={"models": len(data.models)}
-        )
-        state.db.session.commit()
-        personal_data_viewed.send(current_app._get_current_object(), subject=subject)  # type: ignore[attr-defined]
-        return render_template(
-            "avg/me.html",
-            data=data,
-            editable=field_policy.editable_columns(state),
-            restricted=reqs.is_restricted(state, data.subject_id),
-            objections=reqs.objections(state, data.subject_id),
-            my_requests=reqs.requests_of(state, data.subject_id),
-        )
-
-    # -- correct my data ----------------------------------------------------------
-
-    @bp.route("/me/edit", methods=["GET", "POST"])
-    @require("avg.self.edit")
-    def edit() -> Any:
-        # who is editing, known before anything commits: an erasure may delete the
-        # login account under this request, and the user would no longer load after it
-        actor = current_actor()
-        subject = own_subject()
-        model = state.registry.subject
-        subject_id = _subject_id(state, subject)
-        columns = field_policy.editable_columns(state)
-        restricted = reqs.is_restricted(state, subject_id)
-        if request.method == "POST":
-            denied = _forged(state, model, subject_id, columns, restricted)
-            if denied is not None:
-                return denied
-        form = correction_form(model, columns, obj=subject if request.method == "GET" else None)
-        if restricted:
-            return render_template("avg/me_edit.html", form=None, restricted=True, columns=columns)
-        if form.validate_on_submit():
-            values = form_values(form)
-            try:  # an erasure of this member waits for this write, or this write for it
-                lock_subject(state, subject_id)
-            except SubjectErased:
-                return subject_erased_page(state, own=True)
-            state.db.session.refresh(subject, with_for_update=True)
-            clash = _unique_clash(state, model, subject, values)
-            if clash:
-                form[f"f_{clash}"].errors = [_("This value is already in use.")]  # type: ignore[index]
-            else:
-                changed = [n for n, v in values.items() if model.value(subject, n) != v]
-                if not changed:
-                    flash(_("Nothing changed."), "info")
-                    return redirect(url_for("avg_self.me"))
-                for name in changed:
-                    setattr(subject, model.attributes.get(name, name), values[name])
-                state.audit.record(
-                    "self.edit", subject=subject_id, model=model.name, fields=changed, actor=actor
-                )
-                try:
-                    state.db.session.commit()
-                except IntegrityError:
-                    state.db.session.rollback()
-                    flash(_("This value is already in use."), "error")
-                    return redirect(url_for("avg_self.edit"))
-                personal_data_changed.send(
-                    current_app._get_current_object(),  # type: ignore[attr-defined]
-                    subject=subject,
-                    model=model.name,
-                    fields=changed,
-                    actor=actor,
-                )
-                flash(_("Your changes have been saved."), "success")
-                return redirect(url_for("avg_self.me"))
-        elif request.method == "POST" and "csrf_token" in form.errors:
-            state.audit.denied("self.edit", subject=subject_id, detail={"reason": "csrf"})
-        locked = [
-            (n, field_policy.column_label(model, n))
-            for n in field_policy.locked_columns(state)
-            if not model.columns[n].special
-        ]
-        return render_template(
-            "avg/me_edit.html",
-            form=form,
-            restricted=False,
-            columns=columns,
-            locked=locked,
-            subject_key=subject_id,
-        ), (400 if request.method == "POST" else 200)
-
-    # -- requests -------------------------------------------------------------------
-
-    @bp.route("/me/requests", methods=["GET", "POST"])
-    @require("avg.self.request")
-    def my_requests() -> Any:
-        subject = own_subject()
-        subject_id = _subject_id(state, subject)
-        form = RequestForm()
-        purposes = reqs.objection_purposes(state)
-        model = state.registry.subject
-        locked = field_policy.locked_columns(state)
-        form.purpose.choices = [choice(key) for key in purposes]
-        form.field.choices = [choice(n, field_policy.column_label(model, n)) for n in locked]
-        status = 200
-        if form.validate_on_submit():
-            kind = form.kind.data or ""
-            error = None
-            if kind not in reqs.KINDS:
-                abort(400)
-            purpose = form.purpose.data if kind == reqs.OBJECTION else None
-            field = form.field.data if kind == reqs.CORRECTION else None
-            if kind == reqs.OBJECTION and purpose not in purposes:
-                error = _("Choose the purpose you object to.")
-            elif kind == reqs.CORRECTION and field not in locked:
-                error = _("Choose the field that should be corrected.")
-            elif kind == reqs.CORRECTION and not form.message.data:
-                error = _("Tell us what the correct value is.")
-            elif kind == reqs.ERASURE and not reqs.check_password(
-                state,
-                current_user._get_current_object(),  # type: ignore[attr-defined]
-                form.password.data or "",
-            ):
-                state.audit.denied(
-                    "self.request", subject=subject_id, detail={"reason": "password"}
-                )
-                error = _("That password is not correct.")
-            if error is None:
-                try:
-                    reqs.file_request(
-                        state,
-                        subject_id,
-                        kind,
-                        user_id=current_actor(),
-                        purpose=purpose,
-                        field=f"{model.name}.{field}" if field else None,
-                        message=form.message.data,
-                    )
-                except reqs.RequestError:
-                    error = _("You already have an open request of this kind.")
-                except SubjectErased:
-                    return subject_erased_page(state, own=True)
-                else:
-                    flash(
-                        _(
-                            "Your request has been received. We will answer before %(date)s.",
-                            date=reqs.deadline_for(utcnow()).date().isoformat(),
-                        ),
-                        "success",
-                    )
-                    return redirect(url_for("avg_self.my_requests"))
-            flash(error, "error")
-            status = 400
-        elif request.method == "POST":
-            status = 400
-            flash(_("The form could not be sent; please try again."), "error")
-        mine = reqs.requests_of(state, subject_id)
-        open_kinds = {r.kind for r in mine if r.is_open}
-        return render_template(
-            "avg/me_requests.html",
-            form=form,
-            requests=mine,
-            open_kinds=open_kinds,
-            kinds=reqs.KINDS,
-            purposes=purposes,
-            locked=[(n, field_policy.column_label(model, n)) for n in locked],
-            restricted=reqs.is_restricted(state, subject_id),
-            objections=reqs.objections(state, subject_id),
-            now=utcnow(),
-        ), status
-
-    # -- the board: request queue ------------------------------------------------------
-
-    @bp.route("/requests")
-    @require("avg.requests.handle")
-    def request_queue() -> Any:
-        show = "all" if request.args.get("show") == "all" else "open"
-        items = reqs.queue(state, show=show)
-        return render_template(
-            "avg/requests_queue.html",
-            items=items,
-            show=show,
-            now=utcnow(),
-            counts=reqs.counts(state),
-        )
-
-    @bp.route("/requests/<int:request_id>", methods=["GET", "POST"])
-    @require("avg.requests.handle")
-    def request_detail(request_id: int) -> Any:
-        req = state.db.session.get(reqs.DataRequest, request_id)
-        if req is None:
-            abort(404)
-        form = StatusForm()
-        status, headers = 200, {}
-        if form.validate_on_submit():
-            try:
-                reqs.change_status(
-                    state,
-                    req,
-                    form.status.data or "",
-                    actor=current_actor(),
-                    reason=form.reason.data,
-                )
-            except PurgeLocked:  # nothing changed: the request stays open
-                state.db.session.rollback()
-                flash(str(PURGE_RUNNING), "error")
-                status, headers = 503, {"Retry-After": "60"}
-            except SubjectErased:  # the member was erased meanwhile; their requests closed
-                state.db.session.rollback()
-                flash(str(ERASED), "error")
-                status = 410
-            except reqs.RequestError:
-                state.db.session.rollback()
-                flash(_("This change is not possible; a rejection needs a reason."), "error")
-            except Exception:
-                state.db.session.rollback()
-                current_app.logger.exception("flask-avg: completing request %s failed", request_id)
-                flash(_("The request could not be completed; nothing was changed."), "error")
-            else:
-                flash(_("The request is now: %(status)s", status=str(req.status_label)), "success")
-                return redirect(url_for("avg_self.request_detail", request_id=req.id))
-        page = render_template(
-            "avg/request_detail.html",
-            req=req,
-            form=form,
-            active_limit=reqs.active_limit(state, req),
-            next_states=reqs.TRANSITIONS[req.status],
-            statuses=reqs.STATUSES,
-            now=utcnow(),
-        )
-        return page, status, headers
-
-    @bp.route("/requests/<int:request_id>/lift", methods=["POST"])
-    @require("avg.requests.handle")
-    def lift_request(request_id: int) -> Any:
-        req = state.db.session.get(reqs.DataRequest, request_id)
-        if req is None:
-            abort(404)
-        form = StatusForm()
-        if not form.validate_on_submit():
-            abort(400)
-        if reqs.lift_request(state, req, actor=current_actor()):
-            flash(_("Lifted; the member has been told."), "success")
-        return redirect(url_for("avg_self.request_detail", request_id=req.id))
-
-    # -- the board: field rights ------------------------------------------------------
-
-    @bp.route("/fields", methods=["GET", "POST"])
-    @require("avg.fields.manage")
-    def field_rights() -> Any:
-        form = FieldRightsForm()
-        if form.validate_on_submit():
-            wanted = {
-                r.column: request.form.get(f"editable_{r.column}") == "on"
-                for r in field_policy.rights(state)
-            }
-            changed = field_policy.set_rights(state, wanted, actor=current_actor())
-            if changed:
-                state.audit.record(
-                    "fields.rights", model=state.registry.subject.name, fields=changed
-                )
-            state.db.session.commit()
-            flash(_("Field rights saved."), "success")
-            return redirect(url_for("avg_self.field_rights"))
-        return render_template(
-            "avg/field_rights.html",
-            form=form,
-            rights=field_policy.rights(state),
-            model=state.registry.subject,
-        )
-
-    return bp
+def _own_subject(state: AvgState) -> Any:
+    """The signed-in member's subject row; 404 when the login is not a member."""
+    subject = state.subject_for(current_user)
+    if subject is None:
+        abort(404)
+    return subject
 
 
-def _forged(state: Any, model: Any, subject_id: Any, columns: list[str], restricted: bool) -> Any:
+def _forged(
+    state: AvgState, model: Any, subject_id: Any, columns: list[str], restricted: bool
+) -> Any:
     """Refuse a post that tries more than the form offers; audit it and change nothing."""
     allowed = {"csrf_token", "subject"} | {f"f_{c}" for c in columns}
     extra = sorted(k for k in request.form if k not in allowed)
@@ -384,18 +87,312 @@ def _forged(state: Any, model: Any, subject_id: Any, columns: list[str], restric
     return render_template("avg/denied.html", action="avg.self.edit"), 403
 
 
-def _unique_clash(state: Any, model: Any, subject: Any, values: dict[str, Any]) -> str | None:
-    """The first unique column whose new value another row already has."""
-    key = model.primary_key[0]
-    own = model.value(subject, key.name)
-    for name, value in values.items():
-        col = model.table.c[name]
-        if not col.unique or value is None or value == model.value(subject, name):
-            continue
-        stmt = select(key).where(col == value, key != own).limit(1)
-        if state.db.session.execute(stmt).first() is not None:
-            return name
+def _request_error(
+    state: AvgState, form: RequestForm, subject_id: Any, purposes: Any, locked: list[str]
+) -> str | None:
+    """Why the member's request form cannot be filed, or ``None``."""
+    kind = form.kind.data or ""
+    if kind == reqs.OBJECTION and form.purpose.data not in purposes:
+        return _("Choose the purpose you object to.")
+    if kind == reqs.CORRECTION and form.field.data not in locked:
+        return _("Choose the field that should be corrected.")
+    if kind == reqs.CORRECTION and not form.message.data:
+        return _("Tell us what the correct value is.")
+    if kind == reqs.ERASURE and not reqs.check_password(
+        state,
+        current_user._get_current_object(),  # type: ignore[attr-defined]
+        form.password.data or "",
+    ):
+        state.audit.denied("self.request", subject=subject_id, detail={"reason": "password"})
+        return _("That password is not correct.")
     return None
+
+
+def _get_request(state: AvgState, request_id: int) -> reqs.DataRequest:
+    req = state.db.session.get(reqs.DataRequest, request_id)
+    if req is None:
+        abort(404)
+    return req
+
+
+# -- the member: see my data --------------------------------------------------------
+
+
+@require("avg.self.view")
+def me() -> Any:
+    state = get_state()
+    subject = state.subject_for(current_user)
+    if subject is None:
+        return render_template("avg/no_subject.html"), 404
+    data = service.view_own_data(state, subject)
+    return render_template(
+        "avg/me.html",
+        data=data,
+        editable=field_policy.editable_columns(state),
+        restricted=reqs.is_restricted(state, data.subject_id),
+        objections=reqs.objections(state, data.subject_id),
+        my_requests=reqs.requests_of(state, data.subject_id),
+    )
+
+
+# -- correct my data ----------------------------------------------------------------
+
+
+@require("avg.self.edit")
+def edit() -> Any:
+    state = get_state()
+    # who is editing, known before anything commits: an erasure may delete the
+    # login account under this request, and the user would no longer load after it
+    actor = current_actor()
+    subject = _own_subject(state)
+    model = state.registry.subject
+    subject_id = service.subject_id(state, subject)
+    columns = field_policy.editable_columns(state)
+    restricted = reqs.is_restricted(state, subject_id)
+    if request.method == "POST":
+        denied = _forged(state, model, subject_id, columns, restricted)
+        if denied is not None:
+            return denied
+    form = correction_form(model, columns, obj=subject if request.method == "GET" else None)
+    if restricted:
+        return render_template("avg/me_edit.html", form=None, restricted=True, columns=columns)
+    if form.validate_on_submit():
+        try:
+            changed = service.correct(state, subject, form_values(form), actor=actor)
+        except SubjectErased:
+            return subject_erased_page(state, own=True)
+        except service.ValueInUse as exc:
+            if exc.column is None:
+                flash(_("This value is already in use."), "error")
+                return redirect(url_for("avg_self.edit"))
+            form[f"f_{exc.column}"].errors = [_("This value is already in use.")]  # type: ignore[index]
+        else:
+            if not changed:
+                flash(_("Nothing changed."), "info")
+            else:
+                flash(_("Your changes have been saved."), "success")
+            return redirect(url_for("avg_self.me"))
+    elif request.method == "POST" and "csrf_token" in form.errors:
+        state.audit.denied("self.edit", subject=subject_id, detail={"reason": "csrf"})
+    locked = [
+        (n, field_policy.column_label(model, n))
+        for n in field_policy.locked_columns(state)
+        if not model.columns[n].special
+    ]
+    return render_template(
+        "avg/me_edit.html",
+        form=form,
+        restricted=False,
+        columns=columns,
+        locked=locked,
+        subject_key=subject_id,
+    ), (400 if request.method == "POST" else 200)
+
+
+# -- the member: requests -----------------------------------------------------------
+
+
+@require("avg.self.request")
+def my_requests() -> Any:
+    state = get_state()
+    subject = _own_subject(state)
+    subject_id = service.subject_id(state, subject)
+    form = RequestForm()
+    purposes = reqs.objection_purposes(state)
+    model = state.registry.subject
+    locked = field_policy.locked_columns(state)
+    form.purpose.choices = [choice(key) for key in purposes]
+    form.field.choices = [choice(n, field_policy.column_label(model, n)) for n in locked]
+    status = 200
+    if form.validate_on_submit():
+        kind = form.kind.data or ""
+        if kind not in reqs.KINDS:
+            abort(400)
+        purpose = form.purpose.data if kind == reqs.OBJECTION else None
+        field = form.field.data if kind == reqs.CORRECTION else None
+        error = _request_error(state, form, subject_id, purposes, locked)
+        if error is None:
+            try:
+                reqs.file_request(
+                    state,
+                    subject_id,
+                    kind,
+                    user_id=current_actor(),
+                    purpose=purpose,
+                    field=f"{model.name}.{field}" if field else None,
+                    message=form.message.data,
+                )
+            except reqs.RequestError:
+                error = _("You already have an open request of this kind.")
+            except SubjectErased:
+                return subject_erased_page(state, own=True)
+            else:
+                flash(
+                    _(
+                        "Your request has been received. We will answer before %(date)s.",
+                        date=reqs.deadline_for(utcnow()).date().isoformat(),
+                    ),
+                    "success",
+                )
+                return redirect(url_for("avg_self.my_requests"))
+        flash(error, "error")
+        status = 400
+    elif request.method == "POST":
+        status = 400
+        flash(_("The form could not be sent; please try again."), "error")
+    mine = reqs.requests_of(state, subject_id)
+    open_kinds = {r.kind for r in mine if r.is_open}
+    return render_template(
+        "avg/me_requests.html",
+        form=form,
+        requests=mine,
+        open_kinds=open_kinds,
+        kinds=reqs.KINDS,
+        purposes=purposes,
+        locked=[(n, field_policy.column_label(model, n)) for n in locked],
+        restricted=reqs.is_restricted(state, subject_id),
+        objections=reqs.objections(state, subject_id),
+        now=utcnow(),
+    ), status
+
+
+# -- the board: request queue -------------------------------------------------------
+
+
+@require("avg.requests.handle")
+def request_queue() -> Any:
+    state = get_state()
+    show = "all" if request.args.get("show") == "all" else "open"
+    items = reqs.queue(state, show=show)
+    return render_template(
+        "avg/requests_queue.html",
+        items=items,
+        show=show,
+        now=utcnow(),
+        counts=reqs.counts(state),
+    )
+
+
+@require("avg.requests.handle")
+def request_detail(request_id: int) -> Any:
+    state = get_state()
+    req = _get_request(state, request_id)
+    form = StatusForm()
+    status, headers = 200, {}
+    if form.validate_on_submit():
+        try:
+            reqs.change_status(
+                state,
+                req,
+                form.status.data or "",
+                actor=current_actor(),
+                reason=form.reason.data,
+            )
+        except PurgeLocked:  # nothing changed: the request stays open
+            state.db.session.rollback()
+            flash(str(PURGE_RUNNING), "error")
+            status, headers = 503, {"Retry-After": "60"}
+        except SubjectErased:  # the member was erased meanwhile; their requests closed
+            state.db.session.rollback()
+            flash(str(ERASED), "error")
+            status = 410
+        except reqs.RequestError:
+            state.db.session.rollback()
+            flash(_("This change is not possible; a rejection needs a reason."), "error")
+        except Exception:
+            state.db.session.rollback()
+            current_app.logger.exception("flask-avg: completing request %s failed", request_id)
+            flash(_("The request could not be completed; nothing was changed."), "error")
+        else:
+            flash(_("The request is now: %(status)s", status=str(req.status_label)), "success")
+            return redirect(url_for("avg_self.request_detail", request_id=req.id))
+    page = render_template(
+        "avg/request_detail.html",
+        req=req,
+        form=form,
+        active_limit=reqs.active_limit(state, req),
+        next_states=reqs.TRANSITIONS[req.status],
+        statuses=reqs.STATUSES,
+        now=utcnow(),
+    )
+    return page, status, headers
+
+
+@require("avg.requests.handle")
+def lift_request(request_id: int) -> Any:
+    state = get_state()
+    req = _get_request(state, request_id)
+    form = StatusForm()
+    if not form.validate_on_submit():
+        abort(400)
+    if reqs.lift_request(state, req, actor=current_actor()):
+        flash(_("Lifted; the member has been told."), "success")
+    return redirect(url_for("avg_self.request_detail", request_id=req.id))
+
+
+# -- the board: field rights --------------------------------------------------------
+
+
+@require("avg.fields.manage")
+def field_rights() -> Any:
+    state = get_state()
+    form = FieldRightsForm()
+    if form.validate_on_submit():
+        wanted = {
+            r.column: request.form.get(f"editable_{r.column}") == "on"
+            for r in field_policy.rights(state)
+        }
+        service.save_field_rights(state, wanted, actor=current_actor())
+        flash(_("Field rights saved."), "success")
+        return redirect(url_for("avg_self.field_rights"))
+    return render_template(
+        "avg/field_rights.html",
+        form=form,
+        rights=field_policy.rights(state),
+        model=state.registry.subject,
+    )
+
+
+def create_blueprint(state: AvgState) -> Blueprint:
+    bp = make_blueprint("self", __name__)
+    bp.add_app_template_filter(lambda key: reqs.purpose_label(state, key), "avg_purpose")
+    bp.add_app_template_filter(reqs.host_text, "avg_host_text")
+    state.nav.append(
+        NavItem("avg_self.request_queue", _l("Privacy requests"), "avg.requests.handle")
+    )
+    state.nav.append(NavItem("avg_self.field_rights", _l("Field rights"), "avg.fields.manage"))
+    state.dashboard.append(
+        DashboardPanel(
+            key="requests",
+            title=_l("Privacy requests"),
+            template="avg/_requests_panel.html",
+            context=_requests_panel,
+            action="avg.requests.handle",
+            order=10,
+        )
+    )
+    bp.add_url_rule("/me", endpoint="me", view_func=me, methods=["GET"])
+    bp.add_url_rule("/me/edit", endpoint="edit", view_func=edit, methods=["GET", "POST"])
+    bp.add_url_rule(
+        "/me/requests", endpoint="my_requests", view_func=my_requests, methods=["GET", "POST"]
+    )
+    bp.add_url_rule("/requests", endpoint="request_queue", view_func=request_queue, methods=["GET"])
+    bp.add_url_rule(
+        "/requests/<int:request_id>",
+        endpoint="request_detail",
+        view_func=request_detail,
+        methods=["GET", "POST"],
+    )
+    bp.add_url_rule(
+        "/requests/<int:request_id>/lift",
+        endpoint="lift_request",
+        view_func=lift_request,
+        methods=["POST"],
+    )
+    bp.add_url_rule(
+        "/fields", endpoint="field_rights", view_func=field_rights, methods=["GET", "POST"]
+    )
+    return bp
 
 
 def register_commands(group: Any) -> None:
