@@ -377,7 +377,7 @@ class AVG:
             lambda: {"avg_base_template": cfg.config_value("BASE_TEMPLATE"), "avg_state": state}
         )
 
-        from flask_avg.core import pages
+        from flask_avg.core import pages, web
         from flask_avg.core.cli import avg_cli, register_plugin_commands
 
         enabled = cfg.config_value("BLUEPRINTS", app)
@@ -389,6 +389,8 @@ class AVG:
                 f"known: {', '.join(sorted(known))}"
             )
         prefix = cfg.config_value("URL_PREFIX", app)
+        folders = [p.templates for p in state.plugins if p.templates]
+        app.register_blueprint(web.templates_blueprint(folders))
         if "core" in enabled:
             app.register_blueprint(pages.create_blueprint(state), url_prefix=prefix)
         for plugin in state.plugins:

@@ -164,6 +164,8 @@ class Plugin:
     blueprint: str | None = None
     #: readable names of the tables named in :class:`Erased` and :class:`Hold` results
     labels: Mapping[str, Any] = {}
+    #: a folder of templates (``avg/<name>/page.html`` inside it), found whatever is mounted
+    templates: str | None = None
 
     # -- set-up ---------------------------------------------------------------
     def init_app(self, app: Flask, state: AvgState) -> None:

@@ -1,7 +1,10 @@
-"""Blueprint factories, one module per feature.
+"""Blueprints and templates.
 
-Every blueprint shares flask-avg's template folder, so a host overrides a page
-by putting a file at the same path (``templates/avg/me.html``) in its own app.
+Each feature keeps its templates in its own package (``features/<name>/templates/avg/``);
+the kernel keeps the layout. One template-only blueprint, ``avg_templates``, finds
+them all, whichever pages are mounted (a page may include another feature's
+part), after the host's own folder: a host overrides a page by putting a file at
+the same path (``templates/avg/me.html``) in its own app.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from typing import Any
 
 from flask import Blueprint, render_template
 from flask_login import logout_user
+from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader
 
 from flask_avg.core.i18n import lazy_gettext as _l
 
@@ -19,7 +23,25 @@ STATIC = str(Path(__file__).parent.parent / "static")
 
 
 def make_blueprint(name: str, import_name: str) -> Blueprint:
-    return Blueprint(f"avg_{name}", import_name, template_folder=TEMPLATES)
+    """A feature's pages; their templates come from :func:`templates_blueprint`."""
+    return Blueprint(f"avg_{name}", import_name)
+
+
+class _TemplatesBlueprint(Blueprint):
+    """A blueprint with no routes whose loader searches several folders in order."""
+
+    def __init__(self, folders: list[str]) -> None:
+        super().__init__("avg_templates", __name__)
+        self._folders = folders
+
+    @property
+    def jinja_loader(self) -> BaseLoader | None:  # type: ignore[override]
+        return ChoiceLoader([FileSystemLoader(folder) for folder in self._folders])
+
+
+def templates_blueprint(plugin_folders: list[str]) -> Blueprint:
+    """The kernel's layout templates first, then each plugin's folder."""
+    return _TemplatesBlueprint([TEMPLATES, *plugin_folders])
 
 
 #: What a page says when a write was refused because its person has been erased.

@@ -83,3 +83,17 @@ def test_deletion_date_follows_retention_setting(app, client):
     with app.test_request_context(), force_locale("en"):  # the language the member chose
         expected = format_date(date(2024, 12, 31), "long")
     assert expected in html
+
+
+def test_a_host_overrides_a_features_page_by_its_path(app, tmp_path):
+    """Feature templates live in their packages, yet the host's own folder wins,
+    at the same path as ever (``templates/avg/me.html``)."""
+    from tests.support.self_service import logged_in, member_with_login
+
+    (tmp_path / "avg").mkdir()
+    (tmp_path / "avg" / "me.html").write_text("<p>Het eigen ontwerp van de club</p>")
+    app.jinja_loader.searchpath.insert(0, str(tmp_path))  # the host's template folder
+    client = logged_in(app.test_client(), member_with_login(1))
+    page = client.get("/avg/me").get_data(as_text=True)
+    assert "Het eigen ontwerp van de club" in page
+    assert client.get("/avg/me/requests").status_code == 200  # the feature's own pages still render

@@ -9,6 +9,7 @@ them.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 class AclPlugin(Plugin):
     name = "acl"
+    templates = str(Path(__file__).parent / "templates")
     blueprint = "acl"
     actions = BUILTIN_ACTIONS
     labels = {"acl_groups": _l("Access groups")}

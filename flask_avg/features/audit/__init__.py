@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -28,6 +29,7 @@ ACCOUNTABILITY = _l(
 
 class AuditPlugin(Plugin):
     name = "audit"
+    templates = str(Path(__file__).parent / "templates")
     labels = {"audit_log": _l("Audit log")}
 
     def check(self, ctx: SubjectContext) -> Iterable[Hold]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, exists, func, select
@@ -33,6 +34,7 @@ PROOF = _l("Kept without the IP address as proof that consent was given (Art. 7(
 
 class ConsentPlugin(Plugin):
     name = "consent"
+    templates = str(Path(__file__).parent / "templates")
     labels = {"consent": _l("Consent"), "consent_records": _l("Consent records")}
 
     has_consent = staticmethod(service.has_consent)

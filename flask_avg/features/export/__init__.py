@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flask_avg.core.plugins import Plugin
@@ -12,6 +13,7 @@ if TYPE_CHECKING:
 
 class ExportPlugin(Plugin):
     name = "export"
+    templates = str(Path(__file__).parent / "templates")
     blueprint = "export"
 
     def create_blueprint(self, state: AvgState) -> Any:

@@ -11,6 +11,7 @@ guard, the retention page and the ``purge`` and ``ledger`` commands.
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flask_avg.core.plugins import Plugin
@@ -43,6 +44,7 @@ class Lifecycle:
 
 class RetentionPlugin(Plugin):
     name = "retention"
+    templates = str(Path(__file__).parent / "templates")
     blueprint = "retention"
 
     def init_app(self, app: Any, state: AvgState) -> None:
