@@ -41,21 +41,54 @@ def login_model_name(state: Any) -> str | None:
 def is_erased(state: Any, model: str, key: Any, *, fresh: bool = False) -> bool:
     """Whether the ledger names ``model`` ``key``; cached for the request.
 
-    ``fresh`` reads past the cache and past the transaction's snapshot (on
-    MariaDB/MySQL, whose REPEATABLE READ would otherwise hide an erasure
-    committed after the transaction's first read, with a share-locking read):
-    :func:`flask_avg.core.subjects.lock_subject` asks so after taking its lock.
+    ``fresh`` reads past the cache: :func:`flask_avg.core.subjects.lock_subject`
+    asks so once it holds the subject's row lock. On MariaDB/MySQL a plain read
+    shows the transaction's REPEATABLE READ view, which misses an erasure
+    committed after the transaction's first read; see :func:`_erased_since`.
     """
     cache = g.setdefault("_avg_erased", {})
     ck = (model, str(key))
     if fresh or ck not in cache:
         session = state.db.session
         stmt = select(LedgerEntry.id).where(LedgerEntry.model == model, LedgerEntry.key == str(key))
-        stmt = stmt.limit(1)
-        if fresh and session.get_bind(clause=LEDGER).dialect.name in ("mysql", "mariadb"):
-            stmt = stmt.with_for_update(read=True)
-        cache[ck] = session.scalar(stmt) is not None
+        found = session.scalar(stmt.limit(1)) is not None
+        dialect = session.get_bind(clause=LEDGER).dialect.name
+        if fresh and not found and dialect in ("mysql", "mariadb"):
+            found = _erased_since(state, model, key)
+        cache[ck] = found
     return bool(cache[ck])
+
+
+def _erased_since(state: Any, model: str, key: Any) -> bool:
+    """MariaDB/MySQL: was the subject erased after this transaction's view was taken?
+
+    Its ledger rows are hidden from that view, but not its traces on the
+    subject's row, which a locking read sees as they are now (the caller holds
+    that row's lock, so nothing else waits): the row is gone though the view
+    still has it (deleted), or anonymised. A share-locking read of the ledger
+    would see the rows themselves, but its gap lock on the ledger's index blocks
+    every other erasure's ledger rows and deadlocks with them; a second
+    connection could exhaust the pool under load.
+    """
+    from flask_avg.features.retention.plan import Plan
+
+    subject = state.registry.subject
+    if model != subject.name:
+        return False
+    pk = subject.primary_key[0]
+    try:
+        typed = pk.type.python_type(key)
+    except (NotImplementedError, TypeError, ValueError):
+        return False
+    session = state.db.session
+    mine = pk == typed
+    if session.execute(select(pk).where(mine).with_for_update()).first() is None:
+        return session.execute(select(pk).where(mine)).first() is not None
+    plan = Plan(state, date.today())
+    if not plan.values(subject):
+        return False  # nothing to anonymise: an anonymised row looks like any other
+    anonymised = ~plan.not_anonymised(subject)
+    return session.execute(select(pk).where(mine, anonymised).with_for_update()).first() is not None
 
 
 def export(state: Any, path: str | Path) -> int:
