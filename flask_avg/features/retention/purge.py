@@ -179,6 +179,10 @@ def _subjects(
         return
     cond = plan.expired(subject) & plan.not_anonymised(subject)
     for span, batch, rows in engine.key_ranges(session, subject, cond, size):
+        if not dry_run and not result.pending:
+            # the batch's transaction starts with the lock: on MariaDB a read before it
+            # (the batch's bounds) would fix a view hiding the writes the lock waited for
+            session.commit()
         lock_subjects(plan.state, batch)  # writes for these members take turns with the batch
         done = engine.erase_subjects(
             session,
