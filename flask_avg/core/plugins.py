@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from importlib import import_module
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
@@ -146,6 +146,15 @@ class PurgeContext:
     dry_run: bool
     actor: str | None
 
+    @property
+    def audit_cutoff(self) -> datetime | None:
+        """Records kept as accountability go when the audit log drops its entries:
+        ``AVG_AUDIT_RETENTION_DAYS`` before now (None: kept for ever)."""
+        from flask_avg.core.config import config_value
+
+        days = int(config_value("AUDIT_RETENTION_DAYS"))
+        return self.now - timedelta(days=days) if days > 0 else None
+
 
 class Plugin:
     """Base class of every flask-avg plugin; override what applies, the rest does nothing.
@@ -217,6 +226,22 @@ class Plugin:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
+
+
+def held_with_the_audit_log(
+    ctx: SubjectContext, name: str, stamp: Any, mine: Any, reason: Any
+) -> Iterator[Hold]:
+    """A :class:`Hold` on the rows ``mine`` selects, kept as long as the audit log
+    keeps its entries after the latest ``stamp`` (a datetime column)."""
+    from sqlalchemy import func, select
+
+    from flask_avg.core.config import config_value
+
+    count, latest = ctx.session.execute(select(func.count(), func.max(stamp)).where(mine)).one()
+    if count:
+        days = int(config_value("AUDIT_RETENTION_DAYS"))
+        until = (latest + timedelta(days=days)).date() if days > 0 else None
+        yield Hold(name, int(count), reason, until)
 
 
 class PluginError(RuntimeError):

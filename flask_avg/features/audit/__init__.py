@@ -10,16 +10,20 @@ purge run ``--as-of`` a future date never takes the log with it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete
 
-from flask_avg.core.config import config_value
 from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.models import AuditEntry
-from flask_avg.core.plugins import Hold, Plugin, PurgeContext, SubjectContext
+from flask_avg.core.plugins import (
+    Hold,
+    Plugin,
+    PurgeContext,
+    SubjectContext,
+    held_with_the_audit_log,
+)
 
 ACCOUNTABILITY = _l(
     "Kept as the record of who did what (names and counts, no personal values), "
@@ -33,22 +37,17 @@ class AuditPlugin(Plugin):
     labels = {"audit_log": _l("Audit log")}
 
     def check(self, ctx: SubjectContext) -> Iterable[Hold]:
-        count, latest = ctx.session.execute(
-            select(func.count(), func.max(AuditEntry.at)).where(AuditEntry.subject == ctx.key)
-        ).one()
-        if count:
-            days = int(config_value("AUDIT_RETENTION_DAYS"))
-            until = (latest + timedelta(days=days)).date() if days > 0 else None
-            yield Hold("audit_log", int(count), ACCOUNTABILITY, until)
+        mine = AuditEntry.subject == ctx.key
+        return held_with_the_audit_log(ctx, "audit_log", AuditEntry.at, mine, ACCOUNTABILITY)
 
     def purge(self, ctx: PurgeContext) -> int:
         """Drop entries older than ``AVG_AUDIT_RETENTION_DAYS`` before now (core SQL:
         the ORM guard refuses single deletions)."""
-        days = int(config_value("AUDIT_RETENTION_DAYS"))
-        if days <= 0:
+        cutoff = ctx.audit_cutoff
+        if cutoff is None:
             return 0
         table: Any = AuditEntry.__table__
-        gone = ctx.session.execute(delete(table).where(table.c.at < ctx.now - timedelta(days=days)))
+        gone = ctx.session.execute(delete(table).where(table.c.at < cutoff))
         return int(getattr(gone, "rowcount", 0) or 0)
 
 

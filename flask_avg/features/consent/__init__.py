@@ -9,13 +9,11 @@ as long as the audit log keeps its entries.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import delete, exists, select
 
-from flask_avg.core.config import config_value
 from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.plugins import (
     EraseContext,
@@ -25,6 +23,7 @@ from flask_avg.core.plugins import (
     Plugin,
     PurgeContext,
     SubjectContext,
+    held_with_the_audit_log,
 )
 from flask_avg.features.consent import service
 from flask_avg.features.consent.models import ConsentRecord, ConsentState
@@ -70,13 +69,8 @@ class ConsentPlugin(Plugin):
             )
 
     def check(self, ctx: SubjectContext) -> Iterable[Hold]:
-        count, latest = ctx.session.execute(
-            select(func.count(), func.max(ConsentRecord.at)).where(ConsentRecord.subject == ctx.key)
-        ).one()
-        if count:
-            days = int(config_value("AUDIT_RETENTION_DAYS"))
-            until = (latest + timedelta(days=days)).date() if days > 0 else None
-            yield Hold("consent_records", int(count), PROOF, until)
+        mine = ConsentRecord.subject == ctx.key
+        return held_with_the_audit_log(ctx, "consent_records", ConsentRecord.at, mine, PROOF)
 
     def erase(self, ctx: EraseContext) -> Iterable[Erased]:
         return service.erase_keys(ctx.session, ctx.key_in)
@@ -84,13 +78,13 @@ class ConsentPlugin(Plugin):
     def purge(self, ctx: PurgeContext) -> int:
         """The history of people who no longer have a current answer (erased) goes
         once it is older than the audit log keeps its entries."""
-        days = int(config_value("AUDIT_RETENTION_DAYS"))
-        if days <= 0:
+        cutoff = ctx.audit_cutoff
+        if cutoff is None:
             return 0
         records: Any = ConsentRecord.__table__
         states: Any = ConsentState.__table__
         current = exists().where(states.c.subject == records.c.subject)
-        old = records.c.at < ctx.now - timedelta(days=days)
+        old = records.c.at < cutoff
         gone = ctx.session.execute(delete(records).where(old, ~current))
         return int(getattr(gone, "rowcount", 0) or 0)
 

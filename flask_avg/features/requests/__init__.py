@@ -10,12 +10,10 @@ the audit log keeps its entries.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 
-from flask_avg.core.config import config_value
 from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.plugins import (
     EraseContext,
@@ -25,6 +23,7 @@ from flask_avg.core.plugins import (
     Plugin,
     PurgeContext,
     SubjectContext,
+    held_with_the_audit_log,
 )
 from flask_avg.features.requests import engine, limits
 from flask_avg.features.requests.models import OPEN, DataRequest
@@ -69,26 +68,19 @@ class RequestsPlugin(Plugin):
             )
 
     def check(self, ctx: SubjectContext) -> Iterable[Hold]:
-        count, latest = ctx.session.execute(
-            select(func.count(), func.max(DataRequest.updated_at)).where(
-                DataRequest.subject == ctx.key
-            )
-        ).one()
-        if count:
-            days = int(config_value("AUDIT_RETENTION_DAYS"))
-            until = (latest + timedelta(days=days)).date() if days > 0 else None
-            yield Hold("requests", int(count), PROOF, until)
+        mine = DataRequest.subject == ctx.key
+        return held_with_the_audit_log(ctx, "requests", DataRequest.updated_at, mine, PROOF)
 
     def erase(self, ctx: EraseContext) -> Iterable[Erased]:
         return engine.erase(ctx)
 
     def purge(self, ctx: PurgeContext) -> int:
         """Closed requests go with the audit entries that speak of them."""
-        days = int(config_value("AUDIT_RETENTION_DAYS"))
-        if days <= 0:
+        cutoff = ctx.audit_cutoff
+        if cutoff is None:
             return 0
         table: Any = DataRequest.__table__
-        old = table.c.updated_at < ctx.now - timedelta(days=days)
+        old = table.c.updated_at < cutoff
         gone = ctx.session.execute(delete(table).where(old, table.c.status.not_in(OPEN)))
         return int(getattr(gone, "rowcount", 0) or 0)
 
