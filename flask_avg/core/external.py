@@ -54,10 +54,14 @@ def failed_count(state: AvgState) -> int:
     return int(state.db.session.scalar(stmt) or 0)
 
 
-def run(state: AvgState, *, chunk: int = 1000) -> tuple[int, int]:
+def run(state: AvgState, *, chunk: int | None = None) -> tuple[int, int]:
     """Carry out every external erasure owed when called, per plugin and reason in
-    chunks of ``chunk`` rows, each chunk committed; returns ``(done, failed)`` in
-    subjects. A plugin no longer registered keeps its rows (they show as owed)."""
+    chunks of ``chunk`` rows (default ``AVG_PURGE_BATCH_SIZE``: what one purge batch
+    queued), each chunk committed; returns ``(done, failed)`` in subjects. A plugin
+    no longer registered keeps its rows (they show as owed)."""
+    from flask_avg.core.config import config_value
+
+    chunk = chunk or int(config_value("PURGE_BATCH_SIZE"))
     session = state.db.session
     session.commit()
     last = session.scalar(select(func.max(TABLE.c.id)))
