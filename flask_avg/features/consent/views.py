@@ -17,6 +17,7 @@ from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optiona
 from flask_avg.core.audit import current_actor
 from flask_avg.core.i18n import gettext as _
 from flask_avg.core.i18n import lazy_gettext as _l
+from flask_avg.core.presenters import subject_or_404
 from flask_avg.core.subjects import SubjectErased
 from flask_avg.core.types import utcnow
 from flask_avg.core.web import subject_erased_page
@@ -96,18 +97,6 @@ def _reask() -> Any:
 
 def _own_member(state: AvgState) -> Any:
     member = state.subject_for(current_user)
-    if member is None:
-        abort(404)
-    return member
-
-
-def _member_or_404(state: AvgState, subject_id: str) -> Any:
-    subject_model = state.registry.subject
-    try:
-        typed = subject_model.primary_key[0].type.python_type(subject_id)
-    except (TypeError, ValueError):
-        abort(404)
-    member = state.db.session.get(subject_model.cls, typed)
     if member is None:
         abort(404)
     return member
@@ -225,7 +214,7 @@ def consent_member_lookup() -> Any:
 @require("avg.consent.manage")
 def consent_member(subject_id: str) -> Any:
     state = get_state()
-    member = _member_or_404(state, subject_id)
+    member = subject_or_404(state, subject_id)
     known = consent.purposes(state)
     form = PaperForm()
     form.purpose.choices = [SelectChoice(k, str(p.label)) for k, p in known.items()]
