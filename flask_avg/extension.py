@@ -25,6 +25,7 @@ from flask_avg.core import plugins as plugin_loader
 from flask_avg.core.audit import AuditLog
 from flask_avg.core.declarations import CATEGORIES, Category
 from flask_avg.core.i18n import domain
+from flask_avg.core.logins import login_column
 from flask_avg.core.plugins import Plugin, Plugins
 from flask_avg.core.purposes import declare as declare_purpose
 from flask_avg.core.registry import Catalogue, Registry, build_registry
@@ -140,16 +141,13 @@ class AvgState:
         subject = self.registry.subject
         if subject.cls is not None and isinstance(user, subject.cls):
             return user
-        user_model: Any = self.ext.user_model
-        if user_model is None or subject.cls is None:
+        link = login_column(self)
+        if link is None or subject.cls is None:
             return None
-        user_table = user_model.__table__
-        for col in subject.table.columns:
-            for fk in col.foreign_keys:
-                if fk.column.table is user_table:
-                    value = getattr(user, fk.column.key)
-                    return self.db.session.scalars(select(subject.cls).where(col == value)).first()
-        return None
+        user_table = getattr(self.ext.user_model, "__table__", None)
+        target = next(fk.column for fk in link.foreign_keys if fk.column.table is user_table)
+        value = getattr(user, target.key)
+        return self.db.session.scalars(select(subject.cls).where(link == value)).first()
 
     def find_user(self, login: str) -> Any:
         """A user by e-mail (or whatever the host's ``user_lookup`` understands)."""

@@ -16,6 +16,17 @@ if TYPE_CHECKING:
     from flask_avg.extension import AvgState
 
 
+def login_column(state: AvgState) -> Any:
+    """The subject's column pointing to the login model (``member.user_id``), or None."""
+    user_table = getattr(state.ext.user_model, "__table__", None)
+    if user_table is None:
+        return None
+    for col in state.registry.subject.table.columns:
+        if any(fk.column.table is user_table for fk in col.foreign_keys):
+            return col
+    return None
+
+
 def login_keys(state: AvgState, subjects: Any) -> Select[Any]:
     """``SELECT`` of the login ids of the subjects whose keys ``subjects`` holds
     (a list, or a ``Select`` of subject keys)."""
@@ -24,11 +35,11 @@ def login_keys(state: AvgState, subjects: Any) -> Select[Any]:
     user_model: Any = state.ext.user_model
     if subject.cls is not None and subject.cls is user_model:
         return select(pk).where(pk.in_(subjects))
+    link = login_column(state)
+    if link is not None:
+        return select(link).where(pk.in_(subjects), link.is_not(None))
     user_table = getattr(user_model, "__table__", None)
     if user_table is not None:
-        for col in subject.table.columns:
-            if any(fk.column.table is user_table for fk in col.foreign_keys):
-                return select(col).where(pk.in_(subjects), col.is_not(None))
         user_pk = list(user_table.primary_key.columns)[0]
         for col in user_table.columns:
             if any(fk.column.table is subject.table for fk in col.foreign_keys):

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from flask_avg.core import external
-from flask_avg.core.logins import logins_of
+from flask_avg.core.logins import login_column, logins_of
 from flask_avg.core.plugins import EraseContext, Erased, Plugin
 from flask_avg.core.registry import DeclaredModel
 from flask_avg.core.registry import branches as path_branches
@@ -185,7 +185,7 @@ def erase_subjects(
                 n = _ledger(session, model.name, model.primary_key[0], known, "anonymised", reason)
                 out.ledger[(model.name, "anonymised")] = n
     if plan.login_model is None:
-        login_col = _login_column(plan)
+        login_col = login_column(plan.state)
         if login_col is not None:
             name = getattr(plan.state.ext.user_model, "__name__", "User")
             where = batch & login_col.is_not(None)
@@ -366,17 +366,6 @@ def _subject_rows(
     elif plan.action(model) == "delete":
         tell(session, plan, model.table, gone_where, "delete")
         counts.deleted += _exec(session, delete(model.table).where(gone_where))
-
-
-def _login_column(plan: Plan) -> Any:
-    user_model = plan.state.ext.user_model
-    if user_model is None:
-        return None
-    user_table = getattr(user_model, "__table__", None)
-    for col in plan.registry.subject.table.columns:
-        if any(fk.column.table is user_table for fk in col.foreign_keys):
-            return col
-    return None
 
 
 def key_ranges(session: Session, model: DeclaredModel, cond: ColumnElement[bool], size: int) -> Any:
