@@ -58,6 +58,9 @@ def build_avg_app(url: str, photos: str) -> tuple[Flask, Any]:
             "CLUB_PHOTO_DIR": photos,
         }
     )
+    # the host's own Principal, as under Flask-Security: flask-avg adds its needs
+    # to the identity it loads, like the baseline's identity_loaded handler
+    Principal(app, use_sessions=False)
     with app.app_context():
         db.create_all()
         AvgBase.metadata.create_all(db.engine)

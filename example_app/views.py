@@ -8,8 +8,10 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from werkzeug.security import check_password_hash
-from wtforms import EmailField, PasswordField
+from wtforms import BooleanField, EmailField, PasswordField
 from wtforms.validators import DataRequired
+
+from flask_avg import safe_redirect
 
 from .models import User, db, now
 
@@ -19,6 +21,7 @@ bp = Blueprint("club", __name__)
 class LoginForm(FlaskForm):
     email = EmailField("E-mail", validators=[DataRequired()])
     password = PasswordField("Wachtwoord", validators=[DataRequired()])
+    remember = BooleanField("Ingelogd blijven")
 
 
 @bp.route("/")
@@ -38,13 +41,10 @@ def login() -> Any:
             and user.is_active
             and check_password_hash(user.password_hash, form.password.data)
         ):
-            login_user(user)
+            login_user(user, remember=bool(form.remember.data))
             user.last_login = now()
             db.session.commit()
-            target = request.args.get("next", "")
-            if not target.startswith("/") or target.startswith("//"):
-                target = url_for("club.home")
-            return redirect(target)
+            return safe_redirect(request.args.get("next"), "club.home")
         flash("Onbekend e-mailadres of verkeerd wachtwoord.", "error")
     return render_template("login.html", form=form)
 

@@ -13,6 +13,7 @@ from flask_avg.core.plugins import (
     PurgeContext,
     SubjectContext,
 )
+from flask_avg.core.redirects import safe_redirect, safe_target
 from flask_avg.core.retention_categories import RetentionCategory
 from flask_avg.extension import AVG, require
 
@@ -36,4 +37,6 @@ __all__ = [
     "SubjectMixin",
     "personal",
     "require",
+    "safe_redirect",
+    "safe_target",
 ]

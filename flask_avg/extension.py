@@ -17,10 +17,10 @@ from flask import Flask, abort, current_app, g, redirect, render_template, reque
 from flask_babel import Babel
 from flask_login import current_user
 from flask_principal import Identity, Principal, identity_loaded
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from flask_avg.core import config as cfg
-from flask_avg.core import external, jinja
+from flask_avg.core import external, identity, jinja
 from flask_avg.core import plugins as plugin_loader
 from flask_avg.core.audit import AuditLog
 from flask_avg.core.declarations import CATEGORIES, Category
@@ -102,7 +102,7 @@ class AvgState:
         if user is None or not getattr(user, "is_authenticated", False):
             return None
         cache = g.setdefault("_avg_subjects", {})
-        key = user.get_id()
+        key = identity.user_key(user)
         if key not in cache:
             loader = self.ext._subject_loader or self._default_subject_loader
             subject = loader(user)
@@ -137,6 +137,12 @@ class AvgState:
         """Carry out what plugins still owe outside the database: ``(done, failed)``."""
         return external.run(self)
 
+    @property
+    def user_model(self) -> Any:
+        """The host's login model, however it became known; see
+        :func:`flask_avg.core.identity.find_user_model`."""
+        return identity.find_user_model(self)
+
     def _default_subject_loader(self, user: Any) -> Any:
         subject = self.registry.subject
         if subject.cls is not None and isinstance(user, subject.cls):
@@ -144,7 +150,7 @@ class AvgState:
         link = login_column(self)
         if link is None or subject.cls is None:
             return None
-        user_table = getattr(self.ext.user_model, "__table__", None)
+        user_table = getattr(self.user_model, "__table__", None)
         target = next(fk.column for fk in link.foreign_keys if fk.column.table is user_table)
         value = getattr(user, target.key)
         return self.db.session.scalars(select(subject.cls).where(link == value)).first()
@@ -153,10 +159,14 @@ class AvgState:
         """A user by e-mail (or whatever the host's ``user_lookup`` understands)."""
         if self.ext._user_lookup is not None:
             return self.ext._user_lookup(login)
-        model: Any = self.ext.user_model
-        if model is None:
-            raise RuntimeError("pass user_model= to AVG or register @avg.user_lookup")
-        return self.db.session.scalars(select(model).where(model.email == login)).first()
+        model: Any = self.user_model
+        if model is None or not hasattr(model, "email"):
+            raise RuntimeError(
+                "flask-avg cannot find users by e-mail: pass user_model= to AVG (or set "
+                "avg.user_model later, in an app factory) or register @avg.user_lookup"
+            )
+        found = select(model).where(func.lower(model.email) == login.strip().lower())
+        return self.db.session.scalars(found).first()
 
     # -- access ------------------------------------------------------------
     def can(self, action: str, user: Any = None) -> bool:
@@ -165,11 +175,15 @@ class AvgState:
     def deny(self, action: str) -> Any:
         """Refuse the current request: log in first, or a 403 page and an audit entry."""
         if not current_user.is_authenticated:
-            manager = getattr(current_app, "login_manager", None)
-            login_view = cfg.config_value("LOGIN_VIEW") or getattr(manager, "login_view", None)
+            # the login system's own way in: Flask-Login's login_view, or whatever
+            # Flask-Security (or the host) made of unauthorized()
+            login_view = cfg.config_value("LOGIN_VIEW")
             if login_view:
                 return redirect(url_for(login_view, next=request.full_path))
-            abort(401)
+            manager = getattr(current_app, "login_manager", None)
+            if manager is None:
+                abort(401)
+            return manager.unauthorized()
         self.audit.denied(action, detail={"endpoint": request.endpoint or ""})
         access_denied.send(
             current_app._get_current_object(),  # type: ignore[attr-defined]
@@ -185,9 +199,12 @@ class AVG:
 
     ``AVG(app, db)`` or ``avg = AVG(db=db)`` and later ``avg.init_app(app)``.
     ``db`` is the host's Flask-SQLAlchemy object; flask-avg's tables live in
-    the same database. Pass ``principal=`` when the host already has a
-    Flask-Principal instance, and ``user_model=`` so the CLI can find users by
-    e-mail and a member can be found from their login.
+    the same database. ``user_model=`` names the login model when flask-avg
+    cannot find it itself (Flask-Security's is found; so is a subject model
+    members log in with); in an app factory it may also be set later as
+    ``avg.user_model``. flask-avg uses the app's Flask-Principal (Flask-Security's)
+    when there is one and never adds a second; ``principal=`` is only needed for
+    a Principal created after the first request.
     """
 
     def __init__(
@@ -412,17 +429,21 @@ class AVG:
         app.jinja_env.globals["_avg_n"] = domain.ngettext
 
     def _init_principal(self, app: Flask, state: AvgState) -> None:
-        principal = self.principal
-        if principal is None:
-            principal = Principal(app, use_sessions=False)
+        """One Principal per app: the host's (Flask-Security's) when it has one.
 
-            @principal.identity_loader
-            def _from_login() -> Identity | None:
-                if current_user.is_authenticated:
-                    return Identity(current_user.get_id(), "flask-login")
-                return None
-
+        flask-avg only listens to ``identity_loaded``, whoever sends it. When no
+        Principal is on the app by its first request (Flask-Security may be set
+        up after flask-avg in an app factory), flask-avg provides ``g.identity``
+        itself, so the host's own ``Permission(...)`` checks see flask-avg's needs.
+        """
         identity_loaded.connect_via(app)(lambda _app, identity: state.acl.load_needs(identity))
+        if self.principal is not None or _has_principal(app):
+            return
+
+        @app.before_request
+        def _avg_identity() -> None:
+            if not _has_principal(app):
+                g.identity = _AvgIdentity(state)
 
     # -- host-facing API (proxies to the current app's state) ------------------
     @property
@@ -481,7 +502,36 @@ def require(action: str) -> Callable[[F], F]:
     return decorator
 
 
-_REQUEST_CACHES = ("_avg_identity", "_avg_subjects", "_avg_settings")
+def _has_principal(app: Flask) -> bool:
+    """Whether a Flask-Principal instance (the host's, Flask-Security's) serves ``app``."""
+    return any(
+        isinstance(getattr(func, "__self__", None), Principal)
+        for func in app.before_request_funcs.get(None, ())
+    )
+
+
+class _AvgIdentity(Identity):
+    """The identity flask-avg provides when the app has no Principal of its own:
+    the login account's key, with flask-avg's needs worked out only when read."""
+
+    def __init__(self, state: AvgState) -> None:
+        self._state = state
+        self._loaded = False
+        super().__init__(identity.user_key(current_user), "flask-avg")
+
+    @property
+    def provides(self) -> set[Any]:
+        if not self._loaded:
+            self._loaded = True
+            self._state.acl.load_needs(self)
+        return self._provides
+
+    @provides.setter
+    def provides(self, value: set[Any]) -> None:
+        self._provides = value
+
+
+_REQUEST_CACHES = ("_avg_identity", "_avg_subjects", "_avg_settings", "_avg_actor_labels")
 
 
 def _reset_request_caches() -> None:

@@ -1,6 +1,6 @@
 """The audit log core: append-only records of who did what to whose data.
 
-Entries hold the actor's login id, an action name, the subject's key, the
+Entries hold the actor's account key (primary key, never a token), an action name, the subject's key, the
 model and the *names* of the fields involved, and a small detail dict of
 counts and reasons. Never the personal values themselves: an audit log that
 copies personal data becomes a second place to erase it from.
@@ -19,6 +19,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from flask_avg.core.config import config_value
+from flask_avg.core.identity import user_key
 from flask_avg.core.models import AuditEntry
 from flask_avg.core.signals import audit_recorded
 from flask_avg.core.types import utcnow
@@ -27,13 +28,13 @@ _SAFE_DETAIL = (int, float, bool, type(None), date, datetime)
 
 
 def current_actor() -> str | None:
-    """The logged-in user's login id, or None outside a request or when anonymous."""
+    """The logged-in user's account key, or None outside a request or when anonymous."""
     if not has_request_context():
         return None
     user = current_user
     if user is None or not getattr(user, "is_authenticated", False):
         return None
-    return str(user.get_id())
+    return user_key(user)
 
 
 def _check_detail(detail: dict[str, Any]) -> str | None:

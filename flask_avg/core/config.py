@@ -58,6 +58,11 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
         True,
         "Create the default ACL groups (Public ... Administrator) at init-db.",
     ),
+    "ROLE_GROUPS": (
+        {},
+        "The host's own role names mapped to flask-avg group keys "
+        '(``{"board": "board"}``): a user with the role is in the group.',
+    ),
 }
 
 

@@ -46,11 +46,26 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+def actor_label(state: AvgState, key: Any) -> str:
+    """An account key as a person: their e-mail or name (cached per request)."""
+    if key is None or key == "":
+        return "–"
+    from flask import g
+
+    from flask_avg.core.identity import actor_labels
+
+    cache = g.setdefault("_avg_actor_labels", {})
+    if key not in cache:
+        cache[key] = actor_labels(state, [str(key)]).get(str(key), str(key))
+    return str(cache[key])
+
+
 def install(app: Flask, state: AvgState) -> None:
     env = app.jinja_env
     env.filters["avg_value"] = format_value
     env.filters["avg_date"] = lambda d: format_date(d, "long") if d else "–"
     env.tests["avg_can"] = lambda action: state.can(action)
+    env.filters["avg_actor"] = lambda key: actor_label(state, key)
 
     def nav_items() -> list[dict[str, Any]]:
         return [

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 def login_column(state: AvgState) -> Any:
     """The subject's column pointing to the login model (``member.user_id``), or None."""
-    user_table = getattr(state.ext.user_model, "__table__", None)
+    user_table = getattr(state.user_model, "__table__", None)
     if user_table is None:
         return None
     for col in state.registry.subject.table.columns:
@@ -32,7 +32,7 @@ def login_keys(state: AvgState, subjects: Any) -> Select[Any]:
     (a list, or a ``Select`` of subject keys)."""
     subject = state.registry.subject
     pk = subject.primary_key[0]
-    user_model: Any = state.ext.user_model
+    user_model: Any = state.user_model
     if subject.cls is not None and subject.cls is user_model:
         return select(pk).where(pk.in_(subjects))
     link = login_column(state)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, render_template, request, session
 from flask_login import current_user
 
 from flask_avg.core.config import config_value
+from flask_avg.core.redirects import safe_redirect
 from flask_avg.core.web import STATIC, make_blueprint
 from flask_avg.extension import get_state
 
@@ -25,11 +26,8 @@ def set_language(code: str) -> Any:
     # A preference, not personal data: no CSRF needed, nothing stored server-side.
     if code in config_value("LOCALES"):
         session["avg_locale"] = code
-    target = request.args.get("next") or ""
     # Only same-site paths: an open redirect would let links phish members.
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("avg_core.index")
-    return redirect(target)
+    return safe_redirect(request.args.get("next"))
 
 
 def create_blueprint(state: AvgState) -> Blueprint:

@@ -22,9 +22,41 @@ TEMPLATES = str(Path(__file__).parent.parent / "templates")
 STATIC = str(Path(__file__).parent.parent / "static")
 
 
+#: Headers on every response of flask-avg's own pages (the host's pages are left
+#: alone). No inline script may run; inline styles stay allowed because flask-avg's
+#: pages render inside the host's layout, which may carry them.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    # pages and files with personal data must not stay in a shared browser's cache
+    "Cache-Control": "no-store",
+}
+
+
+def security_headers(response: Any) -> Any:
+    """Add :data:`SECURITY_HEADERS` where the response has not set its own."""
+    from flask import request
+
+    static = (request.endpoint or "").endswith(".static")
+    for name, value in SECURITY_HEADERS.items():
+        if name == "Cache-Control" and (static or response.headers.get(name)):
+            continue
+        response.headers.setdefault(name, value)
+    return response
+
+
 def make_blueprint(name: str, import_name: str) -> Blueprint:
-    """A feature's pages; their templates come from :func:`templates_blueprint`."""
-    return Blueprint(f"avg_{name}", import_name)
+    """A feature's pages; their templates come from :func:`templates_blueprint`.
+    Every response carries :data:`SECURITY_HEADERS`."""
+    bp = Blueprint(f"avg_{name}", import_name)
+    bp.after_request(security_headers)
+    return bp
 
 
 class _TemplatesBlueprint(Blueprint):

@@ -17,6 +17,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from flask_avg.core.i18n import gettext as _
+from flask_avg.core.identity import user_key
 from flask_avg.core.signals import acl_changed
 from flask_avg.features.acl.models import Group, GroupMember, Rule
 from flask_avg.features.acl.service import DEFAULT_GROUPS, GroupTree, acl_of
@@ -207,7 +208,9 @@ def add_member(state: AvgState, grp: Group, user: Any, *, editor: Any = None) ->
     """Put ``user`` in ``grp``; False when they already were."""
     session: Session = state.db.session
     _guard_super_group(state, grp, editor)
-    user_id = str(user.get_id())
+    user_id = user_key(user)
+    if user_id is None:
+        raise AclRefused(_("This account has not been saved yet."))
     if session.get(GroupMember, (user_id, grp.id)) is not None:
         return False
     apply_change(

@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from flask import g, has_request_context
 from flask_login import current_user
-from flask_principal import ActionNeed, Identity, Permission, RoleNeed
+from flask_principal import ActionNeed, Identity, Need, Permission
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from flask_avg.core.i18n import lazy_gettext as _l
+from flask_avg.core.identity import host_roles, user_key
 from flask_avg.features.acl.models import Group, GroupMember, Rule
 
 if TYPE_CHECKING:
@@ -101,6 +102,12 @@ DEFAULT_TITLES: dict[str, Any] = {
     "Administrator": _l("Administrator"),
     "Super User": _l("Super User"),
 }
+
+
+def group_need(key: str) -> Need:
+    """The Principal need a flask-avg group gives: ``Need("avg_group", key)``, never a
+    ``RoleNeed``, so the host's role checks cannot pass because of a flask-avg group."""
+    return Need("avg_group", key)
 
 
 def group_title(group: Any) -> str:
@@ -343,7 +350,7 @@ class Acl:
             implicit.append(REGISTERED)
             if self.state.subject_for(user) is not None:
                 implicit.append(MEMBER)
-            user_id = str(user.get_id())
+            user_id = user_key(user) or ""
             known = memberships.get(user_id) if memberships is not None else None
             if known is None:
                 known = list(
@@ -356,8 +363,18 @@ class Acl:
                         memberships.clear()
                     memberships[user_id] = known
             explicit = known
+            implicit += self.role_groups(user)
         keyed = [grp.id for key in implicit if (grp := tree.by_key(key)) is not None]
         return sorted(set(keyed + explicit))
+
+    def role_groups(self, user: Any) -> list[str]:
+        """The flask-avg groups ``user`` is in through a host role (``AVG_ROLE_GROUPS``)."""
+        from flask import current_app
+
+        mapping = current_app.config.get("AVG_ROLE_GROUPS") or {}
+        if not mapping:
+            return []
+        return [mapping[role] for role in host_roles(user) if role in mapping]
 
     def identity_needs(self, user: Any) -> set[Any]:
         entry = self._entry()
@@ -368,7 +385,9 @@ class Acl:
         if allowed is None:
             allowed = frozenset(tree.allowed_actions(gids, self.state.actions))
             entry.allowed[cache_key] = allowed
-        needs: set[Any] = {RoleNeed(tree.groups[gid].key) for gid in gids if gid in tree.groups}
+        # namespaced: a host's own role checks (RoleNeed("board"), Flask-Security's
+        # @roles_required) must never pass because of a flask-avg group
+        needs: set[Any] = {group_need(tree.groups[gid].key) for gid in gids if gid in tree.groups}
         needs |= {ActionNeed(a) for a in allowed}
         return needs
 
@@ -394,7 +413,7 @@ class Acl:
         if identity is None:
             user = current_user if has_request_context() else None
             authenticated = user is not None and user.is_authenticated
-            identity = Identity(user.get_id() if authenticated and user is not None else None)
+            identity = Identity(user_key(user) if authenticated and user is not None else None)
         return self.load_needs(identity)
 
     def can(self, action: str, user: Any = None) -> bool:

@@ -14,11 +14,13 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from sqlalchemy.exc import InvalidRequestError
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from flask_avg.core.i18n import gettext as _
 from flask_avg.core.i18n import lazy_gettext as _l
+from flask_avg.core.identity import actor_labels, user_label
 from flask_avg.core.jinja import NavItem
 from flask_avg.core.web import make_blueprint
 from flask_avg.extension import get_state, require
@@ -93,11 +95,27 @@ def explain(decision: Decision, tree: GroupTree, here: Any) -> str:
     return _("Allowed, inherited from %(group)s", group=title)
 
 
-def _user_label(user_id: str) -> str:
-    manager = getattr(current_app, "login_manager", None)
-    loader = getattr(manager, "_user_callback", None)
-    user = loader(user_id) if loader is not None else None
-    return str(getattr(user, "email", None) or user_id)
+def _mapped_roles(group_key: str) -> list[str]:
+    """The host roles that put users in this group (``AVG_ROLE_GROUPS``)."""
+    mapping = current_app.config.get("AVG_ROLE_GROUPS") or {}
+    return sorted(role for role, key in mapping.items() if key == group_key)
+
+
+def _role_members(state: AvgState, roles: list[str]) -> list[str]:
+    """Labels of the users holding one of ``roles``, when the login model has a
+    ``roles`` relationship to objects with a ``name`` (Flask-Security's); else none."""
+    model: Any = state.user_model
+    relation = getattr(model, "roles", None)
+    if not roles or relation is None:
+        return []
+    try:
+        role_model = relation.property.mapper.class_
+        found = state.db.session.scalars(
+            select(model).where(relation.any(role_model.name.in_(roles))).limit(500)
+        )
+        return sorted(user_label(user) for user in found)
+    except (AttributeError, InvalidRequestError):
+        return []
 
 
 def _group_or_404(group_id: int) -> Group:
@@ -194,6 +212,8 @@ def group(group_id: int) -> Any:
     grp = _group_or_404(group_id)
     tree = acl_of(state).tree()
     member_ids = acl_admin.member_ids(state.db.session, grp.id)
+    labels = actor_labels(state, member_ids)
+    roles = _mapped_roles(grp.key)
     move = MoveForm(parent=grp.parent_id or NO_PARENT)
     move.parent.choices = _parent_choices(tree, {grp.id, *tree.descendants(grp.id)})
     return render_template(
@@ -202,7 +222,9 @@ def group(group_id: int) -> Any:
         tree=tree,
         chain=tree.ancestors(grp.id),
         matrix=_matrix(state, tree, grp),
-        members=[(uid, _user_label(uid)) for uid in member_ids],
+        members=[(uid, labels.get(uid, f"#{uid}")) for uid in member_ids],
+        mapped_roles=roles,
+        role_members=_role_members(state, roles),
         rename=RenameForm(title=group_title(grp)),
         move=move,
         member_form=MemberForm(),

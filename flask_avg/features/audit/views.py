@@ -14,6 +14,7 @@ from flask import Blueprint, render_template, request
 from sqlalchemy import func, select
 
 from flask_avg.core.config import config_value
+from flask_avg.core.identity import actor_labels, user_key
 from flask_avg.core.models import AuditEntry
 from flask_avg.extension import get_state, require
 
@@ -38,20 +39,11 @@ def _actor_key(state: AvgState, text: str) -> str:
         user = state.find_user(text)
     except RuntimeError:
         return text
-    return str(user.get_id()) if user is not None else text
+    return (user_key(user) or text) if user is not None else text
 
 
 def _actor_names(state: AvgState, ids: set[str]) -> dict[str, str]:
-    model: Any = state.ext.user_model
-    if model is None or not ids or not hasattr(model, "email"):
-        return {}
-    key = model.__table__.primary_key.columns.values()[0]
-    try:
-        typed = [key.type.python_type(i) for i in ids]
-    except (TypeError, ValueError):
-        return {}
-    rows = state.db.session.execute(select(key, model.email).where(key.in_(typed)))
-    return {str(k): str(email) for k, email in rows}
+    return actor_labels(state, ids)
 
 
 FILTERS = ("actor", "subject", "action", "outcome", "from", "to")

@@ -18,6 +18,7 @@ from flask_avg.core.audit import current_actor
 from flask_avg.core.i18n import gettext as _
 from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.presenters import subject_or_404
+from flask_avg.core.redirects import safe_target
 from flask_avg.core.subjects import SubjectErased
 from flask_avg.core.types import utcnow
 from flask_avg.core.web import subject_erased_page
@@ -69,9 +70,7 @@ class PaperForm(FlaskForm):
 
 
 def _safe_next(target: str | None) -> str | None:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return None
+    return safe_target(target)
 
 
 def _consent_globals() -> dict[str, Any]:

@@ -12,6 +12,7 @@ from flask_babel import force_locale
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import NoInspectionAvailable
 
+from flask_avg.core import identity
 from flask_avg.core.config import config_value
 from flask_avg.core.signals import request_event
 from flask_avg.features.requests.models import (
@@ -61,13 +62,11 @@ def default_mail_sender(mail: Mail) -> None:
 
 
 def default_password_checker(user: Any, password: str) -> bool:
-    """Checks ``password`` against the login user's ``password_hash`` (werkzeug)."""
-    from werkzeug.security import check_password_hash
-
-    stored = getattr(user, "password_hash", None)
-    if not stored or not password:
+    """The login system's own check: Flask-Security's ``verify_password``, else a
+    werkzeug hash (see :func:`flask_avg.core.identity.check_password`)."""
+    if not password:
         return False
-    return check_password_hash(stored, password)
+    return identity.check_password(user, password)
 
 
 def check_password(state: AvgState, user: Any, password: str) -> bool:

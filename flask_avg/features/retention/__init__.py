@@ -48,10 +48,11 @@ class RetentionPlugin(Plugin):
     blueprint = "retention"
 
     def init_app(self, app: Any, state: AvgState) -> None:
-        from flask_avg.features.retention.ledger import install_login_guard
+        from flask_avg.features.retention.ledger import install_login_guard, watch_reused_keys
 
         state.lifecycle = Lifecycle(state)
         install_login_guard(app, state)
+        watch_reused_keys(state.db)
 
     def create_blueprint(self, state: AvgState) -> Any:
         from flask_avg.features.retention.views import create_blueprint

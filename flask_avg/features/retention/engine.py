@@ -94,7 +94,10 @@ def _exec(session: Session, stmt: Any) -> int:
 def tell(session: Session, plan: Plan, table: Any, where: Any, action: str) -> None:
     """Tell the host's ``@avg.before_erase`` hooks which keys of ``table`` go (or are
     anonymised) in this batch, before the statement runs. Costs a query only for
-    tables that have a hook."""
+    tables that have a hook. Rows about to be deleted lose their undeclared links
+    (``roles_users``) first, which would otherwise keep them."""
+    if action == "delete":
+        plan.drop_links(session, table, where)
     if plan.state.ext._erase_hooks.get(table):
         pk = list(table.primary_key.columns)
         if len(pk) == 1:
@@ -177,7 +180,7 @@ def erase_subjects(
         if plan.held(model):
             own = own & plan.expired(model)
         early[model.name] = list(session.scalars(select(model.primary_key[0]).where(own)))
-        if model.cls is plan.state.ext.user_model and early[model.name]:
+        if model.cls is plan.state.user_model and early[model.name]:
             out.logins = [str(k) for k in early[model.name][:100]]
             if plan.action(model) == "anonymise":  # deleted ones: see _login_rows
                 # the keys are known now: no need to run the ownership subqueries again
@@ -187,7 +190,7 @@ def erase_subjects(
     if plan.login_model is None:
         login_col = login_column(plan.state)
         if login_col is not None:
-            name = getattr(plan.state.ext.user_model, "__name__", "User")
+            name = getattr(plan.state.user_model, "__name__", "User")
             where = batch & login_col.is_not(None)
             out.ledger[(name, "unlinked")] = _ledger(
                 session, name, login_col, where, "unlinked", reason

@@ -26,6 +26,7 @@ from flask_avg.core.audit import current_actor
 from flask_avg.core.config import config_value
 from flask_avg.core.i18n import gettext as _
 from flask_avg.core.i18n import lazy_gettext as _l
+from flask_avg.core.identity import user_key
 from flask_avg.core.logins import logins_of
 from flask_avg.core.plugins import SubjectContext
 from flask_avg.core.signals import subject_erased
@@ -150,8 +151,8 @@ def forget_erased(state: Any, session: Any, logins: list[str]) -> None:
         g.pop("_avg_subjects", None)
     if has_request_context():
         name = ledger.login_model_name(state)
-        mine = getattr(current_user, "get_id", lambda: None)()
-        if name and mine is not None and str(mine) in logins:
+        mine = user_key(current_user)
+        if name and mine is not None and mine in logins:
             logout_user()
 
 

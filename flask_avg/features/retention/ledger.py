@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import g
-from sqlalchemy import insert, select
+from flask import g, has_app_context
+from sqlalchemy import func, insert, select
 
+from flask_avg.core.identity import user_key
 from flask_avg.core.types import utcnow
 from flask_avg.features.retention.models import LedgerEntry
 
@@ -33,8 +34,12 @@ def record(session: Any, entries: Iterable[tuple[str, str, str]], reason: str) -
     return len(rows)
 
 
+#: the ledger action that says "a new row took this key after the erasure"
+REUSED = "reused"
+
+
 def login_model_name(state: Any) -> str | None:
-    user_model = state.ext.user_model
+    user_model = state.user_model
     return getattr(user_model, "__name__", None) if user_model is not None else None
 
 
@@ -50,8 +55,15 @@ def is_erased(state: Any, model: str, key: Any, *, fresh: bool = False) -> bool:
     ck = (model, str(key))
     if fresh or ck not in cache:
         session = state.db.session
-        stmt = select(LedgerEntry.id).where(LedgerEntry.model == model, LedgerEntry.key == str(key))
-        found = session.scalar(stmt.limit(1)) is not None
+        # the latest entry decides: a new row that took the key after the erasure
+        # (an id reused on SQLite) is somebody else, and is not erased
+        stmt = (
+            select(LedgerEntry.action)
+            .where(LedgerEntry.model == model, LedgerEntry.key == str(key))
+            .order_by(LedgerEntry.id.desc())
+        )
+        latest = session.scalar(stmt.limit(1))
+        found = latest is not None and latest != REUSED
         dialect = session.get_bind(clause=LEDGER).dialect.name
         if fresh and not found and dialect in ("mysql", "mariadb"):
             found = _erased_since(state, model, key)
@@ -142,8 +154,8 @@ def _replay(state: Any, entries: list[dict[str, Any]], actor: str | None) -> dic
     session = state.db.session
     subject = state.registry.subject
     pk = subject.primary_key[0]
-    present = {(e.model, e.key) for e in session.scalars(select(LedgerEntry))}
-    missing = [e for e in entries if (e["model"], e["key"]) not in present]
+    present = {(e.model, e.key, e.action) for e in session.scalars(select(LedgerEntry))}
+    missing = [e for e in entries if (e["model"], e["key"], e["action"]) not in present]
     if missing:
         session.execute(
             insert(LEDGER),
@@ -158,7 +170,7 @@ def _replay(state: Any, entries: list[dict[str, Any]], actor: str | None) -> dic
                 for e in missing
             ],
         )
-    keys = sorted({e["key"] for e in entries if e["model"] == subject.name})
+    keys = sorted(_to_erase_again(entries, missing, subject.name))
     typed = [pk.type.python_type(k) for k in keys]
     plan = Plan(state, date.today())
     totals = {"subjects": 0, "deleted": 0, "anonymised": 0, "restored_entries": len(missing)}
@@ -179,14 +191,155 @@ def _replay(state: Any, entries: list[dict[str, Any]], actor: str | None) -> dic
     return totals
 
 
+def _to_erase_again(
+    entries: list[dict[str, Any]], missing: list[dict[str, Any]], model: str
+) -> set[str]:
+    """Keys of ``model`` to erase after a restore: every erased key, except one a new
+    row took after its erasure while that new row is in the restored database
+    (its ``reused`` entry was there already): that row is somebody else."""
+    latest: dict[str, str] = {}
+    for entry in entries:
+        if entry["model"] == model:
+            latest[entry["key"]] = entry["action"]
+    missing_reuse = {e["key"] for e in missing if e["model"] == model and e["action"] == REUSED}
+    return {k for k, action in latest.items() if action != REUSED or k in missing_reuse}
+
+
+def note_reused_keys(state: Any, session: Any, _context: Any) -> None:
+    """``after_flush``: a new subject or login row whose key the ledger names (SQLite
+    hands out a deleted highest id again) gets a ``reused`` entry, so that it is
+    not taken for the erased person; their sessions stay rejected (see the guard)."""
+    watched = {m for m in (state.registry.subject.cls, state.user_model) if m is not None}
+    new: dict[str, set[str]] = {}
+    for obj in session.new:
+        if type(obj) in watched:
+            key = user_key(obj)
+            if key is not None:
+                new.setdefault(type(obj).__name__, set()).add(key)
+    for name, keys in new.items():
+        found = session.execute(
+            select(LedgerEntry.key, LedgerEntry.action)
+            .where(LedgerEntry.model == name, LedgerEntry.key.in_(sorted(keys)))
+            .order_by(LedgerEntry.id)
+        ).all()
+        latest = {k: a for k, a in found}
+        reused = [k for k, action in latest.items() if action != REUSED]
+        if reused:
+            session.execute(
+                insert(LEDGER),
+                [
+                    {"model": name, "key": k, "action": REUSED, "reason": "new row", "at": utcnow()}
+                    for k in reused
+                ],
+            )
+    if new and has_app_context():
+        g.pop("_avg_erased", None)
+
+
+def watch_reused_keys(db: Any) -> None:
+    """Call :func:`note_reused_keys` after every flush of ``db``'s sessions (once per
+    ``db``, for whichever app is current: one ``db`` may serve several apps)."""
+    from flask import current_app
+    from sqlalchemy import event
+
+    if getattr(db, "_avg_watches_reused_keys", False):
+        return
+
+    def after_flush(session: Any, context: Any) -> None:
+        state = current_app.extensions.get("avg") if has_app_context() else None
+        if state is not None and state.db is db:
+            note_reused_keys(state, session, context)
+
+    event.listen(db.session.session_factory, "after_flush", after_flush)
+    db._avg_watches_reused_keys = True
+
+
+#: session key and cookie holding the ledger's highest entry id when the login began
+SINCE = "_avg_since"
+SINCE_COOKIE = "avg_since"
+
+
+def _watermark(state: Any) -> int:
+    return int(state.db.session.scalar(select(func.max(LedgerEntry.id))) or 0)
+
+
+def _last_erasure(state: Any, model: str, key: str) -> int | None:
+    """The id of the latest ledger entry that erased ``key`` (not a reuse), or None."""
+    stmt = select(func.max(LedgerEntry.id)).where(
+        LedgerEntry.model == model, LedgerEntry.key == key, LedgerEntry.action != REUSED
+    )
+    found = state.db.session.scalar(stmt)
+    return int(found) if found is not None else None
+
+
+def _signer(app: Any) -> Any:
+    from itsdangerous import URLSafeSerializer
+
+    return URLSafeSerializer(app.secret_key, salt="flask-avg-login-since")
+
+
 def install_login_guard(app: Any, state: Any) -> None:
-    """Log out, on their next request, a user whose login account was erased."""
-    from flask_login import current_user, logout_user
+    """End every session and remember-me cookie of an erased login account, under any
+    login system built on Flask-Login (Flask-Security included).
+
+    Each login is marked with the ledger's highest entry id when it began (in the
+    session, and in a signed cookie beside Flask-Login's remember cookie). A user
+    whose account the ledger erased *after* that mark is logged out. A new account
+    that took the erased id (SQLite) logs in after the erasure, so its own sessions
+    pass, while the erased person's old session or cookie for that id does not.
+    """
+    from flask import request, session
+    from flask_login import current_user, logout_user, user_logged_in
+
+    @user_logged_in.connect_via(app)
+    def _mark_login(_app: Any, user: Any = None, **_extra: Any) -> None:
+        session[SINCE] = _watermark(state)
+
+    @app.after_request
+    def _keep_mark(response: Any) -> Any:
+        # runs before Flask-Login's own after_request, which reads and drops "_remember"
+        remember = session.get("_remember")
+        if remember == "set" and SINCE in session:
+            key = user_key(current_user) if current_user else None
+            duration = app.config.get("REMEMBER_COOKIE_DURATION", timedelta(days=365))
+            response.set_cookie(
+                SINCE_COOKIE,
+                _signer(app).dumps([key, session[SINCE]]),
+                max_age=int(getattr(duration, "total_seconds", lambda: duration)()),
+                httponly=True,
+                secure=bool(app.config.get("REMEMBER_COOKIE_SECURE", False)),
+                samesite=app.config.get("REMEMBER_COOKIE_SAMESITE") or "Lax",
+                path=app.config.get("REMEMBER_COOKIE_PATH", "/"),
+            )
+        elif remember == "clear":
+            response.delete_cookie(SINCE_COOKIE, path=app.config.get("REMEMBER_COOKIE_PATH", "/"))
+        return response
+
+    def _since_from_cookie(key: str) -> int | None:
+        from itsdangerous import BadSignature
+
+        raw = request.cookies.get(SINCE_COOKIE)
+        if not raw:
+            return None
+        try:
+            owner, since = _signer(app).loads(raw)
+        except (BadSignature, ValueError, TypeError):
+            return None
+        return int(since) if owner == key and isinstance(since, int) else None
 
     @app.before_request
     def _avg_erased_login_guard() -> None:
         name = login_model_name(state)
         if name is None or not getattr(current_user, "is_authenticated", False):
             return
-        if is_erased(state, name, current_user.get_id()):
+        key = user_key(current_user)
+        last = _last_erasure(state, name, key) if key is not None else None
+        if last is None:
+            return
+        since = session.get(SINCE)
+        if since is None:  # restored from a remember-me cookie
+            since = _since_from_cookie(key or "")
+            if since is not None:
+                session[SINCE] = since
+        if since is None or int(since) < last:
             logout_user()

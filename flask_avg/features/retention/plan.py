@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import DateTime, and_, exists, false, null, or_, select
+from sqlalchemy import Boolean, DateTime, and_, delete, exists, false, null, or_, select
 from sqlalchemy.schema import sort_tables
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -52,9 +52,18 @@ class Plan:
         #: table -> [(column, referenced column)] for every FK to its own table
         #: (a reply to a message): handled by :mod:`.selfref`
         self.self_references: dict[Any, list[tuple[Any, Any]]] = {}
+        #: parent table -> [(link table, its column, parent column)] for undeclared
+        #: tables made only of foreign keys (``roles_users``): a link holds nothing
+        #: but the fact that it links, so its rows go with the row they point to
+        self.links: dict[Any, list[tuple[Any, Any, Any]]] = {}
+        declared = {m.table for m in models}
         for table in metadata.tables.values():
+            is_link = table not in declared and all(c.foreign_keys for c in table.columns)
             for fk in table.foreign_keys:
                 parent = fk.column.table
+                if is_link and parent is not table:
+                    self.links.setdefault(parent, []).append((table, fk.parent, fk.column))
+                    continue
                 found = self.self_references if parent is table else self.references
                 found.setdefault(parent, []).append((fk.parent, fk.column))
         #: models reached by going *down* from the subject (a login account the
@@ -67,7 +76,7 @@ class Plan:
         self._values: dict[str, dict[str, Any]] = {}
 
     def _login_model(self) -> DeclaredModel | None:
-        user_model = self.state.ext.user_model
+        user_model = self.state.user_model
         if user_model is None:
             return None
         for model in self.registry:
@@ -142,8 +151,15 @@ class Plan:
         return self._values[model.name]
 
     def values(self, model: DeclaredModel) -> dict[str, Any]:
-        """``SET`` values anonymising a row of ``model``."""
-        return anonymise.sql(self._raw(model))
+        """``SET`` values anonymising a row of ``model``; a login account kept this way
+        is also switched off (``active = false``, Flask-Security's and Flask-Login's
+        convention), so nobody can log in with it again."""
+        vals = anonymise.sql(self._raw(model))
+        if model.cls is not None and model.cls is self.state.user_model:
+            active = model.table.c.get("active")
+            if active is not None and isinstance(active.type, Boolean) and "active" not in vals:
+                vals["active"] = False
+        return vals
 
     def party_values(self, model: DeclaredModel, party: str) -> dict[str, Any]:
         """``SET`` values removing one member from a shared row: the link ``party``
@@ -157,6 +173,17 @@ class Plan:
 
     def not_anonymised(self, model: DeclaredModel) -> ColumnElement[bool]:
         return anonymise.not_anonymised(model, self._raw(model))
+
+    def drop_links(self, session: Any, table: Any, where: Any) -> int:
+        """Delete the undeclared link rows pointing to the rows of ``table`` matching
+        ``where``, before those rows are deleted; returns how many went."""
+        gone = 0
+        for link, column, parent_col in self.links.get(table, ()):
+            result = session.execute(
+                delete(link).where(column.in_(select(parent_col).where(where)))
+            )
+            gone += int(getattr(result, "rowcount", 0) or 0)
+        return gone
 
     def referenced(self, model: DeclaredModel) -> ColumnElement[bool] | None:
         """Rows of ``model`` that a row of another table still points to (and would block

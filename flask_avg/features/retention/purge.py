@@ -234,7 +234,7 @@ def _plugins(
 def _stale_accounts(session: Any, plan: Plan, dry_run: bool) -> int:
     """Login accounts unused for ``AVG_STALE_ACCOUNT_DAYS`` and not linked to a current member."""
     days = int(config_value("STALE_ACCOUNT_DAYS"))
-    user_model: Any = plan.state.ext.user_model
+    user_model: Any = plan.state.user_model
     if days <= 0 or user_model is None:
         return 0
     table = user_model.__table__
