@@ -95,8 +95,14 @@ def empty_tables() -> None:
     """Delete every row of the club's and flask-avg's tables, identities back at 1,
     and put the default groups back: a fresh club without creating the schema again."""
     db.session.remove()
-    tables = club_tables()
-    with db.engine.begin() as conn:
+    truncate(db.engine, club_tables())
+    ensure_default_groups(db.session)
+    db.session.commit()
+
+
+def truncate(engine: sa.Engine, tables: list[sa.Table]) -> None:
+    """Delete every row of ``tables`` (parents first), identities back at 1."""
+    with engine.begin() as conn:
         dialect = conn.dialect.name
         if dialect == "postgresql":
             names = ", ".join(conn.dialect.identifier_preparer.quote(t.name) for t in tables)
@@ -125,8 +131,6 @@ def empty_tables() -> None:
             for table in reversed(tables):
                 conn.execute(table.delete())
             conn.exec_driver_sql("PRAGMA foreign_keys=ON")
-    ensure_default_groups(db.session)
-    db.session.commit()
 
 
 def reset_schema(app: Flask) -> None:

@@ -1,0 +1,1 @@
+"""Host applications written for the tests, and the conformance scenario over them."""
