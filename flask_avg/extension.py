@@ -424,6 +424,8 @@ class AVG:
                 locale_selector=preferred_locale,
                 default_locale=app.config["AVG_DEFAULT_LOCALE"],
             )
+        else:
+            _outside_requests_too(app.extensions["babel"])
         # flask-avg templates translate through their own domain with _avg.
         app.jinja_env.globals["_avg"] = domain.gettext
         app.jinja_env.globals["_avg_n"] = domain.ngettext
@@ -500,6 +502,27 @@ def require(action: str) -> Callable[[F], F]:
         return wrapped  # type: ignore[return-value]
 
     return decorator
+
+
+def _outside_requests_too(babel: Any) -> None:
+    """Let the host's locale and timezone selectors be asked outside a request.
+
+    Hosts often read ``request`` in them (``request.accept_languages``); flask-avg
+    translates and formats dates in the CLI, in cron jobs and in ``avg.erase()``
+    called from a worker too. There, Babel's defaults answer instead.
+    """
+    from flask import has_request_context
+
+    for attr in ("locale_selector", "timezone_selector"):
+        host = getattr(babel, attr, None)
+        if host is None or getattr(host, "_avg_wrapped", False):
+            continue
+
+        def selector(host: Any = host) -> Any:
+            return host() if has_request_context() else None
+
+        selector._avg_wrapped = True  # type: ignore[attr-defined]
+        setattr(babel, attr, selector)
 
 
 def _has_principal(app: Flask) -> bool:

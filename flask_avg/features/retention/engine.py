@@ -94,9 +94,10 @@ def _exec(session: Session, stmt: Any) -> int:
 def tell(session: Session, plan: Plan, table: Any, where: Any, action: str) -> None:
     """Tell the host's ``@avg.before_erase`` hooks which keys of ``table`` go (or are
     anonymised) in this batch, before the statement runs. Costs a query only for
-    tables that have a hook. Rows about to be deleted lose their undeclared links
-    (``roles_users``) first, which would otherwise keep them."""
-    if action == "delete":
+    tables that have a hook. Rows about to be deleted or anonymised lose their
+    undeclared links (``roles_users``) first: a link says something about the
+    person, and would keep a row from being deleted."""
+    if action in ("delete", "anonymise"):
         plan.drop_links(session, table, where)
     if plan.state.ext._erase_hooks.get(table):
         pk = list(table.primary_key.columns)

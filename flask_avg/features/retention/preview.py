@@ -20,11 +20,40 @@ if TYPE_CHECKING:
 def preview(
     state: AvgState, days: dict[str, int] | None = None, as_of: date | None = None
 ) -> dict[str, dict[str, int]]:
-    """Per retention category and model: rows past their retention date (``days`` overrides).
+    """Per retention category and model: the rows the purge would delete or anonymise
+    (``days`` tries other periods).
 
-    For the subject model it counts the people whose data would be erased;
-    rows they own that have no retention category of their own go with them.
+    Exact: it *is* the purge, run as a dry run and rolled back, so rows that go
+    with their expired member, cascades and holds are counted as the purge will
+    treat them. While another purge holds the lock it falls back to
+    :func:`estimate`.
     """
+    from flask_avg.features.retention.lock import PurgeLocked
+    from flask_avg.features.retention.purge import purge
+
+    try:
+        result = purge(state, as_of, dry_run=True, wait=2.0, days=days)
+    except PurgeLocked:
+        return estimate(state, days, as_of)
+    out: dict[str, dict[str, int]] = {key: {} for key in state.catalogue.retention}
+    for model in state.registry:
+        category = model.policy.retention
+        if category in out and model.anchor_column is not None:
+            out[category][model.name] = 0
+    for category, models in result.categories.items():
+        for name, counts in models.items():
+            done = counts.deleted + counts.anonymised
+            if done or name in out.get(category, {}):
+                out.setdefault(category, {})[name] = done
+    return out
+
+
+def estimate(
+    state: AvgState, days: dict[str, int] | None = None, as_of: date | None = None
+) -> dict[str, dict[str, int]]:
+    """Per retention category and model: rows past their own retention date, in one
+    count each; cheaper than :func:`preview` but blind to rows that go with
+    their expired member."""
     plan = Plan(state, as_of or date.today(), days)
     session = state.db.session
     out: dict[str, dict[str, int]] = {key: {} for key in state.catalogue.retention}

@@ -81,21 +81,24 @@ def purge(
     dry_run: bool = False,
     actor: str | None = None,
     wait: float = 600.0,
+    days: dict[str, int] | None = None,
 ) -> PurgeResult:
     """Run the retention purge as of ``as_of`` (default today).
 
     ``dry_run`` does all the work in one transaction and rolls it back, so the
-    counts are exact. Waits up to ``wait`` seconds for a running purge to
+    counts are exact; ``days`` (dry runs only) tries other retention periods. Waits up to ``wait`` seconds for a running purge to
     finish, then raises :class:`~flask_avg.features.retention.lock.PurgeLocked`.
     """
     as_of = as_of or date.today()
+    if days is not None and not dry_run:
+        raise ValueError("other retention periods can only be tried in a dry run")
     actor = actor if actor is not None else current_actor()
     size = int(config_value("PURGE_BATCH_SIZE"))
     session = state.db.session
     session.commit()
     result = PurgeResult(as_of, dry_run)
     with _frozen(), Lock(state, wait=wait) as lock:
-        plan = Plan(state, as_of)
+        plan = Plan(state, as_of, days)
         try:
             _subjects(session, plan, result, size, lock, dry_run)
             _rows(session, plan, result, size, lock, dry_run)

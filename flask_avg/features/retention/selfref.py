@@ -110,6 +110,7 @@ def delete(session: Session, plan: Plan, going: Going) -> int:
     table = going.table
     engine.tell_keys(plan, table, keys, "delete")
     pk = _pk(table)
+    plan.drop_links(session, table, key_in(session, pk, keys))
     for child, parent in plan.self_references[table]:
         if not child.nullable:
             continue
