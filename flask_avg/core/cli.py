@@ -44,13 +44,23 @@ def upgrade(revision: str) -> None:
 
 
 @avg_cli.command("check")
-def check() -> None:
+@click.option(
+    "--security",
+    is_flag=True,
+    help="Hold the running configuration against the security checklist instead; "
+    "exit code 1 when a line fails.",
+)
+def check(security: bool) -> None:
     """Print what flask-avg found: declared models, their paths and personal columns.
 
     Every foreign-key path a model could follow to the subject is listed, marked
     ``followed`` or ``not followed`` (see ``ModelPolicy(via=...)``).
     """
     from flask_avg.core.registry import describe
+
+    if security:
+        _security_check()
+        return
 
     registry = _state().registry
     for model in registry:
@@ -74,6 +84,20 @@ def check() -> None:
             if spec.special:
                 flags.append("special")
             click.echo(f"  {name}: {', '.join(flags)}")
+
+
+def _security_check() -> None:
+    from flask import current_app
+
+    from flask_avg.core import checklist
+
+    lines = checklist.run(current_app, _state())
+    for line in lines:
+        click.echo(
+            f"[{line.verdict:4s}] {line.label}" + (f": {line.advice}" if line.advice else "")
+        )
+    if checklist.failed(lines):
+        raise SystemExit(1)
 
 
 @avg_cli.group("plugins")

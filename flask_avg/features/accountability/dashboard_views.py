@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Blueprint, render_template
 from markupsafe import Markup
 
+from flask_avg.core import checklist
 from flask_avg.core.dashboard import DashboardPanel
 from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.extension import get_state
@@ -19,6 +20,12 @@ if TYPE_CHECKING:
 
 def _breach_context(state: AvgState) -> dict[str, Any]:
     return {"running": breaches.running(state.db.session)}
+
+
+def _security_context(state: AvgState) -> dict[str, Any]:
+    from flask import current_app
+
+    return {"lines": checklist.run(current_app, state)}
 
 
 def _consent_context(state: AvgState) -> dict[str, Any]:
@@ -42,6 +49,14 @@ PANELS = (
         _consent_context,
         "avg.consent.manage",
         order=40,
+    ),
+    DashboardPanel(
+        "security",
+        _l("Security check"),
+        "avg/accountability/panel_security.html",
+        _security_context,
+        "avg.register.manage",
+        order=90,
     ),
 )
 
