@@ -190,6 +190,11 @@ class Registry:
                 seen.setdefault(spec.category)
         return list(seen)
 
+    @property
+    def retention_categories(self) -> list[str]:
+        """Every retention category a declared model uses: pages show no others."""
+        return list(dict.fromkeys(m.policy.retention for m in self.models if m.policy.retention))
+
 
 @dataclass
 class Catalogue:

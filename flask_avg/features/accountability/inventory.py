@@ -237,7 +237,7 @@ def _column(
     if f"{table}.{col.name}" in ignore:
         return ColumnEntry(col.name, type_name, REVIEWED, "--ignore", in_code=in_code)
     if linked and _is_text(col.type):
-        note = "undeclared text on a table linked to a member"
+        note = "undeclared text on a table linked to a person"
         return ColumnEntry(col.name, type_name, FLAGGED, note, in_code=in_code)
     return ColumnEntry(col.name, type_name, OTHER, in_code=in_code)
 
