@@ -150,7 +150,9 @@ def test_flask_avgs_own_tables_are_summarised_not_listed(tiny):
     AvgBase.metadata.create_all(get_state().db.engine)
     inv = inventory.build(get_state())
     own = set(AvgBase.metadata.tables)
-    assert "avg_audit_log" in own and set(inv.own) == own
+    # (avg_alembic_version too, where flask-avg's migrations ran)
+    assert "avg_audit_log" in own and own <= set(inv.own)
+    assert all(inventory.is_own(name) for name in inv.own)
     assert not {t.name for t in inv.tables} & own
     lines = inventory.render_text(inv)
     assert f"flask-avg's own records: {len(own)} tables" in lines[-1]
