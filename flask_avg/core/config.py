@@ -30,6 +30,21 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
     ),
     "DEFAULT_LOCALE": ("nl", "Language of the pages when the visitor has not chosen one."),
     "LOCALES": (("nl", "en"), "Languages a visitor can choose."),
+    "NOUNS": (
+        {},
+        "Words for the people whose data is kept and for the organisation, per language: "
+        '``{"en": {"subject": "member", "subjects": "members", "organisation": "club"}, '
+        '"nl": {"subject": "lid", "subjects": "leden", "organisation": "vereniging"}}``. '
+        "Missing words read user/users/organisation (gebruiker/gebruikers/organisatie); "
+        '``the_subject`` and ``this_subject`` (``"het lid"``, ``"dit lid"``) default to '
+        "the/this (de/deze) and the subject.",
+    ),
+    "TRANSLATION_DIRS": (
+        (),
+        "Directories with translations of flask-avg's texts of your own, as "
+        "``<dir>/<language>/*.po``: a language flask-avg lacks (add it to ``AVG_LOCALES``) "
+        "or your own wording; merged over flask-avg's.",
+    ),
     "CLUB_NAME": ("", "Name of the club (the controller), shown on pages and in exports."),
     "CLUB_CONTACT": ("", "Contact address for privacy questions, shown to members."),
     "LOGIN_VIEW": (
@@ -81,6 +96,15 @@ def apply_defaults(app: Flask) -> None:
             close = difflib.get_close_matches(key[len(PREFIX) :], DEFAULTS, n=1)
             hints.append(f"{key}" + (f" (did you mean {PREFIX}{close[0]}?)" if close else ""))
         raise ConfigurationError("Unknown flask-avg configuration key(s): " + ", ".join(hints))
+    nouns = app.config[PREFIX + "NOUNS"]
+    for lang, words in (nouns or {}).items():
+        known = ("subject", "subjects", "organisation", "the_subject", "this_subject")
+        wrong = set(words) - set(known)
+        if wrong:
+            raise ConfigurationError(
+                f"AVG_NOUNS[{lang!r}]: unknown word(s) {', '.join(sorted(wrong))} "
+                f"(known: {', '.join(known)})"
+            )
     locales = app.config[PREFIX + "LOCALES"]
     if app.config[PREFIX + "DEFAULT_LOCALE"] not in locales:
         raise ConfigurationError(

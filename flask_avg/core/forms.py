@@ -218,7 +218,7 @@ class RequestForm(FlaskForm):
 class StatusForm(FlaskForm):
     status = HiddenField()
     reason = TextAreaField(
-        _l("Reason for the member"),
+        _l("Reason for the %(subject)s"),
         filters=[_strip],
         validators=[
             Optional(),

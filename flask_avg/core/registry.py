@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import Column, Date, DateTime, Table
+from sqlalchemy import BINARY, VARBINARY, Column, Date, DateTime, Enum, LargeBinary, String, Table
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapper
 
@@ -29,8 +29,33 @@ from flask_avg.core.declarations import (
 )
 from flask_avg.core.retention_categories import RetentionCategory
 
-#: Column names that hold secrets; declaring one exportable is refused.
-SECRET_NAME = re.compile(r"pass(word|wd)?|pwd|secret|token|otp|api_?key|salt|hash", re.I)
+#: Name parts that say a column holds a secret (``password_hash``, ``api_key``,
+#: ``fs_uniquifier``), matched against whole parts of the snake_case name so that
+#: ``passport`` or ``footprint`` are not secrets.
+SECRET_NAME = re.compile(
+    r"(?:^|_)(?:password|passwd|pwd|secrets?|tokens?|t?otp|hotp|api_?keys?|salt|"
+    r"hash(?:ed)?|uniquifier|nonce|credentials?|recovery_codes?)(?:_|$)"
+)
+
+
+def snake(name: str) -> str:
+    """``apiKey`` and ``API-Key`` as ``api_key``."""
+    name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
+    return re.sub(r"[^a-z0-9]+", "_", name.lower())
+
+
+def looks_secret(col: Column[Any]) -> bool:
+    """Whether a text or binary column's name says it holds a secret. Dates, flags and
+    numbers (``token_expiration``, ``password_changed_at``) never do."""
+    typ = col.type
+    if isinstance(typ, Enum) or not isinstance(typ, String | LargeBinary | BINARY | VARBINARY):
+        return False
+    return bool(SECRET_NAME.search(snake(col.name)))
+
+
+def is_secret(col: Column[Any], spec: Personal | None) -> bool:
+    """Declared ``personal(secret=True)``, or a text column named like a secret."""
+    return bool(spec is not None and spec.secret) or looks_secret(col)
 
 
 @dataclass(frozen=True)
@@ -165,6 +190,11 @@ class Registry:
                 seen.setdefault(spec.category)
         return list(seen)
 
+    @property
+    def retention_categories(self) -> list[str]:
+        """Every retention category a declared model uses: pages show no others."""
+        return list(dict.fromkeys(m.policy.retention for m in self.models if m.policy.retention))
+
 
 @dataclass
 class Catalogue:
@@ -277,7 +307,7 @@ def _read_model(
             errors.append(
                 f"{where}: unknown legal basis {spec.basis!r} (known: {', '.join(LEGAL_BASES)})"
             )
-        if spec.export and SECRET_NAME.search(col_name) and not spec.secret:
+        if spec.export and looks_secret(table.c[col_name]) and not spec.secret:
             errors.append(
                 f"{where}: looks like a password or token but is marked exportable; "
                 "declare it with personal(..., secret=True)"

@@ -32,9 +32,9 @@ RETENTION_CATEGORIES: dict[str, RetentionCategory] = {
     for c in (
         RetentionCategory(
             "members",
-            _l("Member data"),
+            _l("Data of %(subjects)s"),
             _l("end of membership"),
-            advice=_l("1 to 2 years (365 to 730 days) is a safe setting for a club."),
+            advice=_l("1 to 2 years (365 to 730 days) is a safe setting."),
         ),
         RetentionCategory(
             "invoices",
@@ -56,7 +56,7 @@ RETENTION_CATEGORIES: dict[str, RetentionCategory] = {
             "accounts",
             _l("Login accounts"),
             _l("last login"),
-            advice=_l("Remove login accounts that are no longer linked to a current member."),
+            advice=_l("Remove login accounts that are no longer linked to anyone."),
         ),
     )
 }

@@ -58,8 +58,10 @@ def register(group: Any) -> None:
             click.echo(text)
 
     @group.command("inventory")
-    @click.option("--strict", is_flag=True, help="Exit 1 while any column is flagged.")
-    @click.option("--ignore", multiple=True, metavar="TABLE.COLUMN", help="Reviewed: not personal.")
+    @click.option("--strict", is_flag=True, help="Exit 1 while any table or column is flagged.")
+    @click.option(
+        "--ignore", multiple=True, metavar="TABLE[.COLUMN]", help="Reviewed: not personal."
+    )
     def inventory_command(strict: bool, ignore: tuple[str, ...]) -> None:
         """Every table and column in the database, declared or not; flags hidden personal data."""
         from flask_avg.features.accountability import inventory
@@ -67,13 +69,12 @@ def register(group: Any) -> None:
         inv = inventory.build(_state(), ignore=ignore)
         for line in inventory.render_text(inv):
             click.echo(line)
-        flagged = inv.flagged
-        click.echo(f"\n{len(inv.tables)} table(s), {len(flagged)} column(s) flagged.")
-        for table, col in flagged:
-            click.echo(
-                f"  {table}.{col.name}: possible personal data; declare it with personal(...) "
-                "or mark it not_personal(...)",
-                err=True,
-            )
-        if strict and flagged:
+        tables = len(inv.flagged_tables)
+        click.echo(
+            f"\n{len(inv.tables)} table(s), {len(inv.flagged)} column(s) and {tables} "
+            "table(s) flagged."
+        )
+        for line in inventory.problems(inv):
+            click.echo(f"  {line}", err=True)
+        if strict and not inv.clean:
             raise SystemExit(1)

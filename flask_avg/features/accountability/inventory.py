@@ -4,9 +4,12 @@ It reflects the live database (so tables no model knows about show up too),
 compares it with the declarations, and flags free-text columns that nobody
 declared on tables whose rows belong to a member: the notes field a
 developer added last year is exactly where hidden personal data lives
-(seed 000). ``flask avg inventory --strict`` fails a host's CI while anything
-is flagged. A column reviewed as not personal is marked with
-``info=not_personal("why")``.
+(seed 000). Undeclared tables that link to a member or to a login account are
+flagged as a whole, even with nothing but keys: a ``followers`` or
+``roles_users`` association says who follows whom and who holds which role.
+``flask avg inventory --strict`` fails a host's CI while anything is flagged.
+A column (or table) reviewed as not personal is marked with
+``info=not_personal("why")``. flask-avg's own tables are counted, not listed.
 """
 
 from __future__ import annotations
@@ -18,24 +21,19 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import JSON, Enum, MetaData, String, Table
 from sqlalchemy import inspect as sa_inspect
 
+from flask_avg.core.models import AvgBase
+
 if TYPE_CHECKING:
     from flask_avg.extension import AvgState
 
 NOT_PERSONAL_KEY = "avg_not_personal"
 
 #: Column statuses, from safe to suspect.
-PERSONAL, KEY, REVIEWED, OWN, OTHER, FLAGGED = (
-    "personal",
-    "key",
-    "reviewed",
-    "flask-avg",
-    "other",
-    "flagged",
-)
+PERSONAL, KEY, REVIEWED, OTHER, FLAGGED = ("personal", "key", "reviewed", "other", "flagged")
 
 
 def not_personal(reason: str) -> dict[str, Any]:
-    """``info=`` for a text column reviewed and found not to hold personal data."""
+    """``info=`` for a text column (or a table) reviewed and found not to hold personal data."""
     if not reason:
         raise ValueError("say why the column holds no personal data")
     return {NOT_PERSONAL_KEY: reason}
@@ -59,20 +57,50 @@ class TableEntry:
     in_database: bool
     in_code: bool
     columns: list[ColumnEntry] = field(default_factory=list)
+    #: why the table holds no personal data (``not_personal`` on the table, ``--ignore``)
+    reviewed: str = ""
 
     @property
     def flagged(self) -> list[ColumnEntry]:
         return [c for c in self.columns if c.status == FLAGGED]
+
+    @property
+    def undeclared_link(self) -> bool:
+        """Linked to a member or login account, yet neither declared nor reviewed."""
+        return self.linked and self.declared_as is None and not self.reviewed
 
 
 @dataclass
 class Inventory:
     subject_table: str
     tables: list[TableEntry]
+    #: flask-avg's own tables (``avg_*``): its records, summarised rather than listed
+    own: list[str] = field(default_factory=list)
 
     @property
     def flagged(self) -> list[tuple[str, ColumnEntry]]:
         return [(t.name, c) for t in self.tables for c in t.flagged]
+
+    @property
+    def flagged_tables(self) -> list[TableEntry]:
+        """Undeclared tables that link to a member or login account."""
+        return [t for t in self.tables if t.undeclared_link]
+
+    @property
+    def clean(self) -> bool:
+        return not self.flagged and not self.flagged_tables
+
+
+#: How to settle a flagged table, for the CLI and the page.
+DECLARE_TABLE_HINT = (
+    "declare it (__avg__ = ModelPolicy(...) with PersonalDataMixin on its model, or "
+    'info={"avg": ModelPolicy(...)} on a Table) or mark it not_personal("why")'
+)
+
+
+def is_own(name: str) -> bool:
+    """Whether ``name`` is one of flask-avg's own tables."""
+    return name.startswith("avg_") or name in AvgBase.metadata.tables
 
 
 def _is_text(col_type: Any) -> bool:
@@ -104,7 +132,8 @@ def _unique_columns(table: Table, inspector: Any, reflected: bool) -> set[str]:
 
 
 def build(state: AvgState, *, ignore: tuple[str, ...] | list[str] = ()) -> Inventory:
-    """Compare the live database with the declarations; ``ignore`` lists ``table.column``."""
+    """Compare the live database with the declarations; ``ignore`` lists ``table.column``
+    (or ``table`` for a whole table reviewed as not personal)."""
     engine = state.db.engine
     inspector = sa_inspect(engine)
     reflected = MetaData()
@@ -112,8 +141,14 @@ def build(state: AvgState, *, ignore: tuple[str, ...] | list[str] = ()) -> Inven
     code_tables: dict[str, Table] = dict(state.db.metadata.tables)
     declared = {model.table.name: model for model in state.registry}
     subject_table = state.registry.subject.table.name
+    goals = {subject_table}
+    login_table = getattr(state.ext.user_model, "__table__", None)
+    if login_table is not None:
+        goals.add(login_table.name)
 
-    names = sorted(set(reflected.tables) | set(code_tables))
+    every = sorted(set(reflected.tables) | set(code_tables))
+    own = [n for n in every if is_own(n)]
+    names = [n for n in every if not is_own(n)]
     # name-level foreign-key graph: (child, child_col) -> (parent, parent_col)
     tables: dict[str, Table] = {
         n: code_tables[n] if n in code_tables else reflected.tables[n] for n in names
@@ -135,9 +170,13 @@ def build(state: AvgState, *, ignore: tuple[str, ...] | list[str] = ()) -> Inven
     for name in names:
         model = declared.get(name)
         path = [name, *(hop.dst.name for hop in model.path)] if model is not None else []
-        if model is None and not name.startswith("avg_"):
-            path = _path(name, subject_table, fks, unique) or []
+        if model is None:
+            path = _path(name, goals, fks, unique) or []
         linked = model is not None or bool(path)
+        code = code_tables.get(name)
+        reviewed = str(code.info.get(NOT_PERSONAL_KEY) or "") if code is not None else ""
+        if not reviewed and name in ignore:
+            reviewed = "--ignore"
         entry = TableEntry(
             name=name,
             declared_as=model.name if model is not None else None,
@@ -145,8 +184,8 @@ def build(state: AvgState, *, ignore: tuple[str, ...] | list[str] = ()) -> Inven
             path=path,
             in_database=name in reflected.tables,
             in_code=name in code_tables,
+            reviewed=reviewed,
         )
-        code = code_tables.get(name)
         db_cols = reflected.tables[name].columns if name in reflected.tables else None
         col_names = list(tables[name].columns.keys())
         if db_cols is not None:
@@ -164,14 +203,15 @@ def build(state: AvgState, *, ignore: tuple[str, ...] | list[str] = ()) -> Inven
                 _column(name, col, model, keys, linked, ignore, in_code=col.table is code)
             )
         entries.append(entry)
-    return Inventory(subject_table, entries)
+    return Inventory(subject_table, entries, own)
 
 
 def view(state: AvgState) -> Inventory:
     """The inventory for a reader (the board's page); audited as ``inventory.view``, with
     how many columns are flagged, and committed."""
     inv = build(state)
-    state.audit.record("inventory.view", detail={"flagged": len(inv.flagged)})
+    flagged = len(inv.flagged) + len(inv.flagged_tables)
+    state.audit.record("inventory.view", detail={"flagged": flagged})
     state.db.session.commit()
     return inv
 
@@ -187,8 +227,6 @@ def _column(
     in_code: bool,
 ) -> ColumnEntry:
     type_name = _type_name(col.type)
-    if table.startswith("avg_"):
-        return ColumnEntry(col.name, type_name, OWN, in_code=in_code)
     if model is not None and col.name in model.columns:
         return ColumnEntry(col.name, type_name, PERSONAL, model.columns[col.name].category)
     if col.name in keys:
@@ -199,7 +237,7 @@ def _column(
     if f"{table}.{col.name}" in ignore:
         return ColumnEntry(col.name, type_name, REVIEWED, "--ignore", in_code=in_code)
     if linked and _is_text(col.type):
-        note = "undeclared text on a table linked to a member"
+        note = "undeclared text on a table linked to a person"
         return ColumnEntry(col.name, type_name, FLAGGED, note, in_code=in_code)
     return ColumnEntry(col.name, type_name, OTHER, in_code=in_code)
 
@@ -212,15 +250,16 @@ def _type_name(col_type: Any) -> str:
 
 
 def _path(
-    start: str, goal: str, fks: list[tuple[str, str, str]], unique: dict[str, set[str]]
+    start: str, goals: set[str], fks: list[tuple[str, str, str]], unique: dict[str, set[str]]
 ) -> list[str] | None:
-    """Tables from ``start`` to the subject table where each row belongs to one member.
+    """Tables from ``start`` to the subject (or login) table where each row belongs to
+    one member.
 
     Up a foreign key (child to parent) always; down (parent to child) only
     through a unique foreign key, a one-to-one link. A lookup table reached
     through a many-to-many association is not a member's data.
     """
-    if start == goal:
+    if start in goals:
         return [start]
     queue: deque[list[str]] = deque([[start]])
     seen = {start}
@@ -236,7 +275,7 @@ def _path(
         for nxt in steps:
             if nxt in seen:
                 continue
-            if nxt == goal:
+            if nxt in goals:
                 return [*path, nxt]
             seen.add(nxt)
             queue.append([*path, nxt])
@@ -248,14 +287,33 @@ def render_text(inv: Inventory) -> list[str]:
     lines: list[str] = []
     for table in inv.tables:
         role = f"declared as {table.declared_as}" if table.declared_as else "not declared"
+        if table.reviewed:
+            role += f", reviewed: {table.reviewed}"
         where = [] if table.in_database else ["not in the database yet"]
         if not table.in_code:
             where.append("no model in the code")
         link = f"linked: {' -> '.join(table.path)}" if table.linked and table.path else ""
         extra = ", ".join(x for x in (role, link, *where) if x)
-        lines.append(f"{table.name} ({extra})")
+        lines.append(f"{'!! ' if table.undeclared_link else ''}{table.name} ({extra})")
         for col in table.columns:
             mark = "!!" if col.status == FLAGGED else "  "
             note = f" - {col.note}" if col.note else ""
             lines.append(f"  {mark} {col.name} [{col.type}] {col.status}{note}")
+    if inv.own:
+        lines.append(f"flask-avg's own records: {len(inv.own)} tables ({', '.join(inv.own)})")
     return lines
+
+
+def problems(inv: Inventory) -> list[str]:
+    """One line per flagged table or column, saying how to settle it."""
+    out = [
+        f"{t.name}: links to a member ({' -> '.join(t.path)}) but is not declared; "
+        + DECLARE_TABLE_HINT
+        for t in inv.flagged_tables
+    ]
+    out += [
+        f"{table}.{col.name}: possible personal data; declare it with personal(...) "
+        "or mark it not_personal(...)"
+        for table, col in inv.flagged
+    ]
+    return out

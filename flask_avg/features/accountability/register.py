@@ -27,11 +27,11 @@ if TYPE_CHECKING:
 
 #: Board-entered fields: key -> label. Stored as ``register.<key>`` settings.
 BOARD_FIELDS: dict[str, Any] = {
-    "controller": _l("Controller (name of the club)"),
+    "controller": _l("Controller (name of the %(organisation)s)"),
     "contact": _l("Contact for privacy questions"),
     "representative": _l("Representative or data protection officer (if any)"),
     "people": _l("Categories of people (default for every purpose)"),
-    "recipients": _l("Recipients (also outside the club)"),
+    "recipients": _l("Recipients (also outside the %(organisation)s)"),
     "transfers": _l("Transfers outside the EU and the safeguards"),
     "security": _l("Technical and organisational security measures"),
 }
@@ -43,7 +43,7 @@ def default_fields() -> dict[str, str]:
         "controller": str(app.config.get("AVG_CLUB_NAME") or ""),
         "contact": str(app.config.get("AVG_CLUB_CONTACT") or ""),
         "representative": "",
-        "people": _("Members, former members and people who signed up"),
+        "people": _("%(Subjects)s and former %(subjects)s"),
         "recipients": "",
         "transfers": _("None"),
         "security": _(
@@ -329,7 +329,7 @@ def _activity_row(reg: Register, act: Activity) -> list[str]:
         "; ".join(str(c.label) for c in act.categories),
         "; ".join(str(c.label) for c in act.categories if c.special) or _("none"),
         "; ".join(act.models),
-        "; ".join(act.recipients) or _("nobody outside the club"),
+        "; ".join(act.recipients) or _("nobody outside the %(organisation)s"),
         reg.fields.get("transfers", ""),
         "; ".join(retention_text(r) for r in act.retention) or _("no automatic deletion"),
         reg.fields.get("security", ""),

@@ -37,7 +37,7 @@ from flask_avg.features.consent.models import (
 
 #: How an answer reached us.
 METHODS: dict[str, Any] = {
-    "self_service": _l("By the member on the website"),
+    "self_service": _l("By the %(subject)s on the website"),
     "signup_form": _l("On the sign-up form"),
     "paper": _l("On paper, recorded by a board member"),
 }

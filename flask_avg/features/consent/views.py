@@ -50,7 +50,7 @@ class PurposeForm(FlaskForm):
         validators=[DataRequired(), Length(max=64), Regexp(r"^[a-z0-9_-]+$")],
     )
     label = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
-    text = TextAreaField(_l("Text the member agrees to"), validators=[DataRequired()])
+    text = TextAreaField(_l("Text the %(subject)s agrees to"), validators=[DataRequired()])
     version = StringField(_l("Version"), validators=[DataRequired(), Length(max=40)])
     expires_days = IntegerField(
         _l("Expires after (days, empty = never)"), validators=[Optional(), NumberRange(min=1)]

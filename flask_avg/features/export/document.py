@@ -13,7 +13,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from flask_avg.core.i18n import domain
+from flask_avg.core.i18n import domain, with_nouns
 from flask_avg.core.logins import logins_of
 from flask_avg.core.plugins import SubjectContext
 from flask_avg.core.presenters import SubjectData, app_name, collect, column_label, retention_days
@@ -38,6 +38,7 @@ def translator() -> Callable[..., str]:
 
     def gettext(text: str, **variables: Any) -> str:
         found = catalogue.gettext(text)
+        variables = with_nouns(text, variables)
         return found % variables if variables else found
 
     return gettext

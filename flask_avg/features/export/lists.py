@@ -77,7 +77,7 @@ def _fill_members_sheet(
     state: AvgState, book: Any, stmt: Select[Any], headers: list[tuple[str, str]]
 ) -> int:
     try:
-        sheet = book.add_worksheet(translated("Members")[:31])
+        sheet = book.add_worksheet(translated("%(Subjects)s")[:31])
         head = book.add_format({"bold": True, "bottom": 1})
         formats = cell_formats(book)
         for i, (label, kind) in enumerate(headers):

@@ -153,10 +153,10 @@ def _write_cover(
     def text(row: int, col: int, value: Any, fmt: Any = None) -> None:
         sheet.write_string(row, col, neutralise(str(value))[:EXCEL_CELL_LIMIT], fmt)
 
-    text(0, 0, _("Personal data of member %(id)s", id=doc.subject_id), title)
+    text(0, 0, _("Personal data of %(subject)s %(id)s", id=doc.subject_id), title)
     facts: list[tuple[str, Any]] = [
-        (_("Controller (club)"), doc.club),
-        (_("Member"), doc.subject_id),
+        (_("Controller (%(organisation)s)"), doc.club),
+        (_("%(Subject)s"), doc.subject_id),
         (_("Exported at (UTC)"), doc.exported_at),
         (_("Exported by"), doc.exported_by or _("command line")),
         (
@@ -192,7 +192,7 @@ def _write_cover(
             ", ".join(cat.purposes) or "–",
             "; ".join(cat.legal_bases) or "–",
             "; ".join(cat.retention) or _("as long as needed for the purpose"),
-            ", ".join(cat.recipients) or _("nobody outside the club"),
+            ", ".join(cat.recipients) or _("nobody outside the %(organisation)s"),
             ", ".join(cat.models),
         ]
         for col, value in enumerate(cells):

@@ -7,6 +7,14 @@ loop. Unique columns get a value derived from the primary key
 (``anon-42@anon.invalid``) so two anonymised rows never collide. The
 retention anchor and the primary key are always kept.
 
+Secrets (``personal(secret=True)``, or a text column named like one: see
+:func:`~flask_avg.core.registry.looks_secret`) become NULL, or when the column
+is NOT NULL a fresh random value per row from the database's own random source
+(``anon-`` and 32 hex digits where the column has room): a value derived from
+the key could be guessed, and rotating a login token such as Flask-Security's
+``fs_uniquifier`` is what ends the person's sessions. Undeclared secret columns of
+an anonymised row are rotated too.
+
 A callable anonymiser is called as ``func(column, primary_key_column)`` and
 returns a SQL expression or a constant.
 """
@@ -17,9 +25,12 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BINARY,
+    VARBINARY,
     Boolean,
     Date,
     DateTime,
+    LargeBinary,
     Numeric,
     String,
     UniqueConstraint,
@@ -27,15 +38,18 @@ from sqlalchemy import (
     cast,
     false,
     literal,
+    literal_column,
     null,
     or_,
+    true,
 )
+from sqlalchemy.exc import CompileError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import Integer
 
-from flask_avg.core.registry import DeclaredModel
+from flask_avg.core.registry import DeclaredModel, is_secret, looks_secret
 
 KEEP = object()
 PLACEHOLDER = "anon"
@@ -83,12 +97,130 @@ def _binary_text_mysql(element: Any, compiler: Any, **kw: Any) -> str:
 
 
 class Derived:
-    """A value built from the primary key; ``pattern`` recognises it without comparing
-    strings of different collations (MariaDB refuses ``<=>`` across collations)."""
+    """A value computed per row; ``pattern`` recognises it without comparing strings
+    of different collations (MariaDB refuses ``<=>`` across collations).
 
-    def __init__(self, expr: Any, pattern: str | None) -> None:
+    ``random`` values (secrets) differ on every evaluation: without a pattern
+    nothing recognises them, so they do not decide whether a row still needs
+    anonymising.
+    """
+
+    def __init__(self, expr: Any, pattern: str | None, *, random: bool = False) -> None:
         self.expr = expr
         self.pattern = pattern
+        self.random = random
+
+
+#: Random hex digits in a secret's replacement (128 bits), and its recognisable prefix.
+RANDOM_HEX = 32
+SECRET_PREFIX = "anon-"  # noqa: S105 - a marker, not a password
+
+
+class _RandomFunction(FunctionElement[Any]):
+    inherit_cache = True
+
+    def __init__(self, size: int) -> None:
+        # the size as literal SQL text: part of the statement's cache key
+        super().__init__(literal_column(str(int(size))))
+
+    @staticmethod
+    def size(element: Any) -> int:
+        return int(next(iter(element.clauses)).name)
+
+
+class random_hex(_RandomFunction):  # noqa: N801 - reads like the SQL it stands for
+    """``size`` random lowercase hex digits, drawn again for every row."""
+
+    type = String()
+    name = "random_hex"
+    inherit_cache = True
+
+
+class random_bytes(_RandomFunction):  # noqa: N801
+    """``size`` random bytes, drawn again for every row."""
+
+    type = LargeBinary()
+    name = "random_bytes"
+    inherit_cache = True
+
+
+@compiles(random_hex)
+@compiles(random_bytes)
+def _random_unknown(element: Any, compiler: Any, **kw: Any) -> str:
+    raise CompileError(
+        f"flask-avg knows no random function of {compiler.dialect.name} to anonymise "
+        "secrets with; declare the column nullable or give it an anonymiser"
+    )
+
+
+@compiles(random_hex, "sqlite")
+def _random_hex_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    n = _RandomFunction.size(element)
+    return f"substr(lower(hex(randomblob({(n + 1) // 2}))), 1, {n})"
+
+
+@compiles(random_bytes, "sqlite")
+def _random_bytes_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"randomblob({_RandomFunction.size(element)})"
+
+
+def _pg_hex(n: int) -> str:
+    # gen_random_uuid() (core since PostgreSQL 13) draws from the strong random
+    # source; md5 spreads its 122 random bits over 32 even hex digits
+    parts = " || ".join(["md5(gen_random_uuid()::text)"] * ((n + 31) // 32))
+    return f"substr({parts}, 1, {n})"
+
+
+@compiles(random_hex, "postgresql")
+def _random_hex_pg(element: Any, compiler: Any, **kw: Any) -> str:
+    return _pg_hex(_RandomFunction.size(element))
+
+
+@compiles(random_bytes, "postgresql")
+def _random_bytes_pg(element: Any, compiler: Any, **kw: Any) -> str:
+    n = _RandomFunction.size(element)
+    return f"substring(decode({_pg_hex(2 * n)}, 'hex') from 1 for {n})"
+
+
+def _mysql_bytes(dialect: Any, n: int) -> str:
+    version = tuple(getattr(dialect, "server_version_info", None) or ())
+    if getattr(dialect, "is_mariadb", False) and version and version < (10, 10):
+        # RANDOM_BYTES arrived in MariaDB 10.10: before it, a hash of the session's
+        # random number generator and a UUID, the best those servers offer
+        mixed = "SHA2(CONCAT(UUID(), RAND(), CONNECTION_ID(), SYSDATE(6)), 512)"
+        return f"SUBSTR(UNHEX({mixed}), 1, {n})"
+    return f"RANDOM_BYTES({n})"
+
+
+@compiles(random_hex, "mysql")
+@compiles(random_hex, "mariadb")
+def _random_hex_mysql(element: Any, compiler: Any, **kw: Any) -> str:
+    n = _RandomFunction.size(element)
+    return f"SUBSTR(LOWER(HEX({_mysql_bytes(compiler.dialect, (n + 1) // 2)})), 1, {n})"
+
+
+@compiles(random_bytes, "mysql")
+@compiles(random_bytes, "mariadb")
+def _random_bytes_mysql(element: Any, compiler: Any, **kw: Any) -> str:
+    return _mysql_bytes(compiler.dialect, _RandomFunction.size(element))
+
+
+def _secret(col: Any) -> Any:
+    """NULL, or a random value that fits the column (see the module's docstring)."""
+    if col.nullable:
+        return null()
+    typ = col.type
+    length = getattr(typ, "length", None)
+    if isinstance(typ, String):
+        room = length or 255
+        if room >= len(SECRET_PREFIX) + 16:  # at least 64 random bits after the prefix
+            n = min(RANDOM_HEX, room - len(SECRET_PREFIX))
+            expr = literal(SECRET_PREFIX, String) + random_hex(n)
+            return Derived(expr, SECRET_PREFIX + "%", random=True)
+        return Derived(random_hex(min(room, RANDOM_HEX)), None, random=True)
+    if isinstance(typ, LargeBinary | BINARY | VARBINARY):
+        return Derived(random_bytes(min(length or 16, 16)), None, random=True)
+    return KEEP
 
 
 def _unique_text(model: DeclaredModel, col: Any, email: bool) -> Any:
@@ -108,6 +240,9 @@ def target(model: DeclaredModel, name: str) -> Any:
     how: Any = spec.anonymise if spec is not None else "auto"
     if col.primary_key or name == model.policy.anchor or how == "keep":
         return KEEP
+    if how in ("auto", "hash") and is_secret(col, spec):
+        value = _secret(col)
+        return _auto(model, col) if value is KEEP else value
     if callable(how):
         return how(col, model.primary_key[0])
     if how == "null":
@@ -154,6 +289,14 @@ def values(model: DeclaredModel, null_fks: tuple[str, ...] = ()) -> dict[str, An
         value = target(model, name)
         if value is not KEEP:
             out[name] = value
+    for col in model.table.columns:
+        # an undeclared secret (a login token) would outlive the anonymised row's owner
+        if col.name in model.columns or col.primary_key or col.foreign_keys:
+            continue
+        if looks_secret(col) and col.name != model.policy.anchor:
+            value = _secret(col)
+            if value is not KEEP:
+                out[col.name] = value
     for name in null_fks:
         out[name] = null()
     return out
@@ -175,10 +318,13 @@ def not_anonymised(model: DeclaredModel, vals: dict[str, Any]) -> ColumnElement[
     checks: list[Any] = []
     for name, value in vals.items():
         col = table.c[name]
+        if isinstance(value, Derived) and value.random and not value.pattern:
+            continue  # a fresh random value never equals the last one
         if isinstance(value, Derived) and value.pattern:
             checks.append(col.is_(None) | ~col.like(value.pattern))
         elif isinstance(value, Derived):
             checks.append(binary_text(col).is_distinct_from(binary_text(value.expr)))
         else:
             checks.append(col.is_distinct_from(value))
-    return or_(*checks)
+    # only unrecognisable random values: rotating them again does no harm
+    return or_(*checks) if checks else and_(true())

@@ -238,7 +238,9 @@ def _erase(
         if counts.deleted:
             result.removed.append(Outcome(model.name, counts.deleted, _("Deleted")))
         if counts.unlinked:
-            why = _("Kept for the other members they belong to, without the link to this member")
+            why = _(
+                "Kept for the other %(subjects)s they belong to, without the link to this %(subject)s"
+            )
             result.anonymised.append(Outcome(model.name, counts.unlinked, why))
         if counts.anonymised:
             why = (

@@ -45,7 +45,7 @@ class ConfirmForm(FlaskForm):
 def _parse_days(state: AvgState, form: Any) -> tuple[dict[str, int], dict[str, str]]:
     days: dict[str, int] = {}
     errors: dict[str, str] = {}
-    for key, cat in state.catalogue.retention.items():
+    for key, cat in _in_use(state).items():
         raw = (form.get(f"days_{key}") or "").strip()
         try:
             value = int(raw)
@@ -62,6 +62,12 @@ def _parse_days(state: AvgState, form: Any) -> tuple[dict[str, int], dict[str, s
             )
         days[key] = value
     return days, errors
+
+
+def _in_use(state: AvgState) -> dict[str, Any]:
+    """The retention categories some declared model uses (no invoices for a host without)."""
+    used = state.registry.retention_categories
+    return {k: cat for k, cat in state.catalogue.retention.items() if k in used}
 
 
 def _panel_context(state: AvgState) -> dict[str, Any]:
@@ -114,7 +120,7 @@ def retry_external() -> Any:
 def manage() -> Any:
     state = get_state()
     form = ConfirmForm()
-    cats = state.catalogue.retention
+    cats = _in_use(state)
     current = Plan(state, date.today()).days
     models = [m for m in state.registry]
     erase_choice = {
