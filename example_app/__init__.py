@@ -71,19 +71,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.setdefault("AVG_BASE_TEMPLATE", "base.html")
     app.config.setdefault("AVG_CLUB_NAME", "Sportvereniging De Wielewaal")
     app.config.setdefault("AVG_CLUB_CONTACT", "privacy@wielewaal.example.org")
-    app.config.setdefault(
-        "AVG_NOUNS",
-        {
-            "nl": {
-                "subject": "lid",
-                "subjects": "leden",
-                "organisation": "vereniging",
-                "the_subject": "het lid",
-                "this_subject": "dit lid",
-            },
-            "en": {"subject": "member", "subjects": "members", "organisation": "club"},
-        },
-    )
+    app.config.setdefault("AVG_NOUNS", "club")
     avg.init_app(app)
     # --- end of flask-avg integration --------------------------------------
 

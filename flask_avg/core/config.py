@@ -37,7 +37,7 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
         '"nl": {"subject": "lid", "subjects": "leden", "organisation": "vereniging"}}``. '
         "Missing words read user/users/organisation (gebruiker/gebruikers/organisatie); "
         '``the_subject`` and ``this_subject`` (``"het lid"``, ``"dit lid"``) default to '
-        "the/this (de/deze) and the subject.",
+        'the/this (de/deze) and the subject. ``"club"`` chooses member/club, lid/vereniging.',
     ),
     "TRANSLATION_DIRS": (
         (),
@@ -97,6 +97,15 @@ def apply_defaults(app: Flask) -> None:
             hints.append(f"{key}" + (f" (did you mean {PREFIX}{close[0]}?)" if close else ""))
         raise ConfigurationError("Unknown flask-avg configuration key(s): " + ", ".join(hints))
     nouns = app.config[PREFIX + "NOUNS"]
+    if isinstance(nouns, str):
+        from flask_avg.core.i18n import NOUN_PRESETS
+
+        if nouns not in NOUN_PRESETS:
+            raise ConfigurationError(
+                f"AVG_NOUNS {nouns!r} is not a known set of words "
+                f"(known: {', '.join(sorted(NOUN_PRESETS))}); or give a dict per language"
+            )
+        nouns = {}
     for lang, words in (nouns or {}).items():
         known = ("subject", "subjects", "organisation", "the_subject", "this_subject")
         wrong = set(words) - set(known)

@@ -38,6 +38,20 @@ DEFAULT_NOUNS: dict[str, dict[str, str]] = {
     "en": {"subject": "user", "subjects": "users", "organisation": "organisation"},
     "nl": {"subject": "gebruiker", "subjects": "gebruikers", "organisation": "organisatie"},
 }
+#: Ready-made words, chosen with ``AVG_NOUNS = "club"``: clubs and associations
+#: are who flask-avg is made for first.
+NOUN_PRESETS: dict[str, dict[str, dict[str, str]]] = {
+    "club": {
+        "en": {"subject": "member", "subjects": "members", "organisation": "club"},
+        "nl": {
+            "subject": "lid",
+            "subjects": "leden",
+            "organisation": "vereniging",
+            "the_subject": "het lid",
+            "this_subject": "dit lid",
+        },
+    },
+}
 #: The article forms made from ``subject`` when a language's nouns do not give them.
 ARTICLES: dict[str, tuple[str, str]] = {"en": ("the", "this"), "nl": ("de", "deze")}
 NOUN_KEYS = ("subject", "subjects", "organisation", "the_subject", "this_subject")
@@ -102,7 +116,10 @@ def nouns(lang: str | None = None) -> dict[str, str]:
     lang = lang or language() or "en"
     words = dict(DEFAULT_NOUNS.get(lang, DEFAULT_NOUNS["en"]))
     if has_app_context():
-        words.update((current_app.config.get("AVG_NOUNS") or {}).get(lang, {}))
+        chosen = current_app.config.get("AVG_NOUNS") or {}
+        if isinstance(chosen, str):
+            chosen = NOUN_PRESETS.get(chosen, {})
+        words.update(chosen.get(lang, {}))
     the, this = ARTICLES.get(lang, ("", ""))
     words.setdefault("the_subject", f"{the} {words['subject']}".strip())
     words.setdefault("this_subject", f"{this} {words['subject']}".strip())

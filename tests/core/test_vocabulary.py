@@ -79,6 +79,8 @@ def test_unused_retention_categories_are_hidden(app, client):
 def test_unknown_noun_is_refused(db_url):
     with pytest.raises(ConfigurationError, match="AVG_NOUNS\\['en'\\]: unknown word"):
         make_app(db_url, AVG_NOUNS={"en": {"member": "member"}})
+    with pytest.raises(ConfigurationError, match="AVG_NOUNS 'klub' is not a known set"):
+        make_app(db_url, AVG_NOUNS="klub")
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ def _config(url: str) -> dict[str, Any]:
 class ClubHost(Host):
     name = "club"
     sources = (ROOT / "example_app" / "__init__.py",)
-    documented_lines = 4
+    documented_lines = 5
     login_table = "users"
     holds = frozenset({"invoices", "payments"})
     role_url = "/_test/board-only"

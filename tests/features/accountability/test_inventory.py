@@ -155,7 +155,7 @@ def test_flask_avgs_own_tables_are_summarised_not_listed(tiny):
     assert all(inventory.is_own(name) for name in inv.own)
     assert not {t.name for t in inv.tables} & own
     lines = inventory.render_text(inv)
-    assert f"flask-avg's own records: {len(own)} tables" in lines[-1]
+    assert f"flask-avg's own records: {len(set(inv.own))} tables" in lines[-1]
     assert not any(line.startswith("avg_") or "[" in line and "avg_" in line for line in lines)
 
 
