@@ -554,7 +554,14 @@ class _AvgIdentity(Identity):
         self._provides = value
 
 
-_REQUEST_CACHES = ("_avg_identity", "_avg_subjects", "_avg_settings", "_avg_actor_labels")
+_REQUEST_CACHES = (
+    "_avg_identity",
+    "_avg_subjects",
+    "_avg_settings",
+    "_avg_actor_labels",
+    "_avg_erased",
+    "_avg_ledger_entries",
+)
 
 
 def _reset_request_caches() -> None:

@@ -39,7 +39,7 @@ class HostClient(FlaskClient):
 def _database(host: str, leg: str, sqlite_dir: Path) -> str:
     """This run's database for ``host`` on ``leg``, created on first use."""
     if leg == "sqlite":
-        return f"sqlite:///{sqlite_dir / f'{host}.db'}"
+        return f"sqlite:///{sqlite_dir / f'host-{host}.db'}"  # not the club fixture's file
     if (host, leg) not in _databases:
         url = None
         if server_url(leg) is not None:  # the server answers: make a database beside the run's

@@ -362,3 +362,37 @@ def test_member_can_edit_the_address_on_their_one_to_one_profile(
     page = client.get("/avg/me/edit")
     assert page.status_code == 200
     assert 'value="Dorpsstraat 1, Utrecht"' in page.get_data(as_text=True)
+
+
+# -- what flask-avg costs on the host's own pages -----------------------------------------
+
+
+def _avg_statements(app: Flask, host: Host, client: FlaskClient, url: str) -> list[str]:
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    client.get(url)  # the first request of a client fills caches
+    sa.event.listen(host.db.engine, "before_cursor_execute", record)
+    try:
+        assert client.get(url).status_code == 200
+    finally:
+        sa.event.remove(host.db.engine, "before_cursor_execute", record)
+    return [s for s in seen if "avg_" in s]
+
+
+def test_host_pages_cost_at_most_one_statement(app: Flask, host: Host) -> None:
+    """Anonymous: none. Logged in: the erased-login guard's ledger lookup; on a host
+    whose own Principal loads identities on every request, also the ACL's version
+    stamp (flask-avg's needs are added to every identity it loads)."""
+    app.add_url_rule("/_test/plain", "test_plain", lambda: "a page of the host")
+    me, board = host.person(1), host.person(2)
+    join(app, host, board, "board")
+    assert _avg_statements(app, host, app.test_client(), "/_test/plain") == []
+    for person in (me, board):
+        client = app.test_client()
+        host.login(client, person)
+        ours = _avg_statements(app, host, client, "/_test/plain")
+        assert any("avg_erasure_ledger" in s for s in ours), ours
+        assert len(ours) <= 2, ours

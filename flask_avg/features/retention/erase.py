@@ -148,6 +148,7 @@ def forget_erased(state: Any, session: Any, logins: list[str]) -> None:
                 session.expunge(obj)
     if has_app_context():
         g.pop("_avg_erased", None)
+        g.pop("_avg_ledger_entries", None)
         g.pop("_avg_subjects", None)
     if has_request_context():
         name = ledger.login_model_name(state)

@@ -57,18 +57,27 @@ def is_erased(state: Any, model: str, key: Any, *, fresh: bool = False) -> bool:
         session = state.db.session
         # the latest entry decides: a new row that took the key after the erasure
         # (an id reused on SQLite) is somebody else, and is not erased
-        stmt = (
-            select(LedgerEntry.action)
-            .where(LedgerEntry.model == model, LedgerEntry.key == str(key))
-            .order_by(LedgerEntry.id.desc())
-        )
-        latest = session.scalar(stmt.limit(1))
-        found = latest is not None and latest != REUSED
+        entries = _key_entries(state, model, str(key), fresh=fresh)
+        found = bool(entries) and entries[-1][1] != REUSED
         dialect = session.get_bind(clause=LEDGER).dialect.name
         if fresh and not found and dialect in ("mysql", "mariadb"):
             found = _erased_since(state, model, key)
         cache[ck] = found
     return bool(cache[ck])
+
+
+def _key_entries(state: Any, model: str, key: str, *, fresh: bool = False) -> list[tuple[int, str]]:
+    """The ledger entries of one key, oldest first (almost always none): one statement
+    per request, shared by the member lookup and the erased-login guard."""
+    cache = g.setdefault("_avg_ledger_entries", {})
+    if fresh or (model, key) not in cache:
+        rows = state.db.session.execute(
+            select(LedgerEntry.id, LedgerEntry.action)
+            .where(LedgerEntry.model == model, LedgerEntry.key == key)
+            .order_by(LedgerEntry.id)
+        ).all()
+        cache[(model, key)] = [(int(i), str(a)) for i, a in rows]
+    return cache[(model, key)]  # type: ignore[no-any-return]
 
 
 def _erased_since(state: Any, model: str, key: Any) -> bool:
@@ -234,6 +243,7 @@ def note_reused_keys(state: Any, session: Any, _context: Any) -> None:
             )
     if new and has_app_context():
         g.pop("_avg_erased", None)
+        g.pop("_avg_ledger_entries", None)
 
 
 def watch_reused_keys(db: Any) -> None:
@@ -264,12 +274,15 @@ def _watermark(state: Any) -> int:
 
 
 def _last_erasure(state: Any, model: str, key: str) -> int | None:
-    """The id of the latest ledger entry that erased ``key`` (not a reuse), or None."""
-    stmt = select(func.max(LedgerEntry.id)).where(
-        LedgerEntry.model == model, LedgerEntry.key == key, LedgerEntry.action != REUSED
-    )
-    found = state.db.session.scalar(stmt)
-    return int(found) if found is not None else None
+    """The id of the latest ledger entry that erased ``key`` (not a reuse), or None.
+
+    Reads the key's entries (almost always none) in one statement and leaves the
+    answer to :func:`is_erased` in the request's cache: where the login is the
+    subject, the member lookup that follows needs no statement of its own.
+    """
+    entries = _key_entries(state, model, key)
+    erased = [int(entry_id) for entry_id, action in entries if action != REUSED]
+    return erased[-1] if erased else None
 
 
 def _signer(app: Any) -> Any:
