@@ -12,7 +12,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import BINARY, VARBINARY, Column, Date, DateTime, Enum, LargeBinary, String, Table
+from sqlalchemy import (
+    BINARY,
+    VARBINARY,
+    Column,
+    Date,
+    DateTime,
+    Enum,
+    LargeBinary,
+    String,
+    Table,
+    UniqueConstraint,
+)
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapper
 
@@ -119,6 +130,9 @@ class DeclaredModel:
     parties: dict[str, tuple[Path, ...]] = field(default_factory=dict)
     #: column name -> ORM attribute name, for mapped models
     attributes: dict[str, str] = field(default_factory=dict)
+    #: at most one row per member and one member per row (a profile linked by a
+    #: unique foreign key to the subject or its login): members may edit its columns
+    one_to_one: bool = False
 
     @property
     def path(self) -> Path:
@@ -248,7 +262,9 @@ def build_registry(db: Any, catalogue: Catalogue) -> Registry:
     for model in declared:
         if not model.is_subject:
             _find_paths(model, subject, edges, errors)
+            model.one_to_one = _one_to_one(model)
         _check_parties(model, errors)
+        _check_editable(model, errors)
     if errors:
         raise ConfigurationError("flask-avg declarations:\n  - " + "\n  - ".join(errors))
     declared.sort(key=lambda m: (not m.is_subject, min(map(len, m.paths), default=0), m.name))
@@ -320,6 +336,10 @@ def _read_model(
             )
         if spec.editable and table.c[col_name].primary_key:
             errors.append(f"{where}: a primary key cannot be editable by members")
+        elif spec.editable and table.c[col_name].foreign_keys:
+            errors.append(f"{where}: a foreign key cannot be editable by members")
+        if spec.editable and spec.secret:
+            errors.append(f"{where}: a secret column cannot be editable by members")
 
     if policy.anchor is not None:
         if policy.anchor not in table.c:
@@ -484,17 +504,70 @@ def _all_paths(
         for hop in edges.get(table, []):
             if len(found) >= MAX_PATHS:
                 return
-            if (last_up is True and not hop.up) or hop.dst in seen:
+            if (last_up is True and not hop.up and not one_to_one_down(hop)) or hop.dst in seen:
                 continue
             step = (*path, hop)
             if hop.dst is goal:
                 found.append(step)
             elif all(h.up for h in step) or len(step) < down_limit:
-                walk(hop.dst, hop.up, seen | {hop.dst}, step)
+                walk(hop.dst, hop.up or last_up is True, seen | {hop.dst}, step)
 
     walk(start, None, frozenset({start}), ())
     found.sort(key=lambda p: (len(p), describe(p, start)))
     return found
+
+
+def is_unique(col: Column[Any]) -> bool:
+    """Whether no two rows may hold the same non-NULL value in ``col``: the table's
+    only primary-key column, ``unique=True``, or a one-column unique constraint or index."""
+    table = col.table
+    if col.primary_key and len(table.primary_key.columns) == 1:
+        return True
+    if col.unique:
+        return True
+    for constraint in table.constraints:
+        if isinstance(constraint, UniqueConstraint) and list(constraint.columns) == [col]:
+            return True
+    return any(index.unique and list(index.columns) == [col] for index in table.indexes)
+
+
+def one_to_one_down(hop: Hop) -> bool:
+    """Whether ``hop`` goes down along one foreign key that is unique: each row of
+    ``hop.src`` has at most one row of ``hop.dst`` pointing to it (a login account
+    and the member holding a unique ``user_id``)."""
+    return not hop.up and len(hop.pairs) == 1 and is_unique(hop.pairs[0][1])
+
+
+def _one_to_one(model: DeclaredModel) -> bool:
+    """One followed path, one key per step, and every step one-to-one: a member has
+    at most one row of the model and a row belongs to at most one member."""
+    if len(model.paths) != 1:
+        return False
+    for hop in model.paths[0]:
+        if len(hop.pairs) != 1:
+            return False
+        if hop.up and not is_unique(hop.pairs[0][0]):
+            return False  # many rows may point to the same parent
+        if not hop.up and not one_to_one_down(hop):
+            return False  # a row may reach many members
+    return True
+
+
+def _check_editable(model: DeclaredModel, errors: list[str]) -> None:
+    """``editable=True`` outside the subject needs a one-to-one model: on one with
+    many rows per member, "the member's value" would be ambiguous."""
+    if model.is_subject or model.one_to_one:
+        return
+    for col_name, spec in model.columns.items():
+        if not spec.editable:
+            continue
+        links = "; ".join(describe(p, model.table) for p in model.paths) or "no path"
+        errors.append(
+            f"{model.name}.{col_name}: editable=True needs a one-to-one model (a profile "
+            "with a unique foreign key to the subject or to its login account), but a "
+            f"member may have several {model.name} rows ({links}), so which value they "
+            "could edit is ambiguous; drop editable=True or make the link unique"
+        )
 
 
 def _check_parties(model: DeclaredModel, errors: list[str]) -> None:
@@ -543,7 +616,8 @@ def _shortest(
     """Breadth-first search that never goes up to a parent and back down again.
 
     Going up then down would pass through a shared parent (a lookup table such
-    as ``countries``) and make every row belong to every subject sharing it.
+    as ``countries``) and make every row belong to every subject sharing it;
+    only a one-to-one step down (:func:`one_to_one_down`) may follow a step up.
     """
     queue: deque[tuple[Table, bool | None, list[Hop]]] = deque([(start, came_up, [])])
     seen = {(start, came_up)}
@@ -554,11 +628,13 @@ def _shortest(
         if table is goal and not path and start is goal:
             return path
         for hop in edges.get(table, []):
-            if last_up is True and not hop.up:
+            if last_up is True and not hop.up and not one_to_one_down(hop):
                 continue
-            state = (hop.dst, hop.up)
+            # after climbing, a one-to-one step down (to the member a login belongs
+            # to) still counts as climbing: only one-to-one steps may follow it
+            state = (hop.dst, hop.up or last_up is True)
             if state in seen:
                 continue
             seen.add(state)
-            queue.append((hop.dst, hop.up, [*path, hop]))
+            queue.append((hop.dst, state[1], [*path, hop]))
     return None

@@ -25,14 +25,7 @@ from flask_login import current_user
 
 from flask_avg.core.audit import current_actor
 from flask_avg.core.dashboard import DashboardPanel
-from flask_avg.core.forms import (
-    FieldRightsForm,
-    RequestForm,
-    StatusForm,
-    choice,
-    correction_form,
-    form_values,
-)
+from flask_avg.core.forms import FieldRightsForm, RequestForm, StatusForm, choice
 from flask_avg.core.i18n import gettext as _
 from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.jinja import NavItem
@@ -43,7 +36,7 @@ from flask_avg.extension import get_state, require
 from flask_avg.features.requests import service as reqs
 from flask_avg.features.retention.erase import PURGE_RUNNING
 from flask_avg.features.retention.lock import PurgeLocked
-from flask_avg.features.self_service import field_policy, service
+from flask_avg.features.self_service import field_policy, forms, service
 
 if TYPE_CHECKING:
     from flask_avg.extension import AvgState
@@ -138,6 +131,36 @@ def me() -> Any:
 # -- correct my data ----------------------------------------------------------------
 
 
+def _edit_targets(
+    state: AvgState, subject: Any
+) -> tuple[list[str], dict[Any, Any], list[tuple[Any, Any]]]:
+    """The editable keys the form offers, the member's rows they come from, and the
+    profiles that are missing and cannot be created here (model, label)."""
+    keys = field_policy.editable_columns(state)
+    by_model: dict[Any, list[str]] = {}
+    for key in keys:
+        model, column = field_policy.split_key(state, key)
+        by_model.setdefault(model, []).append(column)
+    rows: dict[Any, Any] = {}
+    missing: list[tuple[Any, Any]] = []
+    for model, columns in by_model.items():
+        row = service.own_row(state, model, subject)
+        if row is None and not service.can_create(state, model, subject, columns):
+            missing.append((model, model.label))
+            keys = [k for k in keys if k not in {field_policy.field_key(model, c) for c in columns}]
+        rows[model] = row
+    return keys, rows, missing
+
+
+def _groups(state: AvgState, form: Any, keys: list[str]) -> list[tuple[Any, list[Any]]]:
+    """The form's fields per model: the subject's first (no heading), then each profile's."""
+    groups: dict[Any, list[Any]] = {}
+    for key in keys:
+        model, _column = field_policy.split_key(state, key)
+        groups.setdefault(model, []).append(form[f"f_{key}"])
+    return [(None if m.is_subject else m.label, fields) for m, fields in groups.items()]
+
+
 @require("avg.self.edit")
 def edit() -> Any:
     state = get_state()
@@ -147,20 +170,24 @@ def edit() -> Any:
     subject = _own_subject(state)
     model = state.registry.subject
     subject_id = service.subject_id(state, subject)
-    columns = field_policy.editable_columns(state)
+    columns, rows, missing = _edit_targets(state, subject)
     restricted = reqs.is_restricted(state, subject_id)
     if request.method == "POST":
         denied = _forged(state, model, subject_id, columns, restricted)
         if denied is not None:
             return denied
-    form = correction_form(model, columns, obj=subject if request.method == "GET" else None)
+    new = {m for m, row in rows.items() if row is None}
+    form = forms.correction_form(state, columns, rows if request.method == "GET" else None, new)
     if restricted:
         return render_template("avg/me_edit.html", form=None, restricted=True, columns=columns)
-    if form.validate_on_submit():
+    if form.validate_on_submit() and not forms.missing_required(state, form, new):
         try:
-            changed = service.correct(state, subject, form_values(form), actor=actor)
+            changed = service.correct(state, subject, forms.form_values(form), actor=actor)
         except SubjectErased:
             return subject_erased_page(state, own=True)
+        except service.ProfileMissing:
+            flash(_("This part of your data cannot be created here; ask for it instead."), "error")
+            return redirect(url_for("avg_self.edit"))
         except service.ValueInUse as exc:
             if exc.column is None:
                 flash(_("This value is already in use."), "error")
@@ -174,16 +201,18 @@ def edit() -> Any:
             return redirect(url_for("avg_self.me"))
     elif request.method == "POST" and "csrf_token" in form.errors:
         state.audit.denied("self.edit", subject=subject_id, detail={"reason": "csrf"})
-    locked = [
-        (n, field_policy.column_label(model, n))
-        for n in field_policy.locked_columns(state)
-        if not model.columns[n].special
-    ]
+    locked = []
+    for key in field_policy.locked_columns(state):
+        owner, column = field_policy.split_key(state, key)
+        if not owner.columns[column].special:
+            locked.append((key, field_policy.field_label(owner, column)))
     return render_template(
         "avg/me_edit.html",
         form=form,
         restricted=False,
         columns=columns,
+        groups=_groups(state, form, columns),
+        missing=[label for _m, label in missing],
         locked=locked,
         subject_key=subject_id,
     ), (400 if request.method == "POST" else 200)
@@ -199,10 +228,10 @@ def my_requests() -> Any:
     subject_id = service.subject_id(state, subject)
     form = RequestForm()
     purposes = reqs.objection_purposes(state)
-    model = state.registry.subject
     locked = field_policy.locked_columns(state)
+    labels = [(k, field_policy.field_label(*field_policy.split_key(state, k))) for k in locked]
     form.purpose.choices = [choice(key) for key in purposes]
-    form.field.choices = [choice(n, field_policy.column_label(model, n)) for n in locked]
+    form.field.choices = [choice(k, label) for k, label in labels]
     status = 200
     if form.validate_on_submit():
         kind = form.kind.data or ""
@@ -219,7 +248,7 @@ def my_requests() -> Any:
                     kind,
                     user_id=current_actor(),
                     purpose=purpose,
-                    field=f"{model.name}.{field}" if field else None,
+                    field=field_policy.request_field(state, field) if field else None,
                     message=form.message.data,
                 )
             except reqs.RequestError:
@@ -249,7 +278,7 @@ def my_requests() -> Any:
         open_kinds=open_kinds,
         kinds=reqs.KINDS,
         purposes=purposes,
-        locked=[(n, field_policy.column_label(model, n)) for n in locked],
+        locked=labels,
         restricted=reqs.is_restricted(state, subject_id),
         objections=reqs.objections(state, subject_id),
         now=utcnow(),
@@ -339,8 +368,7 @@ def field_rights() -> Any:
     form = FieldRightsForm()
     if form.validate_on_submit():
         wanted = {
-            r.column: request.form.get(f"editable_{r.column}") == "on"
-            for r in field_policy.rights(state)
+            r.key: request.form.get(f"editable_{r.key}") == "on" for r in field_policy.rights(state)
         }
         service.save_field_rights(state, wanted, actor=current_actor())
         flash(_("Field rights saved."), "success")
