@@ -556,12 +556,12 @@ def _one_to_one(model: DeclaredModel) -> bool:
 def _check_editable(model: DeclaredModel, errors: list[str]) -> None:
     """``editable=True`` outside the subject needs a one-to-one model: on one with
     many rows per member, "the member's value" would be ambiguous."""
-    if model.is_subject or model.one_to_one:
-        return
+    if model.is_subject or model.one_to_one or not model.paths:
+        return  # without a path, init_app already says so
     for col_name, spec in model.columns.items():
         if not spec.editable:
             continue
-        links = "; ".join(describe(p, model.table) for p in model.paths) or "no path"
+        links = "; ".join(describe(p, model.table) for p in model.paths)
         errors.append(
             f"{model.name}.{col_name}: editable=True needs a one-to-one model (a profile "
             "with a unique foreign key to the subject or to its login account), but a "

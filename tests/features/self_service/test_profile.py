@@ -88,7 +88,10 @@ def test_a_login_link_that_is_not_unique_is_no_path_for_a_profile(db_url):
     host = declare("login", unique_login=False)
     with pytest.raises(ConfigurationError) as caught, running(host, db_url):
         pass
-    assert "Profile: no foreign-key path" in str(caught.value)
+    errors = str(caught.value).split("\n  - ")[1:]
+    assert errors == [
+        "Profile: no foreign-key path from table 'pc_profiles' to the subject table 'pc_members'"
+    ]
 
 
 # -- seeing it ----------------------------------------------------------------------
