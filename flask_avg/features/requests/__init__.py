@@ -81,18 +81,6 @@ class RequestsPlugin(Plugin):
     def erase(self, ctx: EraseContext) -> Iterable[Erased]:
         return engine.erase(ctx)
 
-    def init_app(self, app: Any, state: Any) -> None:
-        def after_purge(sender: Any, result: Any = None, dry_run: bool = False, **_: Any) -> None:
-            if dry_run:
-                return
-            try:  # the daily job: tell the board what became overdue
-                kernel_mail.run_due(state)
-            except Exception:  # noqa: BLE001 - the purge itself succeeded
-                state.db.session.rollback()
-                app.logger.exception("flask-avg: overdue notifications failed")
-
-        purge_completed.connect(after_purge, sender=app, weak=False)
-
     def notify_due(self, state: Any, now: datetime) -> int:
         """The board's mail about requests past their deadline, once each."""
         return notify.notify_overdue(state, now)
@@ -123,6 +111,20 @@ class RequestsPlugin(Plugin):
             ctx.session.execute(delete(sent).where(sent.c.sent_at < cutoff))
         gone = ctx.session.execute(delete(table).where(old, table.c.status.not_in(OPEN)))
         return int(getattr(gone, "rowcount", 0) or 0)
+
+
+@purge_completed.connect
+def _after_purge(sender: Any, result: Any = None, dry_run: bool = False, **_: Any) -> None:
+    """The daily purge is also the daily check: tell the board what became overdue.
+    (Connected once, not per app: the app is the sender, and no app is held here.)"""
+    state = sender.extensions.get("avg")
+    if dry_run or state is None or "requests" not in state.plugins:
+        return
+    try:
+        kernel_mail.run_due(state)
+    except Exception:  # noqa: BLE001 - the purge itself succeeded
+        state.db.session.rollback()
+        sender.logger.exception("flask-avg: overdue notifications failed")
 
 
 plugin = RequestsPlugin()
