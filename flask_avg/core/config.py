@@ -57,6 +57,11 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
         "Days audit entries are kept before ``flask avg purge`` drops them.",
     ),
     "REQUEST_DEADLINE_DAYS": (30, "Days a data-subject request may take (Art. 12(3): one month)."),
+    "REQUEST_EXTENSION_DAYS": (
+        60,
+        "Days the board may add to a request's deadline, once, telling the member why "
+        "(Art. 12(3): two more months where the request is complex or there are many).",
+    ),
     "OBJECTION_PURPOSES": (
         (),
         'Purposes members may object to besides the declared ones (e.g. ``"newsletter"``).',
@@ -72,6 +77,27 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
     "DEFAULT_GROUPS": (
         True,
         "Create the default ACL groups (Public ... Administrator) at init-db.",
+    ),
+    "MAIL_SERVER": (
+        None,
+        "SMTP server for notifications; unset: the host's ``MAIL_SERVER`` (Flask-Mail, "
+        "Flask-Mailman), and with neither the mails go to the app's log.",
+    ),
+    "MAIL_PORT": (None, "SMTP port; unset: ``MAIL_PORT``, else 25 (465 with SSL)."),
+    "MAIL_USE_TLS": (None, "Use STARTTLS; unset: ``MAIL_USE_TLS``."),
+    "MAIL_USE_SSL": (None, "Connect with SSL/TLS from the start; unset: ``MAIL_USE_SSL``."),
+    "MAIL_USERNAME": (None, "SMTP login; unset: ``MAIL_USERNAME`` (none: no login)."),
+    "MAIL_PASSWORD": (None, "SMTP password; unset: ``MAIL_PASSWORD``."),
+    "MAIL_DEFAULT_SENDER": (
+        None,
+        "From address of notifications; unset: ``MAIL_DEFAULT_SENDER``.",
+    ),
+    "MAIL_TIMEOUT": (10.0, "Seconds to wait for the SMTP server before a mail counts as failed."),
+    "BOARD_EMAIL": (
+        None,
+        "Address (or list of addresses) that gets the board's notifications; unset: every "
+        "user in a group allowed to handle requests (``avg.requests.handle``) or, for "
+        "breaches, to manage them (``avg.breaches.manage``).",
     ),
     "ROLE_GROUPS": (
         {},

@@ -17,7 +17,7 @@ PIECE = re.compile(r""""((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'""")
 def strings() -> dict[str, str]:
     """msgid -> first place it was found."""
     found: dict[str, str] = {}
-    files = [*PACKAGE.rglob("*.py"), *PACKAGE.rglob("*.html")]
+    files = [*PACKAGE.rglob("*.py"), *PACKAGE.rglob("*.html"), *PACKAGE.rglob("*.txt")]
     for path in sorted(files):
         if "migrations" in path.parts or path.name == "i18n.py":
             continue

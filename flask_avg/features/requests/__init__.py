@@ -10,10 +10,13 @@ the audit log keeps its entries.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, select
 
+from flask_avg.core import mail as kernel_mail
 from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.plugins import (
     EraseContext,
@@ -25,7 +28,8 @@ from flask_avg.core.plugins import (
     SubjectContext,
     held_with_the_audit_log,
 )
-from flask_avg.features.requests import engine, limits
+from flask_avg.core.signals import purge_completed
+from flask_avg.features.requests import engine, limits, notify
 from flask_avg.features.requests.models import OPEN, DataRequest
 
 PROOF = _l("Kept without messages as proof of how the request was handled (Art. 5(2))")
@@ -37,6 +41,9 @@ class RequestsPlugin(Plugin):
         "requests": _l("Privacy requests"),
         "processing_limits": _l("Restrictions and objections"),
     }
+
+    #: the mail templates (``avg/mail/request_*``)
+    templates = str(Path(__file__).parent / "templates")
 
     not_restricted = staticmethod(limits.not_restricted)
     not_objected = staticmethod(limits.not_objected)
@@ -74,6 +81,24 @@ class RequestsPlugin(Plugin):
     def erase(self, ctx: EraseContext) -> Iterable[Erased]:
         return engine.erase(ctx)
 
+    def notify_due(self, state: Any, now: datetime) -> int:
+        """The board's mail about requests past their deadline, once each."""
+        return notify.notify_overdue(state, now)
+
+    def register_commands(self, group: Any) -> None:
+        import click
+        from flask.cli import with_appcontext
+
+        @group.command("notify-overdue")
+        @with_appcontext
+        def notify_overdue_command() -> None:
+            """Mail the board about overdue requests and breach clocks past 48 hours
+            (each once); run it from cron, hourly or daily."""
+            from flask import current_app
+
+            sent = kernel_mail.run_due(current_app.extensions["avg"])
+            click.echo(f"{sent} notification(s) sent")
+
     def purge(self, ctx: PurgeContext) -> int:
         """Closed requests go with the audit entries that speak of them."""
         cutoff = ctx.audit_cutoff
@@ -81,8 +106,25 @@ class RequestsPlugin(Plugin):
             return 0
         table: Any = DataRequest.__table__
         old = table.c.updated_at < cutoff
+        if not ctx.dry_run:
+            sent: Any = kernel_mail.Notice.__table__
+            ctx.session.execute(delete(sent).where(sent.c.sent_at < cutoff))
         gone = ctx.session.execute(delete(table).where(old, table.c.status.not_in(OPEN)))
         return int(getattr(gone, "rowcount", 0) or 0)
+
+
+@purge_completed.connect
+def _after_purge(sender: Any, result: Any = None, dry_run: bool = False, **_: Any) -> None:
+    """The daily purge is also the daily check: tell the board what became overdue.
+    (Connected once, not per app: the app is the sender, and no app is held here.)"""
+    state = sender.extensions.get("avg")
+    if dry_run or state is None or "requests" not in state.plugins:
+        return
+    try:
+        kernel_mail.run_due(state)
+    except Exception:  # noqa: BLE001 - the purge itself succeeded
+        state.db.session.rollback()
+        sender.logger.exception("flask-avg: overdue notifications failed")
 
 
 plugin = RequestsPlugin()

@@ -20,6 +20,7 @@ from flask_avg.features.requests.models import (
     COMPLETED,
     CORRECTION,
     ERASURE,
+    EXTENDED,
     KINDS,
     OBJECTION,
     OPEN,
@@ -31,7 +32,7 @@ from flask_avg.features.requests.models import (
     ProcessingLimit,
     RequestError,
 )
-from flask_avg.features.requests.notify import login_user_of, notify
+from flask_avg.features.requests.notify import notify, recipient_of
 
 
 def deadline_for(received: datetime) -> datetime:
@@ -133,10 +134,10 @@ def change_status(
         raise RequestError("a rejection needs a reason")
     session = state.db.session
     detail: dict[str, Any] = {"request": req.id, "kind": req.kind, "status": status}
-    user = None
+    member = None
     if status == COMPLETED:
-        if req.kind == ERASURE:  # the account may not survive the erasure
-            user = login_user_of(req, snapshot=True)
+        if req.kind == ERASURE:  # the address and the account may not survive the erasure
+            member = recipient_of(state, req, snapshot=True)
         _take_effect(state, req, actor=actor)
         if req.kind == ERASURE:
             detail["result"] = {
@@ -151,7 +152,33 @@ def change_status(
         req.reason = (reason or "").strip()
     state.audit.record(f"request.{status}", subject=req.subject, detail=detail, actor=actor)
     session.commit()
-    notify(state, req, status, user=user)
+    notify(state, req, status, member=member)
+    return req
+
+
+def extend(state: Any, req: DataRequest, *, actor: str | None, reason: str) -> DataRequest:
+    """Extend an open request's deadline by ``AVG_REQUEST_EXTENSION_DAYS`` (Art. 12(3):
+    at most two more months, once, the member told why); commits and tells the member."""
+    lock_subject(state, req.subject)
+    state.db.session.refresh(req, with_for_update=True)
+    if req.status not in OPEN:
+        raise RequestError("only an open request can be extended")
+    if req.deadline > deadline_for(req.received_at):
+        raise RequestError("this request was extended before")
+    if not (reason or "").strip():
+        raise RequestError("an extension needs a reason")
+    req.deadline = req.deadline + timedelta(days=int(config_value("REQUEST_EXTENSION_DAYS")))
+    req.reason = reason.strip()
+    req.updated_at = utcnow()
+    req.handled_by = actor
+    state.audit.record(
+        "request.extended",
+        subject=req.subject,
+        detail={"request": req.id, "kind": req.kind, "deadline": req.deadline.date().isoformat()},
+        actor=actor,
+    )
+    state.db.session.commit()
+    notify(state, req, EXTENDED)
     return req
 
 
@@ -161,7 +188,10 @@ def _take_effect(state: Any, req: DataRequest, *, actor: str | None) -> None:
         key_type = subject_model.primary_key[0].type.python_type
         token = _completing.set(req.id)
         try:
-            result = state.erase_subject(key_type(req.subject), actor=actor, reason="request")
+            # the member's last mail is this request's "completed" one, with the result
+            result = state.erase_subject(
+                key_type(req.subject), actor=actor, reason="request", farewell=False
+            )
         finally:
             _completing.reset(token)
         req.result_json = json.dumps(summarise(result), sort_keys=True)

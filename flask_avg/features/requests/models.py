@@ -25,6 +25,10 @@ RECEIVED, IN_PROGRESS, COMPLETED, REJECTED = "received", "in_progress", "complet
 CLOSED = "closed"
 #: request_event name when the board lifts a granted restriction or objection (Art. 18(3))
 LIFTED = "lifted"
+#: request_event name when the board extends the deadline (Art. 12(3): two more months)
+EXTENDED = "extended"
+#: the board's notification about an open request past its deadline (no state change)
+OVERDUE = "overdue"
 STATUSES: dict[str, Any] = {
     RECEIVED: _l("Received"),
     IN_PROGRESS: _l("In progress"),

@@ -1,25 +1,38 @@
-"""Host hooks around requests: the password re-check and the notifications (signal + mail)."""
+"""Host hooks around requests: the password re-check and the notifications (signal + mail).
+
+Who hears what: the member when their request is received, extended, completed
+or rejected (and when a granted restriction or objection is lifted); the board
+when a request arrives or passes its deadline (:func:`notify_overdue`, run by
+the daily purge and ``flask avg notify-overdue``). Texts are the templates
+``avg/mail/request_<event>_<member|board>.txt`` (and ``.html``), in the
+member's language; see :mod:`flask_avg.core.mail` for how they are sent.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from flask import current_app, has_request_context
-from flask_babel import force_locale
+from flask import current_app
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import select
 from sqlalchemy.exc import NoInspectionAvailable
 
 from flask_avg.core import identity
+from flask_avg.core import mail as kernel_mail
 from flask_avg.core.config import config_value
+from flask_avg.core.mail import Mail
 from flask_avg.core.signals import request_event
+from flask_avg.core.types import utcnow
 from flask_avg.features.requests.models import (
     COMPLETED,
-    ERASURE,
-    IN_PROGRESS,
+    EXTENDED,
     LIFTED,
+    OPEN,
+    OVERDUE,
     RECEIVED,
     REJECTED,
     DataRequest,
@@ -30,33 +43,13 @@ if TYPE_CHECKING:
     from flask_avg.extension import AvgState
 
 
-@dataclass
-class Mail:
-    """A notification about a request, for the host's mail hook.
-
-    ``to`` is ``"member"`` or ``"board"``; ``user_id`` the member's login id
-    (None for the board) and ``user`` the member's login user, for their
-    address (after an erasure a read-only snapshot taken before it ran, since
-    the account may be gone). ``subject_line`` and ``body`` are already
-    translated and hold no personal values.
-    """
-
-    to: str
-    user_id: str | None
-    subject_line: str
-    body: str
-    request: DataRequest
-    event: str
-    user: Any = None
-
-
 def default_mail_sender(mail: Mail) -> None:
     """Writes the notification to the app's log instead of sending it."""
     current_app.logger.info(
         "flask-avg mail to %s: %s (request %s, %s)",
         mail.to,
         mail.subject_line,
-        mail.request.id,
+        getattr(mail.request, "id", None),
         mail.event,
     )
 
@@ -95,11 +88,6 @@ def erasure_lines(req: DataRequest) -> str:
     return "\n".join(lines)
 
 
-def _send_mail(state: AvgState, mail: Mail) -> None:
-    sender: Callable[[Mail], Any] = getattr(state.ext, "_mail_sender", None) or default_mail_sender
-    sender(mail)
-
-
 def login_user_of(req: DataRequest, *, snapshot: bool = False) -> Any:
     """The member's login user via Flask-Login's user loader; ``snapshot`` copies its columns."""
     manager = getattr(current_app, "login_manager", None)
@@ -116,51 +104,121 @@ def login_user_of(req: DataRequest, *, snapshot: bool = False) -> Any:
     return SimpleNamespace(**{a.key: getattr(user, a.key) for a in attrs})
 
 
-def notify(state: AvgState, req: DataRequest, event: str, *, user: Any = None) -> None:
-    """Signal ``request_event`` and hand the member and the board a notification."""
+#: events the member hears about, and those the board does
+MEMBER_EVENTS = (RECEIVED, EXTENDED, COMPLETED, REJECTED, LIFTED)
+BOARD_EVENTS = (RECEIVED, LIFTED, OVERDUE)
+#: the ACL action whose holders are "the board" for requests
+HANDLE = "avg.requests.handle"
+
+
+@dataclass
+class Recipient:
+    """The member as a mail recipient, read before anything about them may go."""
+
+    user: Any
+    address: str | None
+    language: str
+
+
+def subject_of(state: AvgState, req: DataRequest) -> Any:
+    """The member's own row (the subject), or None."""
+    model = state.registry.subject
+    if model.cls is None:
+        return None
+    key_type = model.primary_key[0].type.python_type
+    try:
+        return state.db.session.get(model.cls, key_type(req.subject))
+    except (TypeError, ValueError):
+        return None
+
+
+def recipient_of(state: AvgState, req: DataRequest, *, snapshot: bool = False) -> Recipient:
+    """The member's login user, address and language; ``snapshot`` copies the user
+    (the account may not survive an erasure)."""
+    user = login_user_of(req, snapshot=snapshot)
+    member = subject_of(state, req)
+    return Recipient(
+        user, kernel_mail.address_of(user, member), kernel_mail.language_of(user, member)
+    )
+
+
+def _context(req: DataRequest) -> dict[str, Any]:
+    return {
+        "req": req,
+        "erasure_lines": erasure_lines,
+        "organisation_name": config_value("CLUB_NAME"),
+        "contact": config_value("CLUB_CONTACT"),
+    }
+
+
+def notify(
+    state: AvgState, req: DataRequest, event: str, *, user: Any = None, member: Any = None
+) -> None:
+    """Signal ``request_event`` and mail the member and the board as :data:`MEMBER_EVENTS`
+    and :data:`BOARD_EVENTS` say. ``member``: a :class:`Recipient` read earlier (before
+    an erasure); ``user``: the member's login user, when the caller has it."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     request_event.send(app, request=req, event=event)
-    if user is None:
-        user = login_user_of(req)
-    if has_request_context():
-        _notify(state, req, event, user)
-    else:  # CLI or a worker: write in the club's default language
-        with force_locale(config_value("DEFAULT_LOCALE")):
-            _notify(state, req, event, user)
+    if event in MEMBER_EVENTS:
+        if member is None:
+            member = recipient_of(state, req)
+            if user is not None:
+                member.user = user
+        mail_member(state, req, event, member)
+    if event in BOARD_EVENTS:
+        mail_board(state, req, event)
 
 
-def _notify(state: AvgState, req: DataRequest, event: str, user: Any) -> None:
-    from flask_avg.core.i18n import gettext as _
+def mail_member(state: AvgState, req: DataRequest, event: str, member: Recipient) -> bool:
+    subject, text, html = kernel_mail.render(
+        f"request_{event}_member", member.language, **_context(req)
+    )
+    mail = Mail(
+        "member",
+        req.user_id,
+        subject,
+        text,
+        req,
+        event,
+        member.user,
+        html=html,
+        recipients=[member.address] if member.address else [],
+        language=member.language,
+    )
+    return kernel_mail.deliver(state, mail, subject=req.subject)
 
-    kind = str(req.kind_label)
-    texts = {
-        LIFTED: (
-            _("The restriction or objection you asked for has been lifted: %(kind)s", kind=kind),
-            _("A restriction or objection was lifted: %(kind)s", kind=kind),
-        ),
-        RECEIVED: (
-            _("We received your request: %(kind)s", kind=kind),
-            _("A new privacy request arrived: %(kind)s", kind=kind),
-        ),
-        IN_PROGRESS: (
-            _("We are working on your request: %(kind)s", kind=kind),
-            _("A privacy request is being handled: %(kind)s", kind=kind),
-        ),
-        COMPLETED: (
-            _("Your request has been completed: %(kind)s", kind=kind),
-            _("A privacy request was completed: %(kind)s", kind=kind),
-        ),
-        REJECTED: (
-            _("Your request has been rejected: %(kind)s", kind=kind),
-            _("A privacy request was rejected: %(kind)s", kind=kind),
-        ),
-    }
-    member_line, board_line = texts[event]
-    deadline = _("Deadline: %(date)s", date=req.deadline.date().isoformat())
-    member_body = member_line
-    if event == REJECTED and req.reason:
-        member_body += "\n" + _("Reason: %(reason)s", reason=req.reason)
-    if event == COMPLETED and req.kind == ERASURE:
-        member_body += "\n" + erasure_lines(req)
-    _send_mail(state, Mail("member", req.user_id, member_line, member_body, req, event, user))
-    _send_mail(state, Mail("board", None, board_line, board_line + "\n" + deadline, req, event))
+
+def mail_board(state: AvgState, req: DataRequest, event: str) -> bool:
+    language = str(config_value("DEFAULT_LOCALE"))
+    subject, text, html = kernel_mail.render(f"request_{event}_board", language, **_context(req))
+    mail = Mail(
+        "board",
+        None,
+        subject,
+        text,
+        req,
+        event,
+        html=html,
+        recipients=kernel_mail.board_addresses(state, HANDLE),
+        language=language,
+    )
+    return kernel_mail.deliver(state, mail)
+
+
+def notify_overdue(state: AvgState, now: datetime | None = None) -> int:
+    """Tell the board once about each open request past its deadline; returns how many."""
+    now = now or utcnow()
+    late = state.db.session.scalars(
+        select(DataRequest)
+        .where(DataRequest.status.in_(OPEN), DataRequest.deadline < now)
+        .order_by(DataRequest.deadline, DataRequest.id)
+    ).all()
+    sent = 0
+    for req in late:
+        if not kernel_mail.once(state, "request", req.id, OVERDUE):
+            continue
+        if mail_board(state, req, OVERDUE):
+            sent += 1
+        else:  # not told: the next run tries again
+            kernel_mail.release(state, "request", req.id, OVERDUE)
+    return sent

@@ -32,6 +32,7 @@ from flask_avg.core.plugins import SubjectContext
 from flask_avg.core.signals import subject_erased
 from flask_avg.core.subjects import lock_subject
 from flask_avg.features.retention import engine, ledger
+from flask_avg.features.retention import farewell as farewells
 from flask_avg.features.retention.lock import Lock
 from flask_avg.features.retention.plan import Plan
 from flask_avg.features.retention.preview import SharedRows, shared
@@ -164,6 +165,7 @@ def erase_subject(
     actor: str | None = None,
     reason: str = "request",
     wait: float | None = None,
+    farewell: bool = True,
 ) -> ErasureResult:
     """Erase one subject now; everything under a legal hold stays until its own date.
 
@@ -171,7 +173,8 @@ def erase_subject(
     ``wait`` seconds, default ``AVG_ERASE_LOCK_WAIT``), erases and commits.
     Raises :class:`LookupError` when there is no such subject, and
     :class:`~flask_avg.features.retention.lock.PurgeLocked`, having changed nothing, when
-    a purge holds the lock that long.
+    a purge holds the lock that long. With an address on record the member gets a
+    last mail with the result (``farewell=False``: the caller sends its own).
     """
     session = state.db.session
     subject = state.registry.subject
@@ -179,6 +182,7 @@ def erase_subject(
     if session.scalar(select(pk).where(pk == subject_id)) is None:
         raise LookupError(f"no {subject.name} with key {subject_id!r}")
     actor = actor if actor is not None else current_actor()
+    last = farewells.before(state, subject_id) if farewell else None  # read while it exists
     # SQLite's lock is a row written on a connection of its own: no write may be pending here
     session.commit()
     wait = float(config_value("ERASE_LOCK_WAIT")) if wait is None else wait
@@ -195,6 +199,8 @@ def erase_subject(
         subject_id=subject_id,
         result=result,
     )
+    if last is not None:
+        farewells.send(state, last, result, reason)
     return result
 
 

@@ -448,7 +448,7 @@ class FakeResult:
 def fake_engine(monkeypatch):
     calls: list[tuple] = []
 
-    def erase_subject(subject_id, *, actor, reason):
+    def erase_subject(subject_id, *, actor, reason, farewell=True):
         from flask import current_app
 
         from flask_avg.core.signals import subject_erased
@@ -507,7 +507,7 @@ def test_completing_an_erasure_runs_the_engine_and_keeps_a_summary(app, fake_eng
 
 
 def test_failing_engine_leaves_the_request_open(app, monkeypatch):
-    def erase_subject(subject_id, *, actor, reason):
+    def erase_subject(subject_id, *, actor, reason, farewell=True):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(get_state().lifecycle, "erase_subject", erase_subject)
