@@ -14,8 +14,10 @@ from pathlib import Path
 import click
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
 from flask_avg.core.cli import avg_cli
+from flask_avg.core.models import AuditEntry
 from tests.support import factory_host
 from tests.support.factory_host import Post, User, db, running
 
@@ -57,7 +59,7 @@ def command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> set[tuple
 
 @pytest.fixture
 def host(db_url: str) -> Iterator[Flask]:
-    with running(db_url) as app:
+    with running(db_url, AVG_AUDIT_IP=True) as app:
         db.create_all()
         yield app
 
@@ -101,5 +103,9 @@ def test_every_command_runs_when_the_locale_selector_reads_the_request(host, tmp
     assert factory_host.locales_chosen
     assert (tmp_path / "annex.md").read_text(encoding="utf-8")
     db.session.remove()
+    # the commands were audited, without a made-up client address
+    entries = db.session.scalars(select(AuditEntry)).all()
+    assert "cli" in {e.actor for e in entries}
+    assert [e.ip for e in entries] == [None] * len(entries)
     assert db.session.get(User, 1) is None
     assert db.session.query(Post).count() == 0
