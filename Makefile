@@ -1,10 +1,11 @@
 # The two commands a newcomer needs:  make demo  and  make test.
 PYTHON ?= python3
 VENV ?= .venv
+LOWEST ?= .venv-lowest
 BIN := $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: demo test lint docs bench chromium clean
+.PHONY: demo test test-lowest lint docs bench chromium clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +34,22 @@ test: $(VENV)/.dev chromium
 	$(BIN)/python -m pytest
 	$(BIN)/sphinx-build -W -q -b html docs docs/_build/html
 
+## make test-lowest: the suite on SQLite with the lowest version of every dependency setup.cfg allows
+$(LOWEST)/.installed: setup.cfg pyproject.toml .ci/lowest.py
+	rm -rf $(LOWEST)
+	$(PYTHON) -m venv $(LOWEST)
+	$(LOWEST)/bin/python .ci/lowest.py > $(LOWEST)/constraints.txt
+	$(LOWEST)/bin/pip install -q -c $(LOWEST)/constraints.txt -e ".[test]"
+	touch $@
+
+# Left to make test: browser tests, benchmarks and the 128 blueprint subsets call no library
+# code the rest of the suite does not, and would double this leg's time.
+test-lowest: $(LOWEST)/.installed
+	@echo "dependency floors under test: $$(tr '\n' ' ' < $(LOWEST)/constraints.txt)"
+	AVG_TEST_DATABASES=sqlite $(LOWEST)/bin/python -m pytest -q -m "not browser" \
+	  --ignore=tests/project/test_bench_smoke.py \
+	  --deselect=tests/core/test_lifecycle.py::test_every_subset_of_blueprints_erases_the_same
+
 lint: $(VENV)/.dev
 	$(BIN)/ruff check flask_avg example_app tests bench
 	$(BIN)/mypy
@@ -52,4 +69,4 @@ chromium:
 	  else echo "chromium not installed: browser tests will be skipped (apt-get install chromium)"; fi; }
 
 clean:
-	rm -rf $(VENV) instance docs/_build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LOWEST) instance docs/_build .pytest_cache .mypy_cache .ruff_cache

@@ -416,6 +416,9 @@ class AVG:
             register_plugin_commands(plugin)
         if "avg" not in app.cli.commands:
             app.cli.add_command(avg_cli)
+        from flask_avg.core import migrate  # Flask-Migrate may come after: see its docstring
+
+        migrate.init_app(app)
 
     def _init_babel(self, app: Flask) -> None:
         if "babel" not in app.extensions:

@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, ScriptInfo
 
 from flask_avg.core.i18n import localise
 from flask_avg.core.plugins import Plugin
 
-avg_cli = AppGroup("avg", help="AVG (GDPR) tools: set up tables, check declarations, ...")
+
+class AvgGroup(AppGroup):
+    """Runs every subcommand, plugins' and nested groups' included, in a request context.
+
+    Texts are translated through Flask-Babel, which asks the host's locale selector;
+    hosts commonly read ``request`` there, so a bare app context would crash them.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        app = current_app._get_current_object() if current_app else None  # type: ignore[attr-defined]
+        if app is None:
+            app = ctx.ensure_object(ScriptInfo).load_app()
+        with app.test_request_context():  # no client address: AVG_AUDIT_IP records none
+            return super().invoke(ctx)
+
+
+avg_cli = AvgGroup("avg", help="AVG (GDPR) tools: set up tables, check declarations, ...")
 _registered: set[str] = set()
 
 

@@ -30,8 +30,9 @@ class Settings:
     def all(self) -> dict[str, Any]:
         cached = g.get(_G_KEY) if has_app_context() else None
         if cached is None:
-            table: Any = Setting.__table__  # Core: read on every request, no ORM set-up needed
-            rows = self.session.execute(select(table.c.key, table.c.value_json)).all()
+            # ORM columns, not the table's: SQLAlchemy 2.0 autoflushes only ORM statements,
+            # and a value set earlier in this transaction must be read back
+            rows = self.session.execute(select(Setting.key, Setting.value_json)).all()
             cached = {key: json.loads(value) for key, value in rows}
             if has_app_context():
                 setattr(g, _G_KEY, cached)

@@ -3,8 +3,8 @@
 They record their version in ``avg_alembic_version`` so they never touch the
 host's ``alembic_version``. Hosts on Flask-Migrate keep running
 ``flask db upgrade`` for their own tables and run ``flask avg upgrade`` for
-flask-avg's, and pass :func:`include_object` to their ``env.py`` so that
-autogenerate leaves flask-avg's tables alone.
+flask-avg's; autogenerate leaves flask-avg's tables alone through the filter
+:mod:`flask_avg.core.migrate` gives Flask-Migrate.
 """
 
 from __future__ import annotations
