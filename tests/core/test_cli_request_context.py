@@ -40,6 +40,7 @@ CASES: dict[tuple[str, ...], Args] = {
     ("consent-reminders",): lambda tmp: [],
     ("export",): lambda tmp: ["1", "--format", "json", "-o", str(tmp / "export.json")],
     ("purge",): lambda tmp: [],
+    ("notify-overdue",): lambda tmp: [],
     ("erase",): lambda tmp: ["1"],
     ("export-ledger",): lambda tmp: ["-o", str(tmp / "ledger.json")],
     ("replay-erasures",): lambda tmp: [str(tmp / "ledger.json")],

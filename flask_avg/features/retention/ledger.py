@@ -225,6 +225,8 @@ def note_reused_keys(state: Any, session: Any, _context: Any) -> None:
             key = user_key(obj)
             if key is not None:
                 new.setdefault(type(obj).__name__, set()).add(key)
+    if new and not _ledger_exists(session):
+        return  # flask-avg's tables are not made yet (before init-db): nothing was erased
     for name, keys in new.items():
         found = session.execute(
             select(LedgerEntry.key, LedgerEntry.action)
@@ -244,6 +246,20 @@ def note_reused_keys(state: Any, session: Any, _context: Any) -> None:
     if new and has_app_context():
         g.pop("_avg_erased", None)
         g.pop("_avg_ledger_entries", None)
+
+
+#: engines known to have the ledger table (a table, once made, stays)
+_HAS_LEDGER: set[Any] = set()
+
+
+def _ledger_exists(session: Any) -> bool:
+    from sqlalchemy import inspect
+
+    connection = session.connection()
+    url = str(connection.engine.url)
+    if url not in _HAS_LEDGER and inspect(connection).has_table(LedgerEntry.__tablename__):
+        _HAS_LEDGER.add(url)
+    return url in _HAS_LEDGER
 
 
 def watch_reused_keys(db: Any) -> None:
