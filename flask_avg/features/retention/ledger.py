@@ -248,18 +248,12 @@ def note_reused_keys(state: Any, session: Any, _context: Any) -> None:
         g.pop("_avg_ledger_entries", None)
 
 
-#: engines known to have the ledger table (a table, once made, stays)
-_HAS_LEDGER: set[Any] = set()
-
-
 def _ledger_exists(session: Any) -> bool:
+    """Asked only for flushes that add people, so not worth caching (and a cache
+    would outlive a schema dropped and made again)."""
     from sqlalchemy import inspect
 
-    connection = session.connection()
-    url = str(connection.engine.url)
-    if url not in _HAS_LEDGER and inspect(connection).has_table(LedgerEntry.__tablename__):
-        _HAS_LEDGER.add(url)
-    return url in _HAS_LEDGER
+    return bool(inspect(session.connection()).has_table(LedgerEntry.__tablename__))
 
 
 def watch_reused_keys(db: Any) -> None:
