@@ -28,7 +28,7 @@ from flask_avg.core.i18n import gettext as _
 from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.identity import user_key
 from flask_avg.core.logins import logins_of
-from flask_avg.core.plugins import SubjectContext
+from flask_avg.core.plugins import EraseContext, ErasureRefused, SubjectContext
 from flask_avg.core.signals import subject_erased
 from flask_avg.core.subjects import lock_subject
 from flask_avg.features.retention import engine, ledger
@@ -158,6 +158,24 @@ def forget_erased(state: Any, session: Any, logins: list[str]) -> None:
             logout_user()
 
 
+def refusals(
+    state: Any, subject_id: Any, logins: list[str], reason: str = "request", actor: Any = None
+) -> list[Any]:
+    """The plugins' refusals to erase this subject now (empty: it may go)."""
+    pk = state.registry.subject.primary_key[0]
+    ctx = EraseContext(
+        state,
+        state.db.session,
+        select(pk).where(pk == subject_id),
+        [str(subject_id)],
+        logins,
+        reason,
+        actor,
+        date.today(),
+    )
+    return state.plugins.refuse(ctx)
+
+
 def erase_subject(
     state: Any,
     subject_id: Any,
@@ -171,10 +189,12 @@ def erase_subject(
 
     Commits what the session has pending, takes the purge lock (waiting up to
     ``wait`` seconds, default ``AVG_ERASE_LOCK_WAIT``), erases and commits.
-    Raises :class:`LookupError` when there is no such subject, and
+    Raises :class:`LookupError` when there is no such subject,
     :class:`~flask_avg.features.retention.lock.PurgeLocked`, having changed nothing, when
-    a purge holds the lock that long. With an address on record the member gets a
-    last mail with the result (``farewell=False``: the caller sends its own).
+    a purge holds the lock that long, and :class:`~flask_avg.core.plugins.ErasureRefused`,
+    having changed nothing, when a plugin refuses (the last Super User). With an address
+    on record the member gets a last mail with the result (``farewell=False``: the caller
+    sends its own).
     """
     session = state.db.session
     subject = state.registry.subject
@@ -218,6 +238,9 @@ def _erase(
     plan = Plan(state, date.today())
     result = ErasureResult(subject_id, check(state, plan, subject_id))
     ctx = SubjectContext(state, session, subject_id, logins_of(state, [subject_id]))
+    refused = refusals(state, subject_id, ctx.logins, reason, actor)
+    if refused:
+        raise ErasureRefused(refused)
     holds = state.plugins.check(ctx)
     batch = engine.erase_subjects(
         session,
