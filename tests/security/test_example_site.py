@@ -156,18 +156,22 @@ def test_the_throttle_is_shared_between_processes_through_redis(db_url, app, mem
     prefix = f"avg-test-{uuid.uuid4().hex}"
     shared = {"RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379", "RATELIMIT_KEY_PREFIX": prefix}
     first, second = make_app(db_url, **shared), make_app(db_url, **shared)
-    clients = []
-    for worker in (first, second):
-        worker.test_client_class = RequestClient
-        clients.append(worker.test_client())
-    for n in range(5):  # the failures alternate between the two workers
-        assert attempt(clients[n % 2], "m1@example.org", "nope").status_code == 200
-    assert attempt(clients[1], "m1@example.org", PASSWORD).status_code == 429
-    assert attempt(clients[0], "m1@example.org", PASSWORD).status_code == 429
-    # a worker counting in memory only would not have noticed
     alone = make_app(db_url)
-    alone.test_client_class = RequestClient
-    assert attempt(alone.test_client(), "m1@example.org", PASSWORD).status_code == 302
+    try:
+        clients = []
+        for worker in (first, second, alone):
+            worker.test_client_class = RequestClient
+            clients.append(worker.test_client())
+        for n in range(5):  # the failures alternate between the two workers
+            assert attempt(clients[n % 2], "m1@example.org", "nope").status_code == 200
+        assert attempt(clients[1], "m1@example.org", PASSWORD).status_code == 429
+        assert attempt(clients[0], "m1@example.org", PASSWORD).status_code == 429
+        # a worker counting in memory only would not have noticed
+        assert attempt(clients[2], "m1@example.org", PASSWORD).status_code == 302
+    finally:
+        for worker in (first, second, alone):  # their own connection pools
+            with worker.app_context():
+                db.engine.dispose()
 
 
 # -- the audit log and timing ----------------------------------------------------------------
