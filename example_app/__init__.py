@@ -1,16 +1,21 @@
 """De Wielewaal: an example Dutch sports-club website that mounts flask-avg.
 
 Run it with ``make demo``. The flask-avg integration is the block marked
-below; everything else is the club's own site.
+below; everything else is the club's own site, written to be copied: a secret
+key per instance, sessions that end at logout, throttled and audited logins
+(see ``docs/security-example.rst``).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -33,8 +38,26 @@ avg.consent_purpose(
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    user = db.session.get(User, int(user_id))
-    return user if user is not None and user.is_active else None
+    """The user of a session or remember-me cookie, while its session version holds."""
+    key, _sep, version = user_id.partition(":")
+    try:
+        user = db.session.get(User, int(key))
+    except ValueError:
+        return None
+    if user is None or not user.is_active or version != str(user.session_version or 0):
+        return None  # logged out since this cookie was made: every copy ends
+    return user
+
+
+def instance_secret_key(instance_path: str) -> str:
+    """The instance's own secret key, made on first start and kept in
+    ``instance/secret_key`` (readable by the owner only); never a fixed fallback."""
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+    return path.read_text().strip()
 
 
 @event.listens_for(Engine, "connect")
@@ -53,19 +76,27 @@ def member_for(user: User) -> Member | None:
     ).scalar_one_or_none()
 
 
-def create_app(config: dict[str, Any] | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True)
+def create_app(config: dict[str, Any] | None = None, *, instance_path: str | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.update(
-        SECRET_KEY=os.environ.get("SECRET_KEY", "change-me-in-production"),
         SQLALCHEMY_DATABASE_URI=os.environ.get(
             "DATABASE_URL", f"sqlite:///{Path(app.instance_path) / 'club.db'}"
         ),
         SESSION_COOKIE_SAMESITE="Lax",
     )
     app.config.update(config or {})
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = os.environ.get("SECRET_KEY") or instance_secret_key(
+            app.instance_path
+        )
+    # failed logins per address and per account; RATELIMIT_STORAGE_URI (e.g. redis://...)
+    # shares the counts between processes, the default memory:// counts per process
+    app.config.setdefault("CLUB_LOGIN_LIMIT", "5 per minute;30 per hour")
+    app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
     db.init_app(app)
     login_manager.init_app(app)
+    limiter = Limiter(get_remote_address, app=app)
 
     # --- flask-avg integration -------------------------------------------
     app.config.setdefault("AVG_BASE_TEMPLATE", "base.html")
@@ -78,5 +109,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from . import demo, views
 
     app.register_blueprint(views.bp)
+    views.throttle_login(app, limiter, app.config["CLUB_LOGIN_LIMIT"])
     app.cli.add_command(demo.seed_command)
     return app

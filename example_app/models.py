@@ -41,10 +41,17 @@ class User(db.Model, UserMixin, PersonalDataMixin):
         db.DateTime, info=personal("account", label=t("Laatst ingelogd", "Last login"))
     )
     active = db.Column(db.Boolean, nullable=False, default=True)
+    #: part of every session and remember-me cookie; logging out raises it, which
+    #: ends every copy of the session at once (see ``example_app.load_user``)
+    session_version = db.Column(db.Integer, nullable=False, default=0, server_default="0")
 
     @property
     def is_active(self) -> bool:  # type: ignore[override]
         return bool(self.active)
+
+    def get_id(self) -> str:
+        # what Flask-Login keeps in the cookie; flask-avg keys users by primary key, never this
+        return f"{self.id}:{self.session_version or 0}"
 
 
 class Member(db.Model, SubjectMixin):

@@ -6,11 +6,13 @@ from flask_avg.core.jinja import NavItem
 from flask_avg.core.plugins import (
     EraseContext,
     Erased,
+    ErasureRefused,
     ExportSection,
     ExternalContext,
     Hold,
     Plugin,
     PurgeContext,
+    Refusal,
     SubjectContext,
 )
 from flask_avg.core.redirects import safe_redirect, safe_target
@@ -24,6 +26,7 @@ __all__ = [
     "ConfigurationError",
     "EraseContext",
     "Erased",
+    "ErasureRefused",
     "ExportSection",
     "ExternalContext",
     "Hold",
@@ -32,6 +35,7 @@ __all__ = [
     "PersonalDataMixin",
     "Plugin",
     "PurgeContext",
+    "Refusal",
     "RetentionCategory",
     "SubjectContext",
     "SubjectMixin",

@@ -4,11 +4,19 @@ Entries hold the actor's account key (primary key, never a token), an action nam
 model and the *names* of the fields involved, and a small detail dict of
 counts and reasons. Never the personal values themselves: an audit log that
 copies personal data becomes a second place to erase it from.
+
+Logins are recorded through :meth:`AuditLog.login_failed` and
+:meth:`AuditLog.login_succeeded`, which a host calls from its own login view: a
+failed attempt names the account by its key, or an unknown address by a keyed
+hash (never the address typed), so repeated attempts can be told apart.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import re
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
@@ -25,6 +33,15 @@ from flask_avg.core.signals import audit_recorded
 from flask_avg.core.types import utcnow
 
 _SAFE_DETAIL = (int, float, bool, type(None), date, datetime)
+_REASON = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+def login_hash(login: str) -> str:
+    """A short keyed hash of a typed login (an e-mail address): the same address gives
+    the same hash in one app, and nobody without the app's secret key can test guesses."""
+    key = str(current_app.config.get("SECRET_KEY") or "").encode()
+    digest = hmac.new(key, login.strip().lower().encode(), hashlib.sha256).hexdigest()
+    return digest[:16]
 
 
 def current_actor() -> str | None:
@@ -120,6 +137,38 @@ class AuditLog:
         self.session.add(entry)
         audit_recorded.send(current_app._get_current_object(), entry=entry)  # type: ignore[attr-defined]
         return entry
+
+    def login_failed(
+        self, *, user: Any = None, login: str | None = None, reason: str = "wrong_password"
+    ) -> None:
+        """Record a failed login, in a transaction of its own (call it from the host's
+        login view). ``user`` is the account when the address was known, ``login`` what
+        was typed otherwise: only its :func:`login_hash` is kept. ``reason`` is a short
+        code: ``unknown_account``, ``wrong_password``, ``inactive``, ``throttled``, ...
+        """
+        if not _REASON.match(reason):
+            raise ValueError("a login failure's reason is a short code such as 'wrong_password'")
+        detail: dict[str, Any] = {"reason": reason}
+        key = user_key(user) if user is not None else None
+        if key is not None:
+            detail["account"] = key
+        elif login:
+            detail["login_hash"] = login_hash(login)
+        self.denied("login.failed", detail=detail, actor=None)
+
+    def login_succeeded(self, user: Any) -> None:
+        """Record a successful login of ``user``, in a transaction of its own."""
+        values = self._values(
+            "login.succeeded",
+            subject=None,
+            model=None,
+            fields=None,
+            outcome="ok",
+            detail=None,
+            actor=user_key(user),
+        )
+        with self._engine().begin() as conn:
+            conn.execute(insert(AuditEntry.__table__), values)  # type: ignore[arg-type]
 
     def denied(
         self,

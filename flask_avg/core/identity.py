@@ -148,3 +148,26 @@ def actor_labels(state: AvgState, keys: Iterable[str]) -> dict[str, str]:
         return {}
     users = state.db.session.scalars(select(model).where(pk.in_(typed)))
     return {key: user_label(user) for user in users if (key := user_key(user)) is not None}
+
+
+def account_by_key(state: AvgState, key: Any) -> Any:
+    """The login account whose primary key is ``key`` (as stored: text), or None.
+
+    Flask-Login's user loader is asked only when no login model is known: it takes
+    what ``get_id()`` returns, which on many sites is not the key (Flask-Security's
+    rotating token, or an id with a session version as in the example club).
+    """
+    if key is None:
+        return None
+    model: Any = state.user_model
+    table = getattr(model, "__table__", None)
+    if table is None:
+        manager = getattr(current_app, "login_manager", None)
+        loader = getattr(manager, "_user_callback", None)
+        return loader(str(key)) if loader is not None else None
+    pk = next(iter(table.primary_key.columns))
+    try:
+        typed = pk.type.python_type(key)
+    except (TypeError, ValueError, NotImplementedError):
+        return None
+    return state.db.session.get(model, typed)

@@ -138,12 +138,11 @@ def address_of(*people: Any) -> str | None:
 
 
 def load_user(user_id: Any) -> Any:
-    """A login user through Flask-Login's user loader, or None."""
-    manager = getattr(current_app, "login_manager", None)
-    loader = getattr(manager, "_user_callback", None)
-    if loader is None or user_id is None:
-        return None
-    return loader(str(user_id))
+    """The login account with primary key ``user_id``, or None (see
+    :func:`flask_avg.core.identity.account_by_key`)."""
+    from flask_avg.core.identity import account_by_key
+
+    return account_by_key(current_app.extensions["avg"], user_id)
 
 
 def board_addresses(state: AvgState, action: str) -> list[str]:

@@ -5,6 +5,8 @@ As in Joomla's privacy plugins, each plugin is asked about one data subject
 
 * :meth:`Plugin.export`: the tables it holds on a subject, for the member's export;
 * :meth:`Plugin.check`: what it must keep and why, and until when (a :class:`Hold`);
+* :meth:`Plugin.refuse`: subjects that may not be erased at all now (a :class:`Refusal`:
+  the last Super User), so the erasure changes nothing and the purge leaves them;
 * :meth:`Plugin.erase`: remove it, as SQL inside the erasure's transaction, for a
   set of subjects given as a query (one member, or a purge batch of thousands);
 * :meth:`Plugin.erase_external`: remove what lives outside the database (files, a
@@ -64,6 +66,27 @@ class Hold:
     rows: int
     reason: Any
     until: date | None = None
+
+
+@dataclass
+class Refusal:
+    """Subjects (keys as text) a plugin will not let go now, and why: a single erasure
+    of one of them is refused with nothing changed; the purge leaves them for a later run."""
+
+    keys: list[str]
+    reason: Any
+
+
+class ErasureRefused(Exception):
+    """An erasure a plugin refused (:meth:`Plugin.refuse`); nothing was changed.
+
+    ``str(exc)`` is the reasons, translated, for the user; ``refusals`` the plugins'
+    :class:`Refusal` objects.
+    """
+
+    def __init__(self, refusals: Sequence[Refusal]) -> None:
+        self.refusals = list(refusals)
+        super().__init__(" ".join(dict.fromkeys(str(r.reason) for r in self.refusals)))
 
 
 @dataclass
@@ -208,6 +231,12 @@ class Plugin:
         """What an erasure of this subject would leave, and why."""
         return ()
 
+    def refuse(self, ctx: EraseContext) -> Iterable[Refusal]:
+        """Which of the subjects must not be erased now, and why (read only; asked
+        before :meth:`erase`, inside the same transaction). Rare and absolute: data
+        that may merely be kept longer is a :class:`Hold`, not a refusal."""
+        return ()
+
     def erase(self, ctx: EraseContext) -> Iterable[Erased]:
         """Erase the subjects' data with SQL in ``ctx.session``; never commit."""
         return ()
@@ -286,6 +315,9 @@ class Plugins:
 
     def check(self, ctx: SubjectContext) -> list[tuple[Plugin, Hold]]:
         return [(p, hold) for p in self for hold in p.check(ctx) if hold.rows]
+
+    def refuse(self, ctx: EraseContext) -> list[Refusal]:
+        return [found for p in self for found in p.refuse(ctx) if found.keys]
 
     def erase(self, ctx: EraseContext) -> list[tuple[Plugin, Erased]]:
         return [(p, done) for p in self for done in p.erase(ctx)]

@@ -3,7 +3,8 @@
 Its lifecycle part: a member's group memberships are personal data (who is on
 the board) and, worse, would pass to a new account that reuses the id. Erasing
 a member removes the memberships of their login accounts, whatever route erased
-them.
+them. The last living Super User is never erased: :meth:`AclPlugin.refuse` stops
+the board's button, a request and the purge alike.
 """
 
 from __future__ import annotations
@@ -15,7 +16,15 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, select
 
 from flask_avg.core.i18n import lazy_gettext as _l
-from flask_avg.core.plugins import EraseContext, Erased, ExportSection, Plugin, SubjectContext
+from flask_avg.core.logins import logins_of
+from flask_avg.core.plugins import (
+    EraseContext,
+    Erased,
+    ExportSection,
+    Plugin,
+    Refusal,
+    SubjectContext,
+)
 from flask_avg.features.acl.models import Group, GroupMember
 from flask_avg.features.acl.service import (
     BUILTIN_ACTIONS,
@@ -73,6 +82,25 @@ class AclPlugin(Plugin):
                 [{"group": group_title(g)} for g in groups],
                 category="account",
             )
+
+    def refuse(self, ctx: EraseContext) -> Iterable[Refusal]:
+        """The subjects whose accounts are the last living Super Users, when all of
+        those would go at once: someone must always be able to manage access."""
+        from flask_avg.features.acl.admin import LAST_SUPER_USER, living_super_users
+
+        if not ctx.logins:
+            return []
+        living = living_super_users(ctx.state, ctx.session)
+        going = living & set(ctx.logins)
+        if not going or living - going:
+            return []
+        pk_type = ctx.state.registry.subject.primary_key[0].type.python_type
+        keys = (
+            ctx.keys
+            if len(ctx.keys) == 1
+            else [k for k in ctx.keys if going & set(logins_of(ctx.state, [pk_type(k)]))]
+        )
+        return [Refusal(keys, LAST_SUPER_USER)]
 
     def erase(self, ctx: EraseContext) -> Iterable[Erased]:
         if not ctx.logins:

@@ -17,6 +17,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from flask_avg.core.i18n import gettext as _
+from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.identity import user_key
 from flask_avg.core.signals import acl_changed
 from flask_avg.features.acl.models import Group, GroupMember, Rule
@@ -34,16 +35,53 @@ class AclRefused(Exception):
     """A change that would break the ACL; ``str(exc)`` is a translated message for the user."""
 
 
-def super_user_members(session: Session) -> int:
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(GroupMember)
-            .join(Group, Group.id == GroupMember.group_id)
-            .where(Group.super_user.is_(True))
-        )
-        or 0
+def super_groups(tree: GroupTree) -> set[int]:
+    """Ids of the Super User groups and of every group below one: a member of any
+    of them passes every check, so each of them is as powerful as Super User itself."""
+    return {gid for gid in tree.groups if any(grp.super_user for grp in tree.ancestors(gid))}
+
+
+def _alive(state: AvgState, session: Session, user_ids: set[str]) -> set[str]:
+    """The ``user_ids`` whose account still exists and is not erased: a membership
+    row left behind by a deleted or erased account makes nobody a Super User."""
+    model: Any = state.user_model
+    table = getattr(model, "__table__", None)
+    if table is None or not user_ids:
+        return set(user_ids)
+    pk = next(iter(table.primary_key.columns))
+    typed: dict[Any, str] = {}
+    for uid in user_ids:
+        try:
+            typed[pk.type.python_type(uid)] = uid
+        except (TypeError, ValueError, NotImplementedError):
+            continue
+    existing = {str(k) for k in session.scalars(select(pk).where(pk.in_(list(typed))))}
+    lifecycle = getattr(state, "lifecycle", None)
+    return {
+        uid
+        for uid in existing
+        if lifecycle is None or not state.is_erased(model.__name__, uid, fresh=True)
+    }
+
+
+def living_super_users(state: AvgState, session: Session | None = None) -> set[str]:
+    """Account keys of the living Super Users: members of a Super User group (or a
+    group below one) whose account exists and is not erased."""
+    session = session if session is not None else state.db.session
+    groups = super_groups(GroupTree.load(session))
+    if not groups:
+        return set()
+    members = set(
+        session.scalars(select(GroupMember.user_id).where(GroupMember.group_id.in_(groups)))
     )
+    return _alive(state, session, members)
+
+
+#: Why a change or an erasure that would leave no living Super User is refused.
+LAST_SUPER_USER = _l(
+    "Refused: this is the last Super User. Make someone else a Super User first; "
+    "nothing was changed."
+)
 
 
 def apply_change(
@@ -61,12 +99,17 @@ def apply_change(
     Raises :class:`AclRefused` (after a rollback) when the change is refused.
     """
     session: Session = state.db.session
-    supers_before = super_user_members(session)
+    supers_before = living_super_users(state, session)
+    editor_key = user_key(editor) if editor is not None else None
     try:
         mutate(session)
         session.flush()
-        if supers_before and not super_user_members(session):
-            raise AclRefused(_("The last member of the Super User group cannot be removed."))
+        supers_after = living_super_users(state, session)
+        if supers_before and not supers_after:
+            raise AclRefused(str(LAST_SUPER_USER))
+        if editor_key is not None and editor_key in supers_after - supers_before:
+            # the guards below name each way up; this catches any they miss
+            raise AclRefused(_("Only a Super User can change who is a Super User."))
         if editor is not None:
             tree = GroupTree.load(session)
             if not acl_of(state).decide_for(editor, MANAGE, tree).allowed:
@@ -138,6 +181,7 @@ def add_group(state: AvgState, title: str, parent_id: int | None, *, editor: Any
     session: Session = state.db.session
     if parent_id is not None and session.get(Group, parent_id) is None:
         raise AclRefused(_("That parent group does not exist."))
+    _guard_super(state, {parent_id}, editor)
     grp = Group(key=new_key(session, title), title=title.strip(), parent_id=parent_id)
     apply_change(
         state,
@@ -150,6 +194,8 @@ def add_group(state: AvgState, title: str, parent_id: int | None, *, editor: Any
 
 
 def rename_group(state: AvgState, grp: Group, title: str, *, editor: Any = None) -> None:
+    _guard_super(state, {grp.id}, editor)
+
     def mutate(_s: Session) -> None:
         grp.title = title.strip()
 
@@ -164,6 +210,8 @@ def move_group(state: AvgState, grp: Group, parent_id: int | None, *, editor: An
             raise AclRefused(_("That parent group does not exist."))
         if parent_id == grp.id or parent_id in tree.descendants(grp.id):
             raise AclRefused(_("A group cannot be placed under itself or one of its subgroups."))
+    # into the Super User subtree, or out of it: either changes who is a Super User
+    _guard_super(state, {grp.id, parent_id}, editor)
 
     def mutate(_s: Session) -> None:
         grp.parent_id = parent_id
@@ -179,6 +227,7 @@ def delete_group(state: AvgState, grp: Group, *, editor: Any = None) -> None:
         raise AclRefused(_("The default groups cannot be deleted; rename them instead."))
     if session.scalar(select(func.count()).select_from(Group).where(Group.parent_id == grp.id)):
         raise AclRefused(_("Move or delete the subgroups of this group first."))
+    _guard_super(state, {grp.id}, editor)
     key = grp.key
 
     def mutate(s: Session) -> None:
@@ -198,16 +247,25 @@ def is_super_user(state: AvgState, user: Any) -> bool:
     )
 
 
-def _guard_super_group(state: AvgState, grp: Group, editor: Any) -> None:
-    """Only a Super User decides who else is one (as in Joomla); the CLI may always."""
-    if editor is not None and grp.super_user and not is_super_user(state, editor):
+def _guard_super(state: AvgState, group_ids: set[int | None], editor: Any) -> None:
+    """Only a Super User decides who else is one (as in Joomla); the CLI may always.
+
+    Any group in ``group_ids`` that is a Super User group or lies below one
+    (its members pass every check too) needs a Super User editor.
+    """
+    if editor is None:
+        return
+    touched = super_groups(GroupTree.load(state.db.session)) & {
+        gid for gid in group_ids if gid is not None
+    }
+    if touched and not is_super_user(state, editor):
         raise AclRefused(_("Only a Super User can change who is a Super User."))
 
 
 def add_member(state: AvgState, grp: Group, user: Any, *, editor: Any = None) -> bool:
     """Put ``user`` in ``grp``; False when they already were."""
     session: Session = state.db.session
-    _guard_super_group(state, grp, editor)
+    _guard_super(state, {grp.id}, editor)
     user_id = user_key(user)
     if user_id is None:
         raise AclRefused(_("This account has not been saved yet."))
@@ -225,7 +283,7 @@ def add_member(state: AvgState, grp: Group, user: Any, *, editor: Any = None) ->
 
 def remove_member(state: AvgState, grp: Group, user_id: str, *, editor: Any = None) -> bool:
     session: Session = state.db.session
-    _guard_super_group(state, grp, editor)
+    _guard_super(state, {grp.id}, editor)
     row = session.get(GroupMember, (user_id, grp.id))
     if row is None:
         return False
@@ -244,6 +302,7 @@ def set_rules(
 ) -> int:
     """Set ``action -> True (allow) / False (deny) / None (inherit)``; returns how many changed."""
     session: Session = state.db.session
+    _guard_super(state, {grp.id}, editor)
     current = {r.action: r for r in session.scalars(select(Rule).where(Rule.group_id == grp.id))}
     changes: dict[str, str] = {}
     for action, value in wanted.items():

@@ -89,12 +89,17 @@ def erasure_lines(req: DataRequest) -> str:
 
 
 def login_user_of(req: DataRequest, *, snapshot: bool = False) -> Any:
-    """The member's login user via Flask-Login's user loader; ``snapshot`` copies its columns."""
-    manager = getattr(current_app, "login_manager", None)
-    loader = getattr(manager, "_user_callback", None)
-    if loader is None or req.user_id is None:
+    """The member's login account, by primary key; ``snapshot`` copies its columns.
+
+    Flask-Login's user loader is asked only when flask-avg knows no login model: it
+    takes what ``get_id()`` returns, which on many sites is not the key (a rotating
+    token, or an id with a session version as in the example club).
+    """
+    if req.user_id is None:
         return None
-    user = loader(req.user_id)
+    from flask_avg.extension import get_state
+
+    user = identity.account_by_key(get_state(), req.user_id)
     if user is None or not snapshot:
         return user
     try:

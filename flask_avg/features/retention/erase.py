@@ -16,7 +16,7 @@ from datetime import date
 from typing import Any
 
 from flask import current_app, g, has_app_context, has_request_context
-from flask_login import current_user, logout_user
+from flask_login import logout_user
 from sqlalchemy import func, select
 from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm.exc import ObjectDeletedError
@@ -26,9 +26,8 @@ from flask_avg.core.audit import current_actor
 from flask_avg.core.config import config_value
 from flask_avg.core.i18n import gettext as _
 from flask_avg.core.i18n import lazy_gettext as _l
-from flask_avg.core.identity import user_key
 from flask_avg.core.logins import logins_of
-from flask_avg.core.plugins import SubjectContext
+from flask_avg.core.plugins import EraseContext, ErasureRefused, SubjectContext
 from flask_avg.core.signals import subject_erased
 from flask_avg.core.subjects import lock_subject
 from flask_avg.features.retention import engine, ledger
@@ -138,8 +137,12 @@ def check(state: Any, plan: Plan, subject_id: Any) -> list[Check]:
     return checks
 
 
-def forget_erased(state: Any, session: Any, logins: list[str]) -> None:
-    """Drop objects of deleted rows from the session; log out an erased current user."""
+def forget_erased(state: Any, session: Any, logins: list[str], mine: str | None = None) -> None:
+    """Drop objects of deleted rows from the session; log out an erased current user.
+
+    ``mine`` is the current user's account key, read before the erasure: an account
+    that erased itself can no longer be read (a server error, seen in the privilege sweep).
+    """
     classes = {m.cls for m in state.registry if m.cls is not None}
     for obj in list(session.identity_map.values()):
         if type(obj) in classes:
@@ -153,9 +156,26 @@ def forget_erased(state: Any, session: Any, logins: list[str]) -> None:
         g.pop("_avg_subjects", None)
     if has_request_context():
         name = ledger.login_model_name(state)
-        mine = user_key(current_user)
         if name and mine is not None and mine in logins:
             logout_user()
+
+
+def refusals(
+    state: Any, subject_id: Any, logins: list[str], reason: str = "request", actor: Any = None
+) -> list[Any]:
+    """The plugins' refusals to erase this subject now (empty: it may go)."""
+    pk = state.registry.subject.primary_key[0]
+    ctx = EraseContext(
+        state,
+        state.db.session,
+        select(pk).where(pk == subject_id),
+        [str(subject_id)],
+        logins,
+        reason,
+        actor,
+        date.today(),
+    )
+    return state.plugins.refuse(ctx)
 
 
 def erase_subject(
@@ -171,17 +191,20 @@ def erase_subject(
 
     Commits what the session has pending, takes the purge lock (waiting up to
     ``wait`` seconds, default ``AVG_ERASE_LOCK_WAIT``), erases and commits.
-    Raises :class:`LookupError` when there is no such subject, and
+    Raises :class:`LookupError` when there is no such subject,
     :class:`~flask_avg.features.retention.lock.PurgeLocked`, having changed nothing, when
-    a purge holds the lock that long. With an address on record the member gets a
-    last mail with the result (``farewell=False``: the caller sends its own).
+    a purge holds the lock that long, and :class:`~flask_avg.core.plugins.ErasureRefused`,
+    having changed nothing, when a plugin refuses (the last Super User). With an address
+    on record the member gets a last mail with the result (``farewell=False``: the caller
+    sends its own).
     """
     session = state.db.session
     subject = state.registry.subject
     pk = subject.primary_key[0]
     if session.scalar(select(pk).where(pk == subject_id)) is None:
         raise LookupError(f"no {subject.name} with key {subject_id!r}")
-    actor = actor if actor is not None else current_actor()
+    mine = current_actor()  # before the erasure, which may remove this very account
+    actor = actor if actor is not None else mine
     last = farewells.before(state, subject_id) if farewell else None  # read while it exists
     # SQLite's lock is a row written on a connection of its own: no write may be pending here
     session.commit()
@@ -192,7 +215,7 @@ def erase_subject(
         except BaseException:
             session.rollback()  # nothing of a failed erasure may ride on a later commit
             raise
-    forget_erased(state, session, logins)
+    forget_erased(state, session, logins, mine)
     external.run(state)  # files, mailing lists: after the commit, failures kept for a retry
     subject_erased.send(
         current_app._get_current_object(),  # type: ignore[attr-defined]
@@ -218,6 +241,9 @@ def _erase(
     plan = Plan(state, date.today())
     result = ErasureResult(subject_id, check(state, plan, subject_id))
     ctx = SubjectContext(state, session, subject_id, logins_of(state, [subject_id]))
+    refused = refusals(state, subject_id, ctx.logins, reason, actor)
+    if refused:
+        raise ErasureRefused(refused)
     holds = state.plugins.check(ctx)
     batch = engine.erase_subjects(
         session,

@@ -29,7 +29,8 @@ from sqlalchemy import delete, exists, or_, select, update
 from flask_avg.core import external
 from flask_avg.core.audit import current_actor
 from flask_avg.core.config import config_value
-from flask_avg.core.plugins import PurgeContext
+from flask_avg.core.logins import logins_of
+from flask_avg.core.plugins import EraseContext, PurgeContext
 from flask_avg.core.signals import purge_completed
 from flask_avg.core.subjects import lock_subjects
 from flask_avg.core.types import utcnow
@@ -55,6 +56,8 @@ class PurgeResult:
     plugin_erased: dict[str, int] = field(default_factory=dict)
     #: rows each plugin's own retention dropped (``"audit"``: old audit entries)
     plugin_rows: dict[str, int] = field(default_factory=dict)
+    #: expired subjects a plugin refused to let go (the last Super User), left for a later run
+    refused: int = 0
     #: subjects whose external erasure (files, ...) succeeded or failed after the run
     external_done: int = 0
     external_failed: int = 0
@@ -112,6 +115,7 @@ def purge(
                 "days": {k: v for k, v in plan.days.items() if k in result.categories},
                 "audit_entries_dropped": result.audit_entries_dropped,
                 "stale_accounts": result.stale_accounts,
+                "refused": result.refused,
                 "plugins": {k: v for k, v in result.plugin_rows.items() if v},
                 "plugins_erased": {k: v for k, v in result.plugin_erased.items() if v},
             }
@@ -187,6 +191,12 @@ def _subjects(
             # (the batch's bounds) would fix a view hiding the writes the lock waited for
             session.commit()
         lock_subjects(plan.state, batch)  # writes for these members take turns with the batch
+        owners = span & plan.expired(subject)
+        refused = _refused(session, plan, batch)
+        if refused:  # they stay, counted, until a later purge may take them
+            result.refused += len(refused)
+            batch = batch & subject.primary_key[0].not_in(refused)
+            owners = owners & subject.primary_key[0].not_in(refused)
         done = engine.erase_subjects(
             session,
             plan,
@@ -194,7 +204,7 @@ def _subjects(
             reason="retention",
             count_held=False,
             purging=True,
-            owners=span & plan.expired(subject),
+            owners=owners,
         )
         for name, counts in done.counts.items():
             result.counts(category, name).add(counts)
@@ -205,6 +215,22 @@ def _subjects(
             )
         # the last, partial batch may share its transaction with the next stage
         _end_batch(session, lock, result, dry_run, rows, size)
+
+
+def _refused(session: Any, plan: Plan, batch: Any) -> list[Any]:
+    """Keys of the batch's subjects a plugin will not let go now (the last Super User)."""
+    state = plan.state
+    pk = plan.registry.subject.primary_key[0]
+    subjects = select(pk).where(batch)
+    keys = list(session.scalars(subjects))
+    if not keys:
+        return []
+    as_text = [str(k) for k in keys]
+    ctx = EraseContext(
+        state, session, subjects, as_text, logins_of(state, subjects), "retention", None, plan.as_of
+    )
+    refused = {key for refusal in state.plugins.refuse(ctx) for key in refusal.keys}
+    return [k for k, text in zip(keys, as_text, strict=True) if text in refused]
 
 
 def _rows(

@@ -18,13 +18,13 @@ from flask_avg.core.i18n import gettext as _
 from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.jinja import NavItem
 from flask_avg.core.logins import logins_of
-from flask_avg.core.plugins import SubjectContext
+from flask_avg.core.plugins import ErasureRefused, SubjectContext
 from flask_avg.core.presenters import subject_or_404
 from flask_avg.core.web import make_blueprint
 from flask_avg.extension import get_state, require
 from flask_avg.features.retention import ledger as ledger_mod
 from flask_avg.features.retention.engine import ModelCounts
-from flask_avg.features.retention.erase import PURGE_RUNNING, check
+from flask_avg.features.retention.erase import PURGE_RUNNING, check, refusals
 from flask_avg.features.retention.plan import Plan, erase_setting
 from flask_avg.features.retention.preview import preview, shared_on_purge
 from flask_avg.features.retention.service import (
@@ -174,10 +174,16 @@ def erase(subject_id: str) -> Any:
         except PurgeLocked:  # nothing changed: the board can press the button again
             flash(str(PURGE_RUNNING), "error")
             status, headers = 503, {"Retry-After": "60"}
+        except ErasureRefused as exc:  # the last Super User: nothing changed
+            flash(str(exc), "error")
+            status = 409
         else:
             return render_template("avg/retention/erased.html", result=result, labels=labels)
     checks = check(state, Plan(state, date.today()), typed)
     ctx = SubjectContext(state, state.db.session, typed, logins_of(state, [typed]))
+    if request.method == "GET":  # say so before the board presses the button
+        for refusal in refusals(state, typed, ctx.logins, "board"):
+            flash(str(refusal.reason), "error")
     page = render_template(
         "avg/retention/erase.html",
         form=form,
@@ -275,6 +281,8 @@ def register_commands(group: Any) -> None:
         click.echo(f"audit entries dropped: {result.audit_entries_dropped}")
         if result.stale_accounts:
             click.echo(f"stale login accounts removed: {result.stale_accounts}")
+        if result.refused:
+            click.echo(f"members kept, the last Super User: {result.refused}")
 
     @group.command("erase")
     @click.argument("subject_id")
@@ -297,6 +305,9 @@ def register_commands(group: Any) -> None:
         except PurgeLocked as exc:
             click.echo(f"erase skipped: {exc}", err=True)
             sys.exit(75)
+        except ErasureRefused as exc:
+            click.echo(f"erase refused: {exc}", err=True)
+            sys.exit(1)
         for kind in ("removed", "anonymised", "retained"):
             for item in getattr(result, kind):
                 click.echo(f"{kind}: {item.model} {item.count} ({item.reason})")

@@ -29,6 +29,7 @@ from flask_avg.core.forms import FieldRightsForm, RequestForm, StatusForm, choic
 from flask_avg.core.i18n import gettext as _
 from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.jinja import NavItem
+from flask_avg.core.plugins import ErasureRefused
 from flask_avg.core.subjects import SubjectErased
 from flask_avg.core.types import utcnow
 from flask_avg.core.web import ERASED, make_blueprint, subject_erased_page
@@ -328,6 +329,10 @@ def request_detail(request_id: int) -> Any:
         except reqs.RequestError:
             state.db.session.rollback()
             flash(_("This change is not possible; a rejection needs a reason."), "error")
+        except ErasureRefused as exc:  # the last Super User: the request stays open
+            state.db.session.rollback()
+            flash(str(exc), "error")
+            status = 409
         except Exception:
             state.db.session.rollback()
             current_app.logger.exception("flask-avg: completing request %s failed", request_id)
