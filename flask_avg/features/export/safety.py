@@ -11,8 +11,23 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-#: A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: A spreadsheet runs a cell starting with one of these as a formula (CSV injection);
+#: the full-width forms are read as their ASCII selves by some spreadsheets.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+#: Where a spreadsheet may start a new cell inside a value: after a list separator
+#: (``,`` or ``;``, whichever the reader's locale uses), a tab, a quote or a line break
+#: (and their full-width forms). A trigger right after one of these is as dangerous as
+#: one at the start; white space before it does not help (readers trim it).
+_CELL_START = "(?:^|[,;\t\r\n\"'\uff02\uff07\uff0c\uff1b])[ \t\r\n\u00a0\u3000]*"
+#: A sign followed by a plain number up to the next separator is a number, not a formula.
+_SIGNED_NUMBER = "[+\\-\uff0b\uff0d](?=[\\d.]*\\d[\\d. ]*(?:$|[,;\t\r\n\"']))"
+_FORMULA_ANYWHERE = re.compile(
+    rf"^[\t\r\n]|{_CELL_START}(?:[=@\uff1d\uff20]|(?!{_SIGNED_NUMBER})[+\-\uff0b\uff0d])"
+)
+#: A whole cell that is a plain signed number (``-12.50``, ``+31 6 1234 5678``) is shown
+#: as a number, never run: it stays as it is, so amounts and phone numbers read normally.
+_NUMBER = re.compile(r"[+\-\uff0b\uff0d]?\d[\d .,]*")
 
 #: Excel refuses longer cell text (characters).
 EXCEL_CELL_LIMIT = 32_767
@@ -24,9 +39,22 @@ _FILENAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _SHEET_UNSAFE = re.compile(r"[\[\]:*?/\\]")
 
 
+def is_formula(text: str) -> bool:
+    """Whether a spreadsheet could read ``text``, or a part of it split off at a separator,
+    quote or line break, as a formula."""
+    if not text or _NUMBER.fullmatch(text):
+        return False
+    return _FORMULA_ANYWHERE.search(text) is not None
+
+
 def neutralise(text: str) -> str:
-    """Prefix a would-be formula with a single quote so it stays text."""
-    if text.startswith(FORMULA_START):
+    """Prefix a would-be formula with a single quote so it stays text.
+
+    Checked at the start of the cell and after every ``,``, ``;``, tab, quote and
+    line break inside it (a Dutch Excel splits an unquoted CSV line on ``;``), with
+    spaces before the trigger ignored. Plain signed numbers are left alone.
+    """
+    if is_formula(text):
         return "'" + text
     return text
 
@@ -52,8 +80,7 @@ def excel_value(value: Any) -> tuple[Any, bool]:
     at Excel's cell limit, anything else becomes its text.
     """
     if type(value) is str:  # the common case first
-        if value.startswith(FORMULA_START):
-            value = "'" + value
+        value = neutralise(value)
         if len(value) > EXCEL_CELL_LIMIT:
             return truncate(value)
         return value, False
