@@ -16,14 +16,15 @@ from typing import Any
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 #: Where a spreadsheet may start a new cell inside a value: after a list separator
-#: (``,`` or ``;``, whichever the reader's locale uses), a tab, a quote or a line break
-#: (and their full-width forms). A trigger right after one of these is as dangerous as
-#: one at the start; white space before it does not help (readers trim it).
-_CELL_START = "(?:^|[,;\t\r\n\"'\uff02\uff07\uff0c\uff1b])[ \t\r\n\u00a0\u3000]*"
+#: (``,`` or ``;``, whichever the reader's locale uses; a reader that guesses the wrong
+#: one also breaks the quoting), a tab, a double quote or a line break, and their
+#: full-width forms. A trigger there is as dangerous as one at the start; white space
+#: before it does not help (readers trim it).
+_CELL_START = '(?:^|[,;\t\r\n"\uff02\uff0c\uff1b])[ \t\r\n\u00a0\u3000]*'  # noqa: RUF001
 #: A sign followed by a plain number up to the next separator is a number, not a formula.
-_SIGNED_NUMBER = "[+\\-\uff0b\uff0d](?=[\\d.]*\\d[\\d. ]*(?:$|[,;\t\r\n\"']))"
-_FORMULA_ANYWHERE = re.compile(
-    rf"^[\t\r\n]|{_CELL_START}(?:[=@\uff1d\uff20]|(?!{_SIGNED_NUMBER})[+\-\uff0b\uff0d])"
+_SIGNED_NUMBER = '[+\\-\uff0b\uff0d](?=[\\d.]*\\d[\\d. ]*(?:$|[,;\t\r\n"]))'
+_FORMULA = re.compile(
+    rf"^(?=[\t\r\n])|({_CELL_START})(?=[=@\uff1d\uff20]|(?!{_SIGNED_NUMBER})[+\-\uff0b\uff0d])"
 )
 #: A whole cell that is a plain signed number (``-12.50``, ``+31 6 1234 5678``) is shown
 #: as a number, never run: it stays as it is, so amounts and phone numbers read normally.
@@ -44,19 +45,23 @@ def is_formula(text: str) -> bool:
     quote or line break, as a formula."""
     if not text or _NUMBER.fullmatch(text):
         return False
-    return _FORMULA_ANYWHERE.search(text) is not None
+    return _FORMULA.search(text) is not None
 
 
 def neutralise(text: str) -> str:
-    """Prefix a would-be formula with a single quote so it stays text.
+    """Put a single quote before every place a spreadsheet could start a formula.
 
-    Checked at the start of the cell and after every ``,``, ``;``, tab, quote and
-    line break inside it (a Dutch Excel splits an unquoted CSV line on ``;``), with
-    spaces before the trigger ignored. Plain signed numbers are left alone.
+    That is a ``=``, ``+``, ``-`` or ``@`` (or its full-width form) at the start of the
+    text or right after a ``,``, ``;``, tab, double quote or line break in it (spaces in
+    between ignored), and a tab or line break that starts the text. A Dutch Excel
+    splits an unquoted line on ``;`` and a reader guessing the wrong separator breaks
+    the quoting, so each of those places may become the start of a cell. Plain signed
+    numbers (``-12.50``, ``x;-5``) are numbers, never formulas, and stay as they are.
+    ``neutralise(neutralise(t)) == neutralise(t)``.
     """
-    if is_formula(text):
-        return "'" + text
-    return text
+    if not is_formula(text):
+        return text
+    return _FORMULA.sub(lambda m: (m.group(1) or "") + "'", text)
 
 
 def truncate(text: str, limit: int = EXCEL_CELL_LIMIT) -> tuple[str, bool]:

@@ -210,9 +210,10 @@ def _write_cover(
     row += 2
     notes = [
         _(
-            "Text starting with =, +, -, @, a tab or a line break, or holding one of these "
-            "right after a separator or quote, is prefixed with a single quote (') so that "
-            "spreadsheets show it instead of running it as a formula."
+            "A single quote (') is put before =, +, -, @ at the start of a text or right "
+            "after a separator, quote or line break in it, and before a tab or line break "
+            "that starts it, so that spreadsheets show the text instead of running it as "
+            "a formula."
         ),
         _("Dates and times are in UTC."),
     ]

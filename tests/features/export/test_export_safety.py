@@ -38,27 +38,29 @@ LONG = "a" * 40_000
 
 
 @pytest.mark.parametrize(
-    "start", ["=", "+", "-", "@", "\t", "\r", "\n", " =", "\uff1d", "\uff0b", "\uff20"]
+    "start", ["=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff20"]
 )
 def test_neutralise_prefixes_formula_starters(start):
     assert neutralise(start + "1+1") == "'" + start + "1+1"
 
 
 @pytest.mark.parametrize(
-    "text",
+    ("text", "safe"),
     [
-        "Kerkweg 1;=cmd|' /C calc'!A0;",
-        "a,@SUM(1+1)",
-        'a"=1',
-        "a'+1+x",
-        "regel 1\n=1+1",
-        "a;\t=1",
-        "x; -2+3+cmd|' /C calc'!A0",
-        "a\uff1b\uff1d1",
+        ("Kerkweg 1;=cmd|' /C calc'!A0;", "Kerkweg 1;'=cmd|' /C calc'!A0;"),
+        ("a,@SUM(1+1)", "a,'@SUM(1+1)"),
+        ('a"=1', "a\"'=1"),
+        ("regel 1\n=1+1", "regel 1\n'=1+1"),
+        ("a;\t=1", "a;\t'=1"),
+        ("x; -2+3+cmd|' /C calc'!A0", "x; '-2+3+cmd|' /C calc'!A0"),
+        ("a\uff1b\uff1d1", "a\uff1b'\uff1d1"),
+        ("\t=1", "'\t'=1"),
+        (" =1", " '=1"),
     ],
 )
-def test_neutralise_catches_formulas_after_a_separator_quote_or_line_break(text):
-    assert neutralise(text) == "'" + text
+def test_neutralise_catches_formulas_after_a_separator_quote_or_line_break(text, safe):
+    assert neutralise(text) == safe
+    assert neutralise(safe) == safe  # once is enough
 
 
 @pytest.mark.parametrize(
