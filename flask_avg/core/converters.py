@@ -15,10 +15,14 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask import Flask, abort
+from sqlalchemy import BigInteger, SmallInteger
 from werkzeug.routing import IntegerConverter
 
 #: The largest value a signed 64-bit integer column holds (SQLite's INTEGER too).
 MAX_ID = 2**63 - 1
+#: The largest key of flask-avg's own tables (``Integer``: 32 bits on PostgreSQL and
+#: MariaDB, which refuse a larger value even in a comparison).
+MAX_INT_ID = 2**31 - 1
 #: Dates a filter or form may name: before 1900 or after 9998 is a typing error,
 #: and 9999-12-31 plus one day is past what ``datetime`` holds.
 MIN_DATE = date(1900, 1, 1)
@@ -28,12 +32,14 @@ MAX_DAYS = 36_500
 
 
 class IdConverter(IntegerConverter):
-    """``<avg_id:name>``: an integer 1 .. 2**63-1 (at most 19 digits), else no match (404)."""
+    """``<avg_id:name>``: an integer key 1 .. 2**31-1 (at most 10 ASCII digits), else no
+    match (a 404). flask-avg's own tables use ``Integer`` keys; ``<avg_id(max=...):name>``
+    widens it for a ``BigInteger`` key (at most 2**63-1)."""
 
-    regex = r"\d{1,19}"
+    regex = r"[0-9]{1,19}"
 
-    def __init__(self, map: Any) -> None:  # noqa: A002 - Werkzeug's argument name
-        super().__init__(map, min=1, max=MAX_ID)
+    def __init__(self, map: Any, max: int = MAX_INT_ID) -> None:  # noqa: A002 - Werkzeug's names
+        super().__init__(map, min=1, max=min(max, MAX_ID))
 
 
 def register(app: Flask) -> None:
@@ -41,9 +47,21 @@ def register(app: Flask) -> None:
     app.url_map.converters.setdefault("avg_id", IdConverter)
 
 
-def in_id_range(value: Any) -> bool:
-    """Whether ``value`` is an int a database integer key can hold (1 .. 2**63-1)."""
-    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
+def int_range(column_type: Any) -> tuple[int, int]:
+    """The values an integer column of this SQLAlchemy type holds on every database."""
+    if isinstance(column_type, SmallInteger):
+        return -(2**15), 2**15 - 1
+    if isinstance(column_type, BigInteger):
+        return -(2**63), 2**63 - 1
+    return -(2**31), 2**31 - 1
+
+
+def in_id_range(value: Any, column_type: Any = None) -> bool:
+    """Whether ``value`` is a positive int a key column of ``column_type`` (default:
+    ``Integer``) can hold; looking up a larger one is an error on PostgreSQL and MariaDB."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return False
+    return 1 <= value <= int_range(column_type)[1]
 
 
 def page_number(raw: Any, pages: int) -> int:

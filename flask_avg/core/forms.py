@@ -25,14 +25,12 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     Date,
     DateTime,
     Enum,
     Integer,
     Numeric,
-    SmallInteger,
     Text,
 )
 from wtforms import (
@@ -50,7 +48,7 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
-from flask_avg.core.converters import MAX_DATE, MIN_DATE
+from flask_avg.core.converters import MAX_DATE, MIN_DATE, int_range
 from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.presenters import column_label
 
@@ -67,12 +65,6 @@ EMAIL_RE = re.compile(
 #: Text columns without a length get this limit (characters): a MariaDB TEXT holds
 #: 65,535 bytes, four per character at most.
 TEXT_LIMIT = 16_000
-#: What an integer column of each type holds.
-_INT_RANGE = {
-    SmallInteger: (-(2**15), 2**15 - 1),
-    BigInteger: (-(2**63), 2**63 - 1),
-    Integer: (-(2**31), 2**31 - 1),
-}
 
 
 def control_characters(text: str, *, multiline: bool = False) -> bool:
@@ -260,7 +252,7 @@ def field_for(model: Any, name: str) -> Any:
     elif isinstance(col_type, Boolean):
         field = BooleanField(label, validators=[Optional()])
     elif isinstance(col_type, Integer):
-        low, high = next(r for t, r in _INT_RANGE.items() if isinstance(col_type, t))
+        low, high = int_range(col_type)
         field = _Integer(label, validators=[*validators, whole_number(low, high)])
     elif isinstance(col_type, Numeric):
         places = getattr(col_type, "scale", None)

@@ -168,7 +168,7 @@ def subject_or_404(state: AvgState, subject_id: str) -> Any:
     except (TypeError, ValueError, NotImplementedError):
         abort(404)
     # 25 digits fit a Python int but no database column: an error there, a 404 here
-    if isinstance(typed, int) and not in_id_range(typed):
+    if isinstance(typed, int) and not in_id_range(typed, key.type):
         abort(404)
     if isinstance(typed, str) and ("\x00" in typed or len(typed) > 255):
         abort(404)
