@@ -59,7 +59,7 @@ from flask_avg.core.presenters import column_label
 # ``a;=cmd|'/Ccalc'!A0@x.nl`` or ``=1+1@x.nl`` is refused.
 _ATOM = r"[\w!#$%&'*+/=?^`{|}~-]+"
 EMAIL_RE = re.compile(
-    rf"^(?![=+\-@])({_ATOM}(?:\.{_ATOM})*)@((?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W\d_][\w-]*[^\W_])$"
+    rf"^(?![=+\-@])({_ATOM}(?:\.{_ATOM})*)@((?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W\d_][\w-]*[^\W_])\Z"
 )
 
 #: Text columns without a length get this limit (characters): a MariaDB TEXT holds
