@@ -104,15 +104,13 @@ def test_control_characters_are_refused_by_every_form_and_never_stored(app):
     forms = discover_forms(app, client, url_args(users))
     forms.sort(key=lambda f: f.endpoint in LAST)
     failures = []
-    n = 0
-    for form in forms:
+    for n, form in enumerate(forms, start=1):
         for i, target in enumerate(form.text_fields()):
-            payload = CONTROL_PAYLOADS[(n + i) % len(CONTROL_PAYLOADS)]
+            payload = CONTROL_PAYLOADS[(n + i) % len(CONTROL_PAYLOADS)]  # each in turn
             data = form.data(lambda f, t=target, p=payload: p if f is t else None)
             status = client.post(form.action, data=data).status_code
             if status >= 500:
                 failures.append((form.endpoint, target["name"], payload, status))
-        n += 1
         # and every text field at once
         data = form.data(lambda f, k=n: CONTROL_PAYLOADS[k % len(CONTROL_PAYLOADS)])
         status = client.post(form.action, data=data).status_code
