@@ -75,9 +75,7 @@ def _xlsx_cells(data: bytes) -> list[str]:
 
 
 def _store_payloads(app, users) -> Member:
-    member = db.session.scalars(
-        sa.select(Member).where(Member.user_id == users["member"].id)
-    ).one()
+    member = db.session.scalars(sa.select(Member).where(Member.user_id == users["member"].id)).one()
     client = client_for(app, users["member"])
     for n in range(0, len(PAYLOADS), len(FORM_FIELDS)):
         batch = dict(zip(FORM_FIELDS, PAYLOADS[n : n + len(FORM_FIELDS)], strict=False))

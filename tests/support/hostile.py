@@ -207,12 +207,29 @@ def stored_control_characters() -> list[tuple[str, str, str]]:
     return bad
 
 
+#: Audit actions that record a read (a page showing personal data), not a change.
+READS = (".view", ".list")
+
+
 def snapshot() -> dict[str, str]:
-    """table -> digest of all its rows: compared before and after a refused post."""
+    """table -> digest of all its rows: compared before and after a refused post.
+
+    Audit entries that record a read (``members.view``, ``consent.view``, ...) or a
+    refusal (outcome ``denied``) are left out: showing the form again with its errors
+    shows the member's data again, and a refused attempt is logged by design.
+    """
+    from flask_avg.core.models import AuditEntry
+
     db.session.rollback()
     out = {}
     for table in club_tables():
-        rows = db.session.execute(sa.select(table)).all()
+        stmt = sa.select(table)
+        if table is AuditEntry.__table__:  # reads and refusals are recorded on purpose
+            stmt = stmt.where(
+                sa.or_(table.c.outcome.is_(None), table.c.outcome != "denied"),
+                *(sa.not_(table.c.action.endswith(suffix)) for suffix in READS),
+            )
+        rows = db.session.execute(stmt).all()
         text = "\n".join(sorted(repr(tuple(row)) for row in rows))
         out[table.name] = hashlib.sha256(text.encode()).hexdigest()
     db.session.rollback()
