@@ -154,3 +154,20 @@ def test_payloads_stay_text_in_every_export_with_either_separator(app):
     assert len(cells) > 200
     assert any("cmd|" in cell for cell in cells)  # the payloads are in the files, as text
     assert [cell for cell in cells if _dangerous(cell)] == []
+
+
+def test_the_separator_follows_the_language_unless_configured():
+    import pytest
+
+    from flask_avg.core.config import ConfigurationError
+    from flask_avg.features.export.formats import csv_delimiter
+    from tests.support.app import make_app
+
+    app = make_app("sqlite://")
+    with app.test_request_context():
+        assert csv_delimiter() == ";"  # Dutch by default; English: see the export test above
+    fixed = make_app("sqlite://", AVG_CSV_DELIMITER=",")
+    with fixed.test_request_context():
+        assert csv_delimiter() == ","
+    with pytest.raises(ConfigurationError, match="AVG_CSV_DELIMITER"):
+        make_app("sqlite://", AVG_CSV_DELIMITER="|")
