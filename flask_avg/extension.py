@@ -20,7 +20,7 @@ from flask_principal import Identity, Principal, identity_loaded
 from sqlalchemy import func, select
 
 from flask_avg.core import config as cfg
-from flask_avg.core import external, identity, jinja
+from flask_avg.core import converters, external, identity, jinja
 from flask_avg.core import plugins as plugin_loader
 from flask_avg.core.audit import AuditLog
 from flask_avg.core.declarations import CATEGORIES, Category
@@ -376,6 +376,7 @@ class AVG:
                 "flask-avg needs Flask-Login: call login_manager.init_app(app) first"
             )
         cfg.apply_defaults(app)
+        converters.register(app)
         registry = build_registry(self.db, self._catalogue())
         state = AvgState(self, app, registry, self._load_plugins())
         app.extensions["avg"] = state

@@ -66,6 +66,11 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
         (),
         'Purposes members may object to besides the declared ones (e.g. ``"newsletter"``).',
     ),
+    "CSV_DELIMITER": (
+        None,
+        'Separator of every CSV file flask-avg writes, ``";"`` or ``","``; by default '
+        'the page\'s language decides (``";"`` for Dutch, ``","`` for English).',
+    ),
     "EXPORT_EXPIRES_HOURS": (72, "Hours an export link stays valid."),
     "PURGE_BATCH_SIZE": (5000, "Rows per transaction in a retention purge."),
     "ERASE_LOCK_WAIT": (
@@ -140,6 +145,12 @@ def apply_defaults(app: Flask) -> None:
                 f"AVG_NOUNS[{lang!r}]: unknown word(s) {', '.join(sorted(wrong))} "
                 f"(known: {', '.join(known)})"
             )
+
+    delimiter = app.config[PREFIX + "CSV_DELIMITER"]
+    if delimiter not in (None, ",", ";"):
+        raise ConfigurationError(
+            f'AVG_CSV_DELIMITER must be ";" or "," (or None), not {delimiter!r}'
+        )
     locales = app.config[PREFIX + "LOCALES"]
     if app.config[PREFIX + "DEFAULT_LOCALE"] not in locales:
         raise ConfigurationError(

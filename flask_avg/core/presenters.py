@@ -8,12 +8,13 @@ drift apart.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 from sqlalchemy import Select, String, or_, select
 
+from flask_avg.core.converters import MAX_DAYS, add_days, in_id_range
 from flask_avg.core.declarations import LEGAL_BASES, Personal
 from flask_avg.core.i18n import localise
 from flask_avg.core.registry import DeclaredModel
@@ -73,7 +74,12 @@ def retention_days(state: AvgState, category: str) -> int:
     """Days kept for a retention category: the board's setting, never below its legal floor."""
     cat = state.catalogue.retention[category]
     days = state.settings.get(f"retention.{category}.days", cat.default_days)
-    return max(int(days), cat.floor_days)
+    try:
+        days = int(days)
+    except (TypeError, ValueError):
+        days = cat.default_days
+    # a setting stored by older code may exceed what a date can count to
+    return max(min(days, MAX_DAYS), cat.floor_days)
 
 
 def collect(state: AvgState, subject: Any, *, special: bool) -> SubjectData:
@@ -126,7 +132,8 @@ def _deletion_date(state: AvgState, model: DeclaredModel, rows: list[Any]) -> da
     known = [a.date() if isinstance(a, datetime) else a for a in anchors if a is not None]
     if not known:
         return None
-    return min(known) + timedelta(days=retention_days(state, model.policy.retention))
+    # None (shown as "–") when past what a date holds, e.g. an open end of 9999-12-31
+    return add_days(min(known), retention_days(state, model.policy.retention))
 
 
 def app_name() -> str:
@@ -159,6 +166,11 @@ def subject_or_404(state: AvgState, subject_id: str) -> Any:
     try:
         typed = key.type.python_type(subject_id)
     except (TypeError, ValueError, NotImplementedError):
+        abort(404)
+    # 25 digits fit a Python int but no database column: an error there, a 404 here
+    if isinstance(typed, int) and not in_id_range(typed, key.type):
+        abort(404)
+    if isinstance(typed, str) and ("\x00" in typed or len(typed) > 255):
         abort(404)
     subject = state.db.session.get(subject_model.cls, typed)
     if subject is None:

@@ -51,11 +51,29 @@ def security_headers(response: Any) -> Any:
     return response
 
 
+#: The longest text a URL part (a key, a code, an id as text) may be.
+MAX_URL_VALUE = 255
+
+
+def refuse_hostile_url_values(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """A 404 for a URL part no key can be: control characters (PostgreSQL refuses a
+    NUL in any string) or longer than :data:`MAX_URL_VALUE`."""
+    from flask import abort
+
+    for value in (values or {}).values():
+        if isinstance(value, str) and (
+            len(value) > MAX_URL_VALUE or any(ch < "\x20" or "\x7f" <= ch <= "\x9f" for ch in value)
+        ):
+            abort(404)
+
+
 def make_blueprint(name: str, import_name: str) -> Blueprint:
     """A feature's pages; their templates come from :func:`templates_blueprint`.
-    Every response carries :data:`SECURITY_HEADERS`."""
+    Every response carries :data:`SECURITY_HEADERS`; URL parts with control characters
+    or of absurd length are a 404 before any view sees them."""
     bp = Blueprint(f"avg_{name}", import_name)
     bp.after_request(security_headers)
+    bp.url_value_preprocessor(refuse_hostile_url_values)
     return bp
 
 

@@ -86,6 +86,15 @@ def read_json_rows(doc: dict[str, Any]) -> dict[str, dict[tuple, dict[str, Any]]
     return models
 
 
+def csv_separator(text: str) -> str:
+    """The separator of a flask-avg CSV (every field quoted): ``;`` or ``,``."""
+    return ";" if text.split("\r\n", 1)[0].startswith('"') and '";"' in text[:2000] else ","
+
+
+def read_csv(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text, newline=""), delimiter=csv_separator(text)))
+
+
 def read_zip(data: bytes) -> dict[str, Any]:
     """'metadata' -> dict, model name -> list of CSV rows (header first)."""
     out: dict[str, Any] = {}
@@ -96,7 +105,7 @@ def read_zip(data: bytes) -> dict[str, Any]:
                 out["metadata"] = json.loads(text)
             else:
                 model = name.split("_", 1)[1].removesuffix(".csv")
-                out[model] = list(csv.reader(io.StringIO(text, newline="")))
+                out[model] = read_csv(text)
     return out
 
 

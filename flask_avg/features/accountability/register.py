@@ -261,11 +261,11 @@ def retention_text(line: RetentionLine) -> str:
 
 
 def cell(value: Any) -> str:
-    """Text for a spreadsheet or CSV cell; formulas are neutralised (= + - @ prefix)."""
-    text = "" if value is None else str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
+    """Text for a spreadsheet or CSV cell; formulas are neutralised as in every export
+    (:func:`flask_avg.features.export.safety.neutralise`)."""
+    from flask_avg.features.export.safety import neutralise
+
+    return neutralise("" if value is None else str(value))
 
 
 def to_excel(reg: Register) -> bytes:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, url_for
-from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import Length
 
 from flask_avg.core.audit import current_actor
+from flask_avg.core.forms import AvgForm
 from flask_avg.core.i18n import gettext as _
 from flask_avg.extension import get_state, require
 from flask_avg.features.accountability import register
@@ -20,17 +20,17 @@ if TYPE_CHECKING:
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _form_class(reg: register.Register) -> type[FlaskForm]:
+def _form_class(reg: register.Register) -> type[AvgForm]:
     attrs: dict[str, Any] = {
         key: TextAreaField(label, validators=[Length(max=4000)])
         for key, label in register.BOARD_FIELDS.items()
     }
     for i, act in enumerate(reg.activities):
         attrs[f"people_{i}"] = TextAreaField(act.purpose, validators=[Length(max=1000)])
-    return type("RegisterForm", (FlaskForm,), attrs)
+    return type("RegisterForm", (AvgForm,), attrs)
 
 
-def _register_form(state: AvgState, reg: register.Register) -> FlaskForm:
+def _register_form(state: AvgState, reg: register.Register) -> AvgForm:
     """The form, filled with what is stored (the defaults where the board entered nothing)."""
     overrides = register.people_overrides(state)
     people = {f"people_{i}": overrides.get(a.purpose, "") for i, a in enumerate(reg.activities)}

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 import click
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.exc import InvalidRequestError
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
+from flask_avg.core.forms import AvgForm as FlaskForm  # refuses control characters
 from flask_avg.core.i18n import gettext as _
 from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.identity import actor_labels, user_label
@@ -333,7 +333,7 @@ def create_blueprint(state: AvgState) -> Blueprint:
     bp = make_blueprint("acl", __name__)
     state.nav.append(NavItem("avg_acl.index", _l("Access control"), MANAGE))
     # Every change is a POST (CSRF-checked by its form); only the two pages are GETs.
-    post, page = ["POST"], "/acl/groups/<int:group_id>"
+    post, page = ["POST"], "/acl/groups/<avg_id:group_id>"
     bp.add_url_rule("/acl", endpoint="index", view_func=index, methods=["GET"])
     bp.add_url_rule("/acl/groups", endpoint="add_group", view_func=add_group, methods=post)
     bp.add_url_rule(page, endpoint="group", view_func=group, methods=["GET"])

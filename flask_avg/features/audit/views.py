@@ -14,6 +14,7 @@ from flask import Blueprint, render_template, request
 from sqlalchemy import func, select
 
 from flask_avg.core.config import config_value
+from flask_avg.core.converters import page_number, query_date, query_text
 from flask_avg.core.identity import actor_labels, user_key
 from flask_avg.core.models import AuditEntry
 from flask_avg.extension import get_state, require
@@ -25,10 +26,8 @@ PAGE_SIZE = 50
 
 
 def _day(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
+    """A date filter; a malformed or out-of-range date (9999-12-31) is ignored."""
+    return query_date(value)
 
 
 def _actor_key(state: AvgState, text: str) -> str:
@@ -50,7 +49,7 @@ FILTERS = ("actor", "subject", "action", "outcome", "from", "to")
 
 
 def _filters() -> dict[str, str]:
-    return {name: request.args.get(name, "").strip() for name in FILTERS}
+    return {name: query_text(request.args.get(name)) for name in FILTERS}
 
 
 def _conditions(state: AvgState, filters: dict[str, str]) -> list[Any]:
@@ -92,7 +91,7 @@ def audit_log() -> Any:
     session = state.db.session
     total = session.scalar(select(func.count(AuditEntry.id)).where(*conditions)) or 0
     pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
-    page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
+    page = page_number(request.args.get("page"), pages)
     entries = session.scalars(
         select(AuditEntry)
         .where(*conditions)

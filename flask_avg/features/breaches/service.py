@@ -76,7 +76,10 @@ def _hours_minutes(delta: timedelta) -> tuple[int, int]:
 def clock(breach: Breach, now: datetime | None = None) -> Clock:
     """The 72-hour clock of ``breach`` at ``now`` (default: the current time)."""
     now = now or utcnow()
-    deadline = breach.discovered_at + DEADLINE
+    try:
+        deadline = breach.discovered_at + DEADLINE
+    except OverflowError:  # a date near 9999 stored by older code: the clock never runs out
+        deadline = datetime.max.replace(tzinfo=breach.discovered_at.tzinfo)
     if breach.ap_notified_at is not None:
         late = breach.ap_notified_at > deadline
         return Clock(deadline, NOTIFIED_LATE if late else NOTIFIED, None)
@@ -119,7 +122,7 @@ def count_affected(
                 conditions.append(anchor >= (datetime.combine(start, time.min) if is_dt else start))
             if end is not None:
                 if is_dt:
-                    conditions.append(anchor < datetime.combine(end + timedelta(days=1), time.min))
+                    conditions.append(anchor <= datetime.combine(end, time.max))
                 else:
                     conditions.append(anchor <= end)
         selects.append(state.resolver.owners_of(model, *conditions))
@@ -313,8 +316,11 @@ def export_rows(session: Session) -> list[list[Any]]:
 
 
 def export_csv(state: AvgState) -> str:
-    """Every breach as ``;``-separated CSV (:func:`to_csv`); audited as ``breach.export``."""
-    text = to_csv(state.db.session)
+    """Every breach as CSV (:func:`to_csv`, the separator by ``AVG_CSV_DELIMITER`` or the
+    page's language); audited as ``breach.export``."""
+    from flask_avg.features.export.formats import csv_delimiter
+
+    text = to_csv(state.db.session, csv_delimiter())
     state.audit.record("breach.export", detail={"format": "csv"})
     state.db.session.commit()
     return text
@@ -322,7 +328,7 @@ def export_csv(state: AvgState) -> str:
 
 def to_csv(session: Session, delimiter: str = ";") -> str:
     buf = io.StringIO()
-    writer = csv.writer(buf, delimiter=delimiter)
+    writer = csv.writer(buf, delimiter=delimiter, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
     writer.writerow([*EXPORT_FIELDS, "deadline_status"])
     for values in export_rows(session):
         writer.writerow([cell(v) for v in values])

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
 from flask_babel import to_user_timezone, to_utc
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -18,10 +17,12 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from flask_avg.core.audit import current_actor
+from flask_avg.core.converters import MIN_DATE
+from flask_avg.core.forms import TEXT_LIMIT, AvgForm, DateInRange, whole_number
 from flask_avg.core.i18n import gettext as _
 from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.types import utcnow
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from flask_avg.extension import AvgState
 
 _DT = "%Y-%m-%dT%H:%M"
+#: More people than live on earth is a typing error.
+MAX_AFFECTED = 10**9
 
 
 class MultiCheckbox(SelectMultipleField):
@@ -40,36 +43,54 @@ class MultiCheckbox(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class BreachForm(FlaskForm):
+def _tomorrow() -> date:
+    return date.today() + timedelta(days=1)
+
+
+#: A moment of a breach: not before 1900, not after tomorrow (a typo such as 9999-12-31
+#: would break the 72-hour clock; a day of slack covers every time zone).
+_MOMENT = DateInRange(MIN_DATE, _tomorrow)
+_TEXT = Length(max=TEXT_LIMIT)
+
+
+class BreachForm(AvgForm):
     title = StringField(_l("Short description"), validators=[DataRequired(), Length(max=200)])
-    started_at = DateTimeLocalField(_l("Started (if known)"), format=_DT, validators=[Optional()])
-    discovered_at = DateTimeLocalField(_l("Discovered"), format=_DT, validators=[DataRequired()])
-    ended_at = DateTimeLocalField(_l("Ended"), format=_DT, validators=[Optional()])
-    nature = TextAreaField(_l("Nature of the breach (what happened)"))
-    scope = TextAreaField(_l("Scope (which systems, files or records)"))
-    consequences = TextAreaField(_l("Likely consequences for the people affected"))
+    started_at = DateTimeLocalField(
+        _l("Started (if known)"), format=_DT, validators=[Optional(), _MOMENT]
+    )
+    discovered_at = DateTimeLocalField(
+        _l("Discovered"), format=_DT, validators=[DataRequired(), _MOMENT]
+    )
+    ended_at = DateTimeLocalField(_l("Ended"), format=_DT, validators=[Optional(), _MOMENT])
+    nature = TextAreaField(_l("Nature of the breach (what happened)"), validators=[_TEXT])
+    scope = TextAreaField(_l("Scope (which systems, files or records)"), validators=[_TEXT])
+    consequences = TextAreaField(
+        _l("Likely consequences for the people affected"), validators=[_TEXT]
+    )
     categories = MultiCheckbox(_l("Categories of personal data involved"))
     affected_models = MultiCheckbox(_l("Count the people affected from these records"))
-    affected_from = DateField(_l("Records dated from"), validators=[Optional()])
-    affected_to = DateField(_l("Records dated until"), validators=[Optional()])
+    affected_from = DateField(_l("Records dated from"), validators=[Optional(), DateInRange()])
+    affected_to = DateField(_l("Records dated until"), validators=[Optional(), DateInRange()])
     affected_count = IntegerField(
         _l("Approximate number of people affected (when not counted)"),
-        validators=[Optional(), NumberRange(min=0)],
+        validators=[Optional(), whole_number(0, MAX_AFFECTED)],
     )
-    expected_recovery = TextAreaField(_l("Expected recovery"))
-    measures_taken = TextAreaField(_l("Measures taken"))
-    measures_planned = TextAreaField(_l("Measures planned"))
+    expected_recovery = TextAreaField(_l("Expected recovery"), validators=[_TEXT])
+    measures_taken = TextAreaField(_l("Measures taken"), validators=[_TEXT])
+    measures_planned = TextAreaField(_l("Measures planned"), validators=[_TEXT])
     ap_notified_at = DateTimeLocalField(
-        _l("Authority (AP) notified at"), format=_DT, validators=[Optional()]
+        _l("Authority (AP) notified at"), format=_DT, validators=[Optional(), _MOMENT]
     )
     ap_reference = StringField(_l("AP reference number"), validators=[Length(max=100)])
     ap_not_required_reason = TextAreaField(
-        _l("Not notified to the AP because (unlikely to result in a risk)")
+        _l("Not notified to the AP because (unlikely to result in a risk)"), validators=[_TEXT]
     )
     people_notified_at = DateTimeLocalField(
-        _l("People affected notified at"), format=_DT, validators=[Optional()]
+        _l("People affected notified at"), format=_DT, validators=[Optional(), _MOMENT]
     )
-    people_not_required_reason = TextAreaField(_l("People not notified because"))
+    people_not_required_reason = TextAreaField(
+        _l("People not notified because"), validators=[_TEXT]
+    )
     closed = BooleanField(_l("Closed"))
 
 
@@ -79,7 +100,12 @@ def _to_utc(value: datetime | None) -> datetime | None:
 
 
 def _to_local(value: datetime | None) -> datetime | None:
-    return None if value is None else to_user_timezone(value).replace(tzinfo=None)
+    if value is None:
+        return None
+    try:
+        return to_user_timezone(value).replace(tzinfo=None)
+    except OverflowError:  # stored near year 9999 by older code: shown as stored (UTC)
+        return value.replace(tzinfo=None)
 
 
 def _date(value: str | None) -> date | None:
@@ -168,7 +194,7 @@ def breaches_csv() -> Any:
 
 def register_routes(bp: Blueprint, state: AvgState) -> None:
     bp.add_url_rule("/breaches", endpoint="breaches_list", view_func=breaches_list, methods=["GET"])
-    for rule in ("/breaches/<int:breach_id>", "/breaches/new"):
+    for rule in ("/breaches/<avg_id:breach_id>", "/breaches/new"):
         bp.add_url_rule(
             rule, endpoint="breach_edit", view_func=breach_edit, methods=["GET", "POST"]
         )

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from flask_avg.core.config import config_value
+from flask_avg.core.converters import MAX_DAYS
 from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.plugins import Erased
 from flask_avg.core.purposes import Purpose, canonical_text
@@ -123,7 +124,9 @@ def record(
     ip = None
     if has_request_context() and method == "self_service" and config_value("CONSENT_RECORD_IP"):
         ip = request.remote_addr
-    expires = now + timedelta(days=purpose.expires_days) if given and purpose.expires_days else None
+    # a period stored by older code may be past what a date holds: capped at 100 years
+    days = min(purpose.expires_days or 0, MAX_DAYS)
+    expires = now + timedelta(days=days) if given and days else None
     rec = ConsentRecord(
         subject=subject,
         purpose=key,

@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import AnyOf, DataRequired, Length, Optional, Regexp
 
 from flask_avg.core.audit import current_actor
+from flask_avg.core.converters import MAX_DAYS
+from flask_avg.core.forms import TEXT_LIMIT, AvgForm, whole_number
 from flask_avg.core.i18n import gettext as _
 from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.presenters import subject_or_404
@@ -39,26 +40,29 @@ _NOT_REASKED = {
 _LATER_KEY = "avg_consent_later"
 
 
-class ChoiceForm(FlaskForm):
+class ChoiceForm(AvgForm):
     choice = StringField(validators=[AnyOf(["give", "withdraw"])])
     next = StringField(validators=[Optional()])
 
 
-class PurposeForm(FlaskForm):
+class PurposeForm(AvgForm):
     key = StringField(
         _l("Short name"),
         validators=[DataRequired(), Length(max=64), Regexp(r"^[a-z0-9_-]+$")],
     )
     label = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
-    text = TextAreaField(_l("Text the %(subject)s agrees to"), validators=[DataRequired()])
+    text = TextAreaField(
+        _l("Text the %(subject)s agrees to"), validators=[DataRequired(), Length(max=TEXT_LIMIT)]
+    )
     version = StringField(_l("Version"), validators=[DataRequired(), Length(max=40)])
     expires_days = IntegerField(
-        _l("Expires after (days, empty = never)"), validators=[Optional(), NumberRange(min=1)]
+        _l("Expires after (days, empty = never)"),
+        validators=[Optional(), whole_number(1, MAX_DAYS)],
     )
     active = BooleanField(_l("In use"), default=True)
 
 
-class PaperForm(FlaskForm):
+class PaperForm(AvgForm):
     purpose = SelectField(_l("Purpose"), validators=[DataRequired()])
     choice = SelectField(
         _l("Answer"),

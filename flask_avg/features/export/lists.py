@@ -18,6 +18,7 @@ from sqlalchemy import Select, select
 
 from flask_avg.core.models import AuditEntry
 from flask_avg.features.export.document import column_type, translated
+from flask_avg.features.export.formats import csv_delimiter
 from flask_avg.features.export.safety import neutralise, text_value
 from flask_avg.features.export.writers import (
     WORKBOOK_OPTIONS,
@@ -101,10 +102,13 @@ def write_members_csv(
     stmt: Select[Any],
     headers: list[tuple[str, str]],
     out: IO[bytes],
-    sep: str = ",",
+    sep: str | None = None,
 ) -> int:
+    """The member list as CSV, every field quoted; ``sep`` defaults to :func:`csv_delimiter`."""
     text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="", write_through=False)
-    writer = csv.writer(text, delimiter=sep, lineterminator="\r\n")
+    writer = csv.writer(
+        text, delimiter=sep or csv_delimiter(), quoting=csv.QUOTE_ALL, lineterminator="\r\n"
+    )
     writer.writerow([neutralise(label) for label, _kind in headers])
     n = 0
     for row in _chunks(state.db.session, stmt):
@@ -128,12 +132,15 @@ AUDIT_COLUMNS = (
 )
 
 
-def write_audit_csv(state: AvgState, out: IO[bytes], sep: str = ",") -> int:
-    """The whole audit log, oldest first; ``sep`` is ``,`` or ``;`` (Dutch Excel)."""
+def write_audit_csv(state: AvgState, out: IO[bytes], sep: str | None = None) -> int:
+    """The whole audit log, oldest first, every field quoted; ``sep`` is ``,`` or ``;``
+    (Dutch Excel), by default :func:`csv_delimiter`."""
     table = AuditEntry.__table__
     stmt = select(*(table.c[n] for n in AUDIT_COLUMNS)).order_by(table.c.at, table.c.id)
     text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="", write_through=False)
-    writer = csv.writer(text, delimiter=sep, lineterminator="\r\n")
+    writer = csv.writer(
+        text, delimiter=sep or csv_delimiter(), quoting=csv.QUOTE_ALL, lineterminator="\r\n"
+    )
     writer.writerow(AUDIT_COLUMNS)
     n = 0
     for row in _chunks(state.db.session, stmt):

@@ -11,8 +11,24 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-#: A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: A spreadsheet runs a cell starting with one of these as a formula (CSV injection);
+#: the full-width forms are read as their ASCII selves by some spreadsheets.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+#: Where a spreadsheet may start a new cell inside a value: after a list separator
+#: (``,`` or ``;``, whichever the reader's locale uses; a reader that guesses the wrong
+#: one also breaks the quoting), a tab, a double quote or a line break, and their
+#: full-width forms. A trigger there is as dangerous as one at the start; white space
+#: before it does not help (readers trim it).
+_CELL_START = '(?:^|[,;\t\r\n"\uff02\uff0c\uff1b])[ \t\r\n\u00a0\u3000]*'  # noqa: RUF001
+#: A sign followed by a plain number up to the next separator is a number, not a formula.
+_SIGNED_NUMBER = '[+\\-\uff0b\uff0d](?=[\\d.]*\\d[\\d. ]*(?:$|[,;\t\r\n"]))'
+_FORMULA = re.compile(
+    rf"^(?=[\t\r\n])|({_CELL_START})(?=[=@\uff1d\uff20]|(?!{_SIGNED_NUMBER})[+\-\uff0b\uff0d])"
+)
+#: A whole cell that is a plain signed number (``-12.50``, ``+31 6 1234 5678``) is shown
+#: as a number, never run: it stays as it is, so amounts and phone numbers read normally.
+_NUMBER = re.compile(r"[+\-\uff0b\uff0d]?\d[\d .,]*")
 
 #: Excel refuses longer cell text (characters).
 EXCEL_CELL_LIMIT = 32_767
@@ -24,11 +40,28 @@ _FILENAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _SHEET_UNSAFE = re.compile(r"[\[\]:*?/\\]")
 
 
+def is_formula(text: str) -> bool:
+    """Whether a spreadsheet could read ``text``, or a part of it split off at a separator,
+    quote or line break, as a formula."""
+    if not text or _NUMBER.fullmatch(text):
+        return False
+    return _FORMULA.search(text) is not None
+
+
 def neutralise(text: str) -> str:
-    """Prefix a would-be formula with a single quote so it stays text."""
-    if text.startswith(FORMULA_START):
-        return "'" + text
-    return text
+    """Put a single quote before every place a spreadsheet could start a formula.
+
+    That is a ``=``, ``+``, ``-`` or ``@`` (or its full-width form) at the start of the
+    text or right after a ``,``, ``;``, tab, double quote or line break in it (spaces in
+    between ignored), and a tab or line break that starts the text. A Dutch Excel
+    splits an unquoted line on ``;`` and a reader guessing the wrong separator breaks
+    the quoting, so each of those places may become the start of a cell. Plain signed
+    numbers (``-12.50``, ``x;-5``) are numbers, never formulas, and stay as they are.
+    ``neutralise(neutralise(t)) == neutralise(t)``.
+    """
+    if not is_formula(text):
+        return text
+    return _FORMULA.sub(lambda m: (m.group(1) or "") + "'", text)
 
 
 def truncate(text: str, limit: int = EXCEL_CELL_LIMIT) -> tuple[str, bool]:
@@ -52,8 +85,7 @@ def excel_value(value: Any) -> tuple[Any, bool]:
     at Excel's cell limit, anything else becomes its text.
     """
     if type(value) is str:  # the common case first
-        if value.startswith(FORMULA_START):
-            value = "'" + value
+        value = neutralise(value)
         if len(value) > EXCEL_CELL_LIMIT:
             return truncate(value)
         return value, False

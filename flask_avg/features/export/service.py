@@ -19,7 +19,7 @@ from flask import current_app
 from flask_avg.core.presenters import member_list_query
 from flask_avg.core.signals import data_exported
 from flask_avg.features.export.document import SCHEMA_VERSION, ExportDocument, build
-from flask_avg.features.export.formats import LIST_FORMATS, SUBJECT_FORMATS
+from flask_avg.features.export.formats import LIST_FORMATS, SUBJECT_FORMATS, csv_delimiter
 from flask_avg.features.export.lists import (
     member_columns,
     member_headers,
@@ -130,12 +130,14 @@ def export_member_list(
 
 
 def export_audit_log(
-    state: AvgState, out: IO[bytes], *, separator: str = ",", actor: str | None
+    state: AvgState, out: IO[bytes], *, separator: str | None = None, actor: str | None
 ) -> int:
-    """Write the whole audit log as CSV (``separator`` ``,`` or ``;``) to ``out``; returns the rows.
+    """Write the whole audit log as CSV (``separator`` ``,`` or ``;``, by default
+    :func:`~.formats.csv_delimiter`) to ``out``; returns the rows.
 
     Audited as ``export.audit`` in the caller's transaction (commit it); sends ``data_exported``.
     """
+    separator = separator or csv_delimiter()
     count = write_audit_csv(state, out, separator)
     record_list_export(state, "export.audit", "csv", count, actor=actor, separator=separator)
     return count

@@ -25,18 +25,24 @@ from flask import (
     send_file,
 )
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from flask_wtf.csrf import generate_csrf
 from wtforms import HiddenField, StringField
 from wtforms.validators import AnyOf, InputRequired
 
 from flask_avg.core.audit import current_actor
+from flask_avg.core.forms import AvgForm
 from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.jinja import NavItem
 from flask_avg.core.presenters import app_name, subject_or_404
 from flask_avg.core.web import make_blueprint
 from flask_avg.extension import get_state, require
-from flask_avg.features.export.formats import LIST_FORMATS, SEPARATORS, SUBJECT_FORMATS, Format
+from flask_avg.features.export.formats import (
+    LIST_FORMATS,
+    SEPARATORS,
+    SUBJECT_FORMATS,
+    Format,
+    csv_delimiter,
+)
 from flask_avg.features.export.lists import spooled
 from flask_avg.features.export.safety import safe_filename
 from flask_avg.features.export.service import (
@@ -52,17 +58,19 @@ STREAM_CHUNK = 64 * 1024
 
 
 # The choices are buttons and radio buttons in the templates; the forms only check them.
-class SubjectExportForm(FlaskForm):
+class SubjectExportForm(AvgForm):
     format = StringField(validators=[InputRequired(), AnyOf(list(SUBJECT_FORMATS))])
 
 
-class ListExportForm(FlaskForm):
+class ListExportForm(AvgForm):
     format = StringField(validators=[InputRequired(), AnyOf(list(LIST_FORMATS))])
     q = HiddenField()
 
 
-class AuditExportForm(FlaskForm):
-    separator = StringField(default=";", validators=[InputRequired(), AnyOf(list(SEPARATORS))])
+class AuditExportForm(AvgForm):
+    separator = StringField(
+        default=csv_delimiter, validators=[InputRequired(), AnyOf(list(SEPARATORS))]
+    )
 
 
 def _filename(kind: str, fmt: Format, subject_id: Any = None) -> str:

@@ -1,6 +1,6 @@
 """Lays an :class:`~.document.ExportDocument` out as Excel, JSON or a zip of CSV files.
 
-pandas (CSV) and xlsxwriter (Excel) are imported inside the writers, so
+xlsxwriter (Excel) is imported inside the writer, so
 starting the app and serving ordinary pages never pays for them. Every writer writes to a binary
 file object it is given (a ``BytesIO`` or an anonymous temporary file): an
 export never lands in a folder anyone can browse.
@@ -8,6 +8,7 @@ export never lands in a folder anyone can browse.
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import zipfile
@@ -24,6 +25,7 @@ from flask_avg.features.export.document import (
     ExportTable,
     translator,
 )
+from flask_avg.features.export.formats import csv_delimiter
 from flask_avg.features.export.safety import (
     EXCEL_CELL_LIMIT,
     TRUNCATION_MARKER,
@@ -208,8 +210,10 @@ def _write_cover(
     row += 2
     notes = [
         _(
-            "Text starting with =, +, -, @, a tab or a carriage return is prefixed with "
-            "a single quote (') so that spreadsheets show it instead of running it as a formula."
+            "A single quote (') is put before =, +, -, @ at the start of a text or right "
+            "after a separator, quote or line break in it, and before a tab or line break "
+            "that starts it, so that spreadsheets show the text instead of running it as "
+            "a formula."
         ),
         _("Dates and times are in UTC."),
     ]
@@ -307,23 +311,23 @@ def write_json(doc: ExportDocument, out: IO[bytes]) -> None:
 # -- CSV -----------------------------------------------------------------------------
 
 
-def table_csv(table: ExportTable, sep: str = ",") -> bytes:
-    """One model as CSV: readable headers, ISO dates, neutralised text, UTF-8 with BOM."""
-    import pandas as pd
-
-    frame = pd.DataFrame(
-        [[text_value(v) for v in row] for row in table.rows],
-        columns=[neutralise(c.label) for c in table.columns],
-        dtype=object,
-    )
+def table_csv(table: ExportTable, sep: str = ";") -> bytes:
+    """One model as CSV: readable headers, ISO dates, neutralised text, every field quoted,
+    UTF-8 with BOM (so Excel reads accents, emoji and Arabic correctly)."""
     buf = io.StringIO()
-    frame.to_csv(buf, index=False, sep=sep, lineterminator="\r\n")
-    # The BOM makes Excel read UTF-8 (accents, emoji, Arabic) correctly.
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+    buf.write("\ufeff")
+    writer = csv.writer(buf, delimiter=sep, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    writer.writerow([neutralise(c.label) for c in table.columns])
+    writer.writerows([text_value(v) for v in row] for row in table.rows)
+    return buf.getvalue().encode("utf-8")
 
 
-def write_csv_zip(doc: ExportDocument, out: IO[bytes], sep: str = ",") -> None:
-    """A zip: ``metadata.json`` (the cover information) and one CSV per model."""
+def write_csv_zip(doc: ExportDocument, out: IO[bytes], sep: str | None = None) -> None:
+    """A zip: ``metadata.json`` (the cover information) and one CSV per model.
+
+    ``sep`` defaults to :func:`~.formats.csv_delimiter` (``;`` on a Dutch page).
+    """
+    sep = sep or csv_delimiter()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         meta = json.dumps(json_document(doc, rows=False), ensure_ascii=False, indent=2)
         zf.writestr("metadata.json", meta.encode("utf-8"))

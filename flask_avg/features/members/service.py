@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
+from flask_avg.core.converters import page_number
 from flask_avg.core.presenters import SubjectData, collect, member_list_query
 
 if TYPE_CHECKING:
@@ -32,19 +33,47 @@ class MemberPage:
 
 
 def list_page(
-    state: AvgState, query: str = "", page: int = 1, *, special: bool, page_size: int = PAGE_SIZE
+    state: AvgState,
+    query: str = "",
+    page: int | str | None = 1,
+    *,
+    special: bool,
+    page_size: int = PAGE_SIZE,
 ) -> MemberPage:
-    """Page ``page`` of the members whose text columns contain ``query``.
+    """Page ``page`` of the members whose text columns contain ``query``; audited and committed.
 
     The columns are those the reader may see: special categories only when ``special``.
+    ``page`` may be the raw query-string value: past the last page reads as the last
+    page, a number no database could count to is a 404. Showing personal data of many
+    members is audited as ``members.list`` (:func:`record_list_view`).
     """
     columns = list(state.registry.subject.exported_columns(special=special))
     stmt = member_list_query(state, columns, query)
     session = state.db.session
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.execute(stmt.limit(page_size).offset((page - 1) * page_size)).mappings()
     pages = max((total + page_size - 1) // page_size, 1)
-    return MemberPage(list(rows), columns, total, page, pages)
+    number = page_number(page, pages)
+    rows = list(session.execute(stmt.limit(page_size).offset((number - 1) * page_size)).mappings())
+    record_list_view(
+        state,
+        "members.list",
+        len(rows),
+        total=total,
+        page=number,
+        filtered=bool(query.strip()),
+        special=special,
+        columns=len(columns),
+    )
+    state.db.session.commit()
+    return MemberPage(rows, columns, total, number, pages)
+
+
+def record_list_view(state: AvgState, action: str, rows: int, **detail: Any) -> None:
+    """Audit that a page showed personal data of ``rows`` members: who (the actor), what
+    (``action`` names the list; ``detail`` the filter as counts and flags) and how many.
+    Never the values, nor the search text (it may be a member's name). The caller commits."""
+    if rows:
+        state.audit.record(action, detail={"rows": rows, **detail})
 
 
 def view_member(state: AvgState, subject: Any, *, special: bool) -> SubjectData:

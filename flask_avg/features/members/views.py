@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, render_template, request
 
+from flask_avg.core.converters import query_text
 from flask_avg.core.presenters import subject_or_404
 from flask_avg.core.web import make_blueprint
 from flask_avg.extension import get_state, require
@@ -18,8 +19,8 @@ if TYPE_CHECKING:
 @require("avg.members.view")
 def members() -> Any:
     state = get_state()
-    query = request.args.get("q", "").strip()
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    query = query_text(request.args.get("q"))
+    page = request.args.get("page")
     found = service.list_page(state, query, page, special=state.can("avg.special.view"))
     subject = state.registry.subject
     return render_template(

@@ -19,6 +19,7 @@ from sqlalchemy import Boolean, DateTime, and_, delete, exists, false, null, or_
 from sqlalchemy.schema import sort_tables
 from sqlalchemy.sql.elements import ColumnElement
 
+from flask_avg.core.converters import add_days
 from flask_avg.core.presenters import retention_days
 from flask_avg.core.registry import DeclaredModel
 from flask_avg.features.retention import anonymise
@@ -134,7 +135,8 @@ class Plan:
             return None
         day = anchor.date() if isinstance(anchor, datetime) else anchor
         assert model.policy.retention
-        return day + timedelta(days=self.days[model.policy.retention] + 1)
+        # an open-ended anchor such as 9999-12-31 is held as long as a date goes
+        return add_days(day, self.days[model.policy.retention] + 1) or date.max
 
     def null_fks(self, model: DeclaredModel) -> tuple[str, ...]:
         """Nullable FK columns of ``model`` pointing at rows that the same run deletes."""

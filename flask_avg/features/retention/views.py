@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Any
 import click
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.cli import with_appcontext
-from flask_wtf import FlaskForm
 
 from flask_avg.core import external
 from flask_avg.core.audit import current_actor
+from flask_avg.core.converters import MAX_DAYS
 from flask_avg.core.dashboard import DashboardPanel
+from flask_avg.core.forms import AvgForm
 from flask_avg.core.i18n import gettext as _
 from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.jinja import NavItem
@@ -38,20 +39,21 @@ if TYPE_CHECKING:
     from flask_avg.extension import AvgState
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(AvgForm):
     """CSRF only; the fields are read by name."""
 
 
 def _parse_days(state: AvgState, form: Any) -> tuple[dict[str, int], dict[str, str]]:
+    """Days per retention category from the posted form: whole numbers from the legal
+    floor up to 100 years (:data:`~flask_avg.core.converters.MAX_DAYS`)."""
     days: dict[str, int] = {}
     errors: dict[str, str] = {}
     for key, cat in _in_use(state).items():
         raw = (form.get(f"days_{key}") or "").strip()
-        try:
-            value = int(raw)
-        except ValueError:
+        if not raw.isascii() or not raw.isdigit() or len(raw) > 6:
             errors[key] = _("Enter a whole number of days.")
             continue
+        value = int(raw)
         if value < 1:
             errors[key] = _("Enter a whole number of days.")
         elif value < cat.floor_days:
@@ -60,6 +62,8 @@ def _parse_days(state: AvgState, form: Any) -> tuple[dict[str, int], dict[str, s
                 days=cat.floor_days,
                 reason=str(cat.floor_reason or ""),
             )
+        elif value > MAX_DAYS:
+            errors[key] = _("At most %(days)s days (100 years).", days=MAX_DAYS)
         days[key] = value
     return days, errors
 

@@ -411,13 +411,13 @@ def create_blueprint(state: AvgState) -> Blueprint:
     )
     bp.add_url_rule("/requests", endpoint="request_queue", view_func=request_queue, methods=["GET"])
     bp.add_url_rule(
-        "/requests/<int:request_id>",
+        "/requests/<avg_id:request_id>",
         endpoint="request_detail",
         view_func=request_detail,
         methods=["GET", "POST"],
     )
     bp.add_url_rule(
-        "/requests/<int:request_id>/lift",
+        "/requests/<avg_id:request_id>/lift",
         endpoint="lift_request",
         view_func=lift_request,
         methods=["POST"],

@@ -155,12 +155,14 @@ def test_secrets_never_and_special_only_when_allowed(club, fmt):
 
 FORMULAS = {
     "first_name": '=HYPERLINK("http://evil","x")',
-    "last_name": "+31612345678",
+    "last_name": "+31612345678+cmd",
     "phone": "-2+3",
     "street": "@SUM(A1:A2)",
     "city": "\tTab",
     "postcode": "\rCR",
 }
+#: Plain signed numbers are numbers, never formulas: they stay as typed.
+NUMBERS = {"phone": "+31612345678", "street": "-12.50"}
 
 
 def test_formulas_are_neutralised_in_excel_and_csv_but_exact_in_json(club):
@@ -186,6 +188,16 @@ def test_formulas_are_neutralised_in_excel_and_csv_but_exact_in_json(club):
     values = rows[(a.member.id,)]
     for col, value in FORMULAS.items():
         assert values[col] == value
+
+
+def test_plain_signed_numbers_stay_readable(club):
+    a = club[0]
+    db.session.execute(update(Member).where(Member.id == a.member.id).values(**NUMBERS))
+    db.session.commit()
+    member_cols = list(get_state().registry.get("Member").exported_columns(special=True))
+    member_csv = read_zip(_export(a, "csv", special=True))["Member"]
+    for col, value in NUMBERS.items():
+        assert member_csv[1][member_cols.index(col)] == value
 
 
 UNICODE = {

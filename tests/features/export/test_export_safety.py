@@ -37,12 +37,50 @@ AWARE = datetime(2024, 5, 1, 12, 30, tzinfo=CEST)
 LONG = "a" * 40_000
 
 
-@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+@pytest.mark.parametrize(
+    "start", ["=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff20"]
+)
 def test_neutralise_prefixes_formula_starters(start):
     assert neutralise(start + "1+1") == "'" + start + "1+1"
 
 
-@pytest.mark.parametrize("text", ["", "Jan", "06-1234", "a=b", " =1", "'quoted"])
+@pytest.mark.parametrize(
+    ("text", "safe"),
+    [
+        ("Kerkweg 1;=cmd|' /C calc'!A0;", "Kerkweg 1;'=cmd|' /C calc'!A0;"),
+        ("a,@SUM(1+1)", "a,'@SUM(1+1)"),
+        ('a"=1', "a\"'=1"),
+        ("regel 1\n=1+1", "regel 1\n'=1+1"),
+        ("a;\t=1", "a;\t'=1"),
+        ("x; -2+3+cmd|' /C calc'!A0", "x; '-2+3+cmd|' /C calc'!A0"),
+        ("a\uff1b\uff1d1", "a\uff1b'\uff1d1"),
+        ("\t=1", "'\t'=1"),
+        (" =1", " '=1"),
+    ],
+)
+def test_neutralise_catches_formulas_after_a_separator_quote_or_line_break(text, safe):
+    assert neutralise(text) == safe
+    assert neutralise(safe) == safe  # once is enough
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "Jan",
+        "06-1234",
+        "a=b",
+        "'quoted",
+        "-12.50",
+        "+31 6 1234 5678",
+        "2024-05-01",
+        "3511 AB",
+        "Jan - Piet",
+        "de Vries, Jan",
+        "saldo;-5",
+        "regel 1\r\nregel 2",
+    ],
+)
 def test_neutralise_leaves_ordinary_text(text):
     assert neutralise(text) == text
 

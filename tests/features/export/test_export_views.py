@@ -162,7 +162,10 @@ def test_member_list_export_matches_the_filtered_page(app, client, club):
     assert body[0][header.index("Voornaam")] == "Voornaam2"
 
     response = client.post("/avg/members/export", data={"format": "csv", "csrf_token": token})
-    table = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"), newline="")))
+    # a Dutch page: ";"-separated, every field quoted
+    text = response.data.decode("utf-8-sig")
+    assert text.startswith('"ID";"')
+    table = list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
     assert len(table) == 1 + 3
     entries = _entries("export.members")
     assert [e.detail["rows"] for e in entries] == [1, 3]
