@@ -86,7 +86,7 @@ def _rows(n: int) -> dict[str, Iterator[tuple[Any, ...]]]:
 
     def users() -> Iterator[tuple[Any, ...]]:
         for i in range(1, n + 1, 2):
-            yield (i, f"u{i}@example.org", "x", None, True)
+            yield (i, f"u{i}@example.org", "x", None, True, 0)
 
     def members() -> Iterator[tuple[Any, ...]]:
         for i in range(1, n + 1):

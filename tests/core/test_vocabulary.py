@@ -10,6 +10,7 @@ import pytest
 from flask import Flask, session
 from flask_babel import refresh
 
+from example_app.models import db
 from flask_avg.core.config import ConfigurationError
 from flask_avg.core.i18n import gettext, lazy_gettext, nouns
 from tests.support.app import empty_tables, login, make_app, reset_schema, schema_intact
@@ -103,6 +104,8 @@ def german(db_url: str, tmp_path: Path) -> Iterator[Flask]:
             reset_schema(application)
         yield application
         empty_tables()
+        db.session.remove()
+        db.engine.dispose()  # no pooled connection left for the garbage collector
 
 
 def test_a_host_adds_a_language_of_its_own(german):
