@@ -167,6 +167,27 @@ def board_addresses(state: AvgState, action: str) -> list[str]:
 # -- sending --------------------------------------------------------------------------
 
 
+def mail_board(
+    state: AvgState, action: str, template: str, event: str, *, request: Any = None, **context: Any
+) -> bool:
+    """Render ``template`` in the default language and deliver it to everyone allowed
+    ``action`` (or ``AVG_BOARD_EMAIL``); True when it went out."""
+    language = str(config_value("DEFAULT_LOCALE"))
+    subject, text, html = render(template, language, **context)
+    mail = Mail(
+        "board",
+        None,
+        subject,
+        text,
+        request,
+        event,
+        html=html,
+        recipients=board_addresses(state, action),
+        language=language,
+    )
+    return deliver(state, mail)
+
+
 def smtp_settings(app: Any = None) -> dict[str, Any]:
     """``AVG_MAIL_*`` where set, else the host's ``MAIL_*``; empty ``SERVER``: no SMTP."""
     app = app or current_app

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 from flask_babel import format_datetime
 
 from flask_avg.core import mail as kernel_mail
-from flask_avg.core.config import config_value
 from flask_avg.core.types import utcnow
 from flask_avg.features.breaches.service import DEADLINE, running
 
@@ -35,27 +34,17 @@ def notify_clocks(state: AvgState, now: datetime | None = None) -> int:
             continue
         if not kernel_mail.once(state, "breach", breach.id, EVENT):
             continue
-        language = str(config_value("DEFAULT_LOCALE"))
-        subject, text, html = kernel_mail.render(
+        told = kernel_mail.mail_board(
+            state,
+            MANAGE,
             "breach_clock_board",
-            language,
+            EVENT,
             breach=breach,
             deadline=breach.discovered_at + DEADLINE,
             when=lambda moment: format_datetime(moment, "medium"),
             overdue=clock.remaining is not None and clock.remaining.total_seconds() <= 0,
         )
-        mail = kernel_mail.Mail(
-            "board",
-            None,
-            subject,
-            text,
-            None,
-            EVENT,
-            html=html,
-            recipients=kernel_mail.board_addresses(state, MANAGE),
-            language=language,
-        )
-        if kernel_mail.deliver(state, mail):
+        if told:
             sent += 1
         else:  # not told: the next run tries again
             kernel_mail.release(state, "breach", breach.id, EVENT)

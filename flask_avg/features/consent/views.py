@@ -73,10 +73,6 @@ class PaperForm(AvgForm):
     )
 
 
-def _safe_next(target: str | None) -> str | None:
-    return safe_target(target)
-
-
 def _consent_globals() -> dict[str, Any]:
     state = get_state()
     return {"avg_consent_items": lambda: _items(state)}
@@ -135,14 +131,14 @@ def consent_choose(key: str) -> Any:
         flash(_("Thank you: your consent for “%(label)s” is recorded.", label=purpose.label))
     else:
         flash(_("Your consent for “%(label)s” is withdrawn.", label=purpose.label))
-    return redirect(_safe_next(form.next.data) or url_for("avg_accountability.consent_page"))
+    return redirect(safe_target(form.next.data) or url_for("avg_accountability.consent_page"))
 
 
 @require("avg.self.view")
 def consent_review() -> Any:
     state = get_state()
     member = _own_member(state)
-    target = _safe_next(request.values.get("next")) or url_for("avg_core.index")
+    target = safe_target(request.values.get("next")) or url_for("avg_core.index")
     form = ChoiceForm()
     if request.method == "POST" and form.validate_on_submit():
         # "Ask me later": not again during this session.

@@ -194,20 +194,9 @@ def mail_member(state: AvgState, req: DataRequest, event: str, member: Recipient
 
 
 def mail_board(state: AvgState, req: DataRequest, event: str) -> bool:
-    language = str(config_value("DEFAULT_LOCALE"))
-    subject, text, html = kernel_mail.render(f"request_{event}_board", language, **_context(req))
-    mail = Mail(
-        "board",
-        None,
-        subject,
-        text,
-        req,
-        event,
-        html=html,
-        recipients=kernel_mail.board_addresses(state, HANDLE),
-        language=language,
+    return kernel_mail.mail_board(
+        state, HANDLE, f"request_{event}_board", event, request=req, **_context(req)
     )
-    return kernel_mail.deliver(state, mail)
 
 
 def notify_overdue(state: AvgState, now: datetime | None = None) -> int:
