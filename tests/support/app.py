@@ -66,18 +66,22 @@ def server_url(leg: str) -> str | None:
     return url
 
 
-def make_app(url: str, **config: Any) -> Flask:
-    settings = {
+def app_settings(url: str, server: str = "club.test", **config: Any) -> dict[str, Any]:
+    """The settings every test app starts from, on database ``url``."""
+    return {
         "TESTING": True,
-        # the example club keeps member photos as files: each app its own folder
-        "CLUB_PHOTO_DIR": tempfile.mkdtemp(prefix="avg-photos-"),
         "SECRET_KEY": "test",
         "SQLALCHEMY_DATABASE_URI": url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
-        "SERVER_NAME": "club.test",
+        "SERVER_NAME": server,
+        **config,
     }
-    settings.update(config)
-    return create_app(settings)
+
+
+def make_app(url: str, **config: Any) -> Flask:
+    # the example club keeps member photos as files: each app its own folder
+    photos = tempfile.mkdtemp(prefix="avg-photos-")
+    return create_app(app_settings(url, **{"CLUB_PHOTO_DIR": photos, **config}))
 
 
 def club_tables() -> list[sa.Table]:

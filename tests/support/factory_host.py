@@ -26,6 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from flask_avg import AVG, ModelPolicy, PersonalDataMixin, SubjectMixin, personal
 from flask_avg.core.models import AvgBase
 from flask_avg.migrations import VERSION_TABLE
+from tests.support.app import app_settings
 
 db = SQLAlchemy()
 login_manager = LoginManager()
@@ -77,14 +78,7 @@ def create_app(
     """The host's factory; ``migrate_order`` says where Flask-Migrate is initialised,
     ``migrate_args`` are the host's own options for it (``include_name=...``)."""
     app = Flask(__name__)
-    app.config.update(
-        TESTING=True,
-        SECRET_KEY="test",
-        SQLALCHEMY_DATABASE_URI=url,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
-        SERVER_NAME="social.test",
-        **config,
-    )
+    app.config.update(app_settings(url, "social.test", **config))
     db.init_app(app)
     login_manager.init_app(app)
     babel.init_app(app, locale_selector=select_locale)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from flask_avg import AVG, ModelPolicy, PersonalDataMixin, SubjectMixin, personal
 from flask_avg.core.models import AvgBase
+from tests.support.app import app_settings
 
 
 @dataclass
@@ -133,13 +134,7 @@ def declare(
 
 def make_app(club: Club, url: str = "sqlite://") -> Flask:
     app = Flask(__name__)
-    app.config.update(
-        TESTING=True,
-        SECRET_KEY="test",
-        SQLALCHEMY_DATABASE_URI=url,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
-        SERVER_NAME="club.test",
-    )
+    app.config.update(app_settings(url))
     club.db.init_app(app)
     LoginManager(app)
     AVG(app, club.db)

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from flask_avg import AVG, ModelPolicy, PersonalDataMixin, SubjectMixin, personal
 from flask_avg.core.models import AvgBase
+from tests.support.app import app_settings
 
 db = SQLAlchemy()
 
@@ -95,14 +96,7 @@ board_notes = db.Table(
 
 def make_app(url: str, **config: Any) -> Flask:
     app = Flask(__name__)
-    app.config.update(
-        TESTING=True,
-        SECRET_KEY="test",
-        SQLALCHEMY_DATABASE_URI=url,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
-        SERVER_NAME="club.test",
-        **config,
-    )
+    app.config.update(app_settings(url, **config))
     db.init_app(app)
     LoginManager(app).user_loader(lambda uid: db.session.get(Account, int(uid)))
     AVG(app, db, user_model=Account)

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from flask_avg import AVG, ModelPolicy, PersonalDataMixin, SubjectMixin, personal
 from flask_avg.core.models import AvgBase
 from flask_avg.features.acl.service import ensure_default_groups
+from tests.support.app import app_settings
 
 KINDS = ("member", "login", "user")
 
@@ -203,13 +204,7 @@ class HostClient(FlaskClient):
 
 def make_app(host: Host, url: str = "sqlite://") -> Flask:
     app = Flask(__name__)
-    app.config.update(
-        TESTING=True,
-        SECRET_KEY="test",
-        SQLALCHEMY_DATABASE_URI=url,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
-        SERVER_NAME="club.test",
-    )
+    app.config.update(app_settings(url))
     host.db.init_app(app)
     LoginManager(app).user_loader(lambda uid: host.db.session.get(host.Account, int(uid)))
 
