@@ -4,6 +4,8 @@ VENV ?= .venv
 LOWEST ?= .venv-lowest
 BIN := $(VENV)/bin
 PORT ?= 5000
+# the suite mostly waits on the database servers: several workers overlap those waits
+PYTEST_WORKERS ?= 4
 
 .PHONY: demo test test-lowest lint docs bench chromium clean
 
@@ -31,7 +33,7 @@ test: $(VENV)/.dev chromium
 	$(BIN)/ruff format --check flask_avg example_app tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS)
 	$(BIN)/sphinx-build -W -q -b html docs docs/_build/html
 
 ## make test-lowest: the suite on SQLite with the lowest version of every dependency setup.cfg allows
@@ -46,7 +48,7 @@ $(LOWEST)/.installed: setup.cfg pyproject.toml .ci/lowest.py
 # code the rest of the suite does not, and would double this leg's time.
 test-lowest: $(LOWEST)/.installed
 	@echo "dependency floors under test: $$(tr '\n' ' ' < $(LOWEST)/constraints.txt)"
-	AVG_TEST_DATABASES=sqlite $(LOWEST)/bin/python -m pytest -q -m "not browser" \
+	AVG_TEST_DATABASES=sqlite $(LOWEST)/bin/python -m pytest -q -n $(PYTEST_WORKERS) -m "not browser" \
 	  --ignore=tests/project/test_bench_smoke.py \
 	  --deselect=tests/core/test_lifecycle.py::test_every_subset_of_blueprints_erases_the_same
 

@@ -17,6 +17,7 @@ from pathlib import Path
 #: test tools whose floor is irrelevant to users, and database drivers of legs this run skips
 KEEP_RECENT = {
     "pytest",
+    "pytest-xdist",
     "hypothesis",
     "time-machine",
     "openpyxl",

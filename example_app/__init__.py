@@ -86,6 +86,9 @@ def create_app(config: dict[str, Any] | None = None, *, instance_path: str | Non
         SESSION_COOKIE_SAMESITE="Lax",
     )
     app.config.update(config or {})
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # SQLite takes one writer at a time: the others wait their turn rather than fail
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30}})
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = os.environ.get("SECRET_KEY") or instance_secret_key(
             app.instance_path

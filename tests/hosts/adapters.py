@@ -15,6 +15,7 @@ from werkzeug.security import generate_password_hash
 
 from tests.hosts.base import Host, Person, form_login
 from tests.support import ROOT
+from tests.support.app import engine_options
 
 FAST_HASH = "pbkdf2:sha256:1000"
 OLD = datetime(2010, 1, 1)
@@ -25,7 +26,7 @@ def _config(url: str) -> dict[str, Any]:
         "TESTING": True,
         "SECRET_KEY": "test",
         "SQLALCHEMY_DATABASE_URI": url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(url),
     }
 
 

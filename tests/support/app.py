@@ -66,13 +66,21 @@ def server_url(leg: str) -> str | None:
     return url
 
 
+def engine_options(url: str) -> dict[str, Any]:
+    """Pre-ping pooled connections; on SQLite let a writer wait its turn for 30 s (the
+    driver's 5 s is too short when several test workers load the machine)."""
+    if url.startswith("sqlite"):
+        return {"pool_pre_ping": True, "connect_args": {"timeout": 30}}
+    return {"pool_pre_ping": True}
+
+
 def app_settings(url: str, server: str = "club.test", **config: Any) -> dict[str, Any]:
     """The settings every test app starts from, on database ``url``."""
     return {
         "TESTING": True,
         "SECRET_KEY": "test",
         "SQLALCHEMY_DATABASE_URI": url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(url),
         "SERVER_NAME": server,
         **config,
     }
