@@ -32,6 +32,7 @@ from sqlalchemy import (
     UniqueConstraint,
     cast,
     create_engine,
+    func,
     insert,
     inspect,
     literal,
@@ -40,6 +41,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.exc import SAWarning
+from sqlalchemy.sql.elements import quoted_name
 
 from flask_avg.core.models import AvgBase
 from flask_avg.core.registry import looks_secret
@@ -110,7 +112,8 @@ def _generic(table: Table, md: MetaData, same_dialect: bool) -> Table:
                 col.type = String()
             col.server_default = None
     for ix in list(copy.indexes):
-        ix.name = f"ix_{copy.name}_{ix.name}"[:60] if ix.name else None
+        if ix.name:  # index names are per database on SQLite and PostgreSQL
+            ix.name = quoted_name(f"ix_{copy.name}_{ix.name}"[:60], None)
     return copy
 
 
@@ -232,9 +235,5 @@ def _reset_sequences(engine: Any, md: MetaData) -> None:
                 text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": table.name, "c": pk[0].name}
             )
             if seq:
-                conn.execute(
-                    text(
-                        f'SELECT setval(:s, COALESCE((SELECT MAX("{pk[0].name}") FROM "{table.name}"), 0) + 1, false)'
-                    ),
-                    {"s": seq},
-                )
+                top = conn.scalar(select(func.max(pk[0])))
+                conn.execute(text("SELECT setval(:s, :v, false)"), {"s": seq, "v": (top or 0) + 1})
