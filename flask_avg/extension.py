@@ -52,6 +52,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "flask_avg.features.accountability:plugin",
     "flask_avg.features.scan:plugin",
     "flask_avg.features.safecopy:plugin",
+    "flask_avg.features.backup:plugin",
 )
 
 
