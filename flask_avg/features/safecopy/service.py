@@ -184,7 +184,8 @@ def _copy(
             result.emptied.append(table.name)
             result.rows[table.name] = 0
             continue
-        exprs = _select_list(src, models.get(table.name), blank, result)
+        mysql = source.dialect.name in ("mysql", "mariadb")
+        exprs = _select_list(src, models.get(table.name), blank, result, mysql)
         query = select(*exprs)
         n = 0
         with source.connect() as sc, target.begin() as tc:
@@ -198,7 +199,9 @@ def _copy(
     return result
 
 
-def _select_list(src: Table, model: Any, blank: set[str], result: CopyResult) -> list[Any]:
+def _select_list(
+    src: Table, model: Any, blank: set[str], result: CopyResult, mysql: bool
+) -> list[Any]:
     values: dict[str, Any] = anonymise.sql(anonymise.values(model)) if model is not None else {}
     exprs = []
     for col in src.columns:
@@ -218,7 +221,7 @@ def _select_list(src: Table, model: Any, blank: set[str], result: CopyResult) ->
             continue
         if expr is None:
             expr = col
-        elif isinstance(col.type, Date | DateTime):
+        elif mysql and isinstance(col.type, Date | DateTime):
             expr = cast(expr, col.type)  # MariaDB hands a bare date literal back as text
         exprs.append(expr.label(col.name))
     return exprs
