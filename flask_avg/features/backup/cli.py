@@ -13,23 +13,36 @@ PASSPHRASE_ENV = "AVG_BACKUP_PASSPHRASE"  # noqa: S105 - the variable's name
 KEY_ENV = "AVG_BACKUP_KEY"
 
 
-def _secret(passphrase_file: str | None, key_file: str | None, *, confirm: bool) -> Any:
+#: the shortest passphrase a new backup accepts
+MIN_PASSPHRASE = 12
+
+
+def _secret(passphrase_file: str | None, key_file: str | None, *, new: bool) -> Any:
+    """The key or passphrase, from a file, the environment or a prompt; ``new`` for a
+    backup about to be written (the passphrase is asked twice and must be long enough)."""
     from flask_avg.features.backup.box import BackupError, Secret
 
     try:
         if key_file:
-            return Secret(key=Path(key_file).read_text(encoding="utf-8"))
-        if passphrase_file:
-            return Secret(passphrase=Path(passphrase_file).read_text(encoding="utf-8").strip())
-        if os.environ.get(KEY_ENV):
-            return Secret(key=os.environ[KEY_ENV])
-        if os.environ.get(PASSPHRASE_ENV):
-            return Secret(passphrase=os.environ[PASSPHRASE_ENV])
+            secret = Secret(key=Path(key_file).read_text(encoding="utf-8"))
+            secret.key()  # a malformed key fails here, before anything is written
+            return secret
+        if os.environ.get(KEY_ENV) and not passphrase_file:
+            secret = Secret(key=os.environ[KEY_ENV])
+            secret.key()
+            return secret
     except BackupError as exc:
         raise click.ClickException(str(exc)) from None
-    phrase = click.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm)
-    if len(phrase) < 12:
-        raise click.ClickException("a backup passphrase has at least 12 characters")
+    if passphrase_file:
+        phrase = Path(passphrase_file).read_text(encoding="utf-8").strip()
+    elif os.environ.get(PASSPHRASE_ENV):
+        phrase = os.environ[PASSPHRASE_ENV]
+    else:
+        phrase = click.prompt("Passphrase", hide_input=True, confirmation_prompt=new)
+    if new and len(phrase) < MIN_PASSPHRASE:
+        raise click.ClickException(f"a backup passphrase has at least {MIN_PASSPHRASE} characters")
+    if not phrase:
+        raise click.ClickException("the passphrase is empty")
     return Secret(passphrase=phrase)
 
 
@@ -54,7 +67,7 @@ def register(group: Any) -> None:
         """Write an encrypted, compressed backup of the database and its erasure ledger."""
         from flask_avg.features.backup.service import BackupError, backup
 
-        secret = _secret(passphrase_file, key_file, confirm=True)
+        secret = _secret(passphrase_file, key_file, new=True)
         try:
             manifest = backup(current_app.extensions["avg"], output, secret)
         except BackupError as exc:
@@ -80,7 +93,7 @@ def register(group: Any) -> None:
         """Restore a backup, then erase again everyone erased since it was taken."""
         from flask_avg.features.backup.service import BackupError, restore
 
-        secret = _secret(passphrase_file, key_file, confirm=False)
+        secret = _secret(passphrase_file, key_file, new=False)
         try:
             result = restore(current_app.extensions["avg"], file, secret, ledger_file=ledger_file)
         except BackupError as exc:

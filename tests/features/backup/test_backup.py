@@ -104,6 +104,14 @@ def test_a_wrong_passphrase_refuses_cleanly(app, tmp_path):
     assert "wrong passphrase or key" in wrong.output
     assert "Traceback" not in wrong.output
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Member)) == 1
+    short = runner.invoke(
+        args=["avg", "backup", "-o", str(tmp_path / "b")], env={"AVG_BACKUP_PASSPHRASE": "short"}
+    )
+    assert short.exit_code == 1 and "at least 12 characters" in short.output
+    phrase = tmp_path / "passphrase"
+    phrase.write_text(PASSPHRASE + "\n")
+    from_file = runner.invoke(args=["avg", "restore", str(out), "--passphrase-file", str(phrase)])
+    assert from_file.exit_code == 0, from_file.output
 
 
 def test_a_key_file_and_a_damaged_file(app, tmp_path):
