@@ -119,7 +119,6 @@ def find(text: Any, today: date | None = None) -> dict[str, list[str]]:
             found["email"] = emails
     if not has_digit:
         return found
-    today = today or date.today()
     ibans = [m.group(1) for m in _IBAN.finditer(text) if _iban_ok(m.group(1))]
     if ibans:
         found["iban"] = ibans
@@ -136,9 +135,12 @@ def find(text: Any, today: date | None = None) -> dict[str, list[str]]:
     postcodes = [next(g for g in m.groups() if g) for m in _POSTCODE.finditer(text)]
     if postcodes:
         found["postcode"] = postcodes
-    births = [m.group(0) for m in _DATE.finditer(text) if _birth_date(m, text, today)]
-    if births:
-        found["birth_date"] = births
+    dates = list(_DATE.finditer(text))
+    if dates:
+        today = today or date.today()
+        births = [m.group(0) for m in dates if _birth_date(m, text, today)]
+        if births:
+            found["birth_date"] = births
     return found
 
 

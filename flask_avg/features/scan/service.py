@@ -141,6 +141,7 @@ def scan(
     own = set(AvgBase.metadata.tables)
     ignore = tuple(ignore)
     report = ScanReport()
+    today = today or date.today()
     for table in reflect(state):
         if wanted and table.name not in wanted:
             continue
