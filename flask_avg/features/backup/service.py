@@ -48,6 +48,8 @@ TAKEN = "backup.taken"
 #: backup ids the database remembers
 REMEMBERED = 500
 NAMES = ("manifest.json", "database", "ledger.jsonl")
+#: seconds a restore waits for a table another connection holds (stop the site first)
+LOCK_WAIT = 60
 
 
 def _kind(engine: Any) -> str:
@@ -94,7 +96,10 @@ def _run(args: list[str], what: str, **kw: Any) -> None:
     done = subprocess.run(args, capture_output=True, check=False, **kw)  # noqa: S603
     if done.returncode != 0:
         message = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise BackupError(f"{what} failed: {message[-1] if message else done.returncode}")
+        detail = next((m for m in message if "lock" in m.lower()), None)
+        hint = " (is the site still running? stop it while restoring)" if detail else ""
+        shown = detail or (message[-1] if message else done.returncode)
+        raise BackupError(f"{what} failed: {shown}{hint}")
 
 
 def _dump(engine: Any, kind: str, target: Path, tmp: Path) -> None:
@@ -142,6 +147,9 @@ def _load(engine: Any, kind: str, source: Path, tmp: Path) -> None:
             raw.close()
     elif kind == "postgresql":
         args, env = _pg_args(url)
+        # a connection still in a transaction (the running site) would block the restore
+        # for good: give up after LOCK_WAIT seconds instead, with everything rolled back
+        env["PGOPTIONS"] = f"{env.get('PGOPTIONS', '')} -c lock_timeout={LOCK_WAIT * 1000}"
         tool = _tool("pg_restore", package="postgresql-client")
         _run(
             [tool, "--clean", "--if-exists", "--no-owner", "--no-privileges"]
@@ -152,7 +160,8 @@ def _load(engine: Any, kind: str, source: Path, tmp: Path) -> None:
     else:
         tool = _tool("mariadb", "mysql", package="mariadb-client")
         with source.open("rb") as fh:
-            _run([tool, *_my_args(url, tmp), url.database], "mariadb", stdin=fh)
+            init = f"--init-command=SET SESSION lock_wait_timeout={LOCK_WAIT}"
+            _run([tool, *_my_args(url, tmp), init, url.database], "mariadb", stdin=fh)
     engine.dispose()
 
 
