@@ -7,13 +7,13 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from example_app.models import Team, db
+from example_app.models import Member, Team, db
 from flask_avg.core.models import AuditEntry
 from flask_avg.core.types import utcnow
 from flask_avg.features.retention import anonymise
 from flask_avg.features.retention.models import LedgerEntry
-from flask_avg.features.safecopy.service import encrypted
-from tests.support.app import make_app
+from flask_avg.features.safecopy.service import anonymised_copy, encrypted
+from tests.support.app import RUN_DB, admin_engine, make_app, reset_schema
 from tests.support.factories import full_member, message
 
 
@@ -115,3 +115,72 @@ def test_encrypted_flag_is_read_defensively():
     assert encrypted(sa.Column("x", sa.String, info={"encrypted": True}))
     assert not encrypted(sa.Column("x", sa.String))
     assert not encrypted(object())
+
+
+def test_a_column_declared_encrypted_is_blanked(app, tmp_path):
+    _seed(app)
+    column = Member.__table__.c.first_name
+    column.info["encrypted"] = True  # as the crypto feature declares it
+    try:
+        result = anonymised_copy(app.extensions["avg"], f"sqlite:///{tmp_path / 'copy.db'}")
+    finally:
+        del column.info["encrypted"]
+    assert "members.first_name" in result.blanked
+    copy = sa.create_engine(f"sqlite:///{tmp_path / 'copy.db'}")
+    with copy.connect() as conn:
+        assert set(conn.scalars(sa.text("SELECT first_name FROM members"))) == {""}
+    copy.dispose()
+
+
+def _admin(leg, *statements):
+    engine = admin_engine(leg)
+    try:
+        with engine.connect() as conn:
+            for statement in statements:
+                conn.execute(sa.text(statement))
+    finally:
+        engine.dispose()
+
+
+def test_copy_into_another_server(db_url, tmp_path):
+    """From SQLite into an empty database on the leg's server (a SQLite file on that leg)."""
+    source = make_app(f"sqlite:///{tmp_path / 'source.db'}")
+    backend = sa.make_url(db_url).get_backend_name()
+    leg = "mariadb" if backend == "mysql" else backend
+    name = f"{RUN_DB}_copy"
+    if leg == "sqlite":
+        target = f"sqlite:///{tmp_path / 'target.db'}"
+    else:
+        _admin(leg, f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}")
+        target = sa.make_url(db_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        with source.app_context(), source.test_request_context():
+            reset_schema(source)
+            built = _seed(source)
+            ids = [b.member.id for b in built]
+            source_emails = {b.member.email for b in built}
+            result = anonymised_copy(source.extensions["avg"], target)
+            assert result.rows["members"] == len(built)
+            db.session.remove()
+            db.engine.dispose()
+        copied = make_app(target)
+        with copied.app_context():
+            assert copied.test_client().get("/").status_code == 200
+            # new rows get keys after the copied ones (PostgreSQL's sequences are moved on)
+            member = Member(
+                member_number="N1",
+                first_name="Nieuw",
+                last_name="Lid",
+                email="nieuw@example.org",
+                start_date=date(2026, 1, 1),
+            )
+            db.session.add(member)
+            db.session.commit()
+            assert member.id > max(ids)
+            emails = set(db.session.scalars(sa.select(Member.email)))
+            assert not emails & source_emails
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        if leg != "sqlite":
+            _admin(leg, f"DROP DATABASE IF EXISTS {name}")
