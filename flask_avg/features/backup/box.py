@@ -88,6 +88,13 @@ def new_kdf(secret: Secret) -> dict[str, Any]:
     return {"name": "scrypt", "salt": base64.b64encode(os.urandom(16)).decode(), **SCRYPT}
 
 
+def _private(path: Path) -> BinaryIO:
+    """``path`` opened for writing, readable by its owner only from the start."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.chmod(path, 0o600)  # an existing file keeps its mode through O_CREAT
+    return os.fdopen(fd, "wb")
+
+
 def _nonce(prefix: bytes, index: int) -> bytes:
     return prefix + struct.pack(">I", index)
 
@@ -105,8 +112,7 @@ def seal(source: Path, target: Path, secret: Secret, info: dict[str, Any]) -> No
         {"kdf": kdf, "nonce": base64.b64encode(prefix).decode(), "info": info}, sort_keys=True
     ).encode()
     tmp = target.with_name(target.name + ".part")
-    with source.open("rb") as raw, open(tmp, "wb") as out:
-        os.chmod(tmp, 0o600)
+    with source.open("rb") as raw, _private(tmp) as out:
         out.write(MAGIC + struct.pack(">I", len(header)) + header)
         chunks = _compressed(raw)
         index, pending = 0, next(chunks, b"")
@@ -156,8 +162,7 @@ def open_box(source: Path, target: Path, secret: Secret) -> dict[str, Any]:
     """Decrypt and decompress ``source`` into ``target``; returns the header's ``info``."""
     from cryptography.exceptions import InvalidTag
 
-    with source.open("rb") as fh, open(target, "wb") as out:
-        os.chmod(target, 0o600)
+    with source.open("rb") as fh, _private(target) as out:
         raw_header, head = _read_header(fh)
         if (head["kdf"]["name"] == "raw") != secret.is_key:
             wanted = "a key" if head["kdf"]["name"] == "raw" else "a passphrase"

@@ -6,7 +6,7 @@ import shutil
 
 import sqlalchemy as sa
 
-from example_app.models import Member, db
+from example_app.models import Invoice, Member, db
 from flask_avg.core.models import Setting
 from flask_avg.features.backup.box import header
 from flask_avg.features.retention.models import LedgerEntry
@@ -25,6 +25,11 @@ def _members():
 TOOLS = {"postgresql": "pg_dump", "mysql": "mariadb-dump", "mariadb": "mariadb-dump"}
 
 
+def _invoices():
+    rows = db.session.execute(sa.select(Invoice.id, Invoice.member_id, Invoice.description))
+    return {i: (m, d) for i, m, d in rows}
+
+
 def test_backup_erase_restore_keeps_the_erased_erased(app, tmp_path):
     tool = TOOLS.get(db.engine.dialect.name)
     if tool and not (shutil.which(tool) or shutil.which("mysqldump")):
@@ -37,10 +42,12 @@ def test_backup_erase_restore_keeps_the_erased_erased(app, tmp_path):
     db.session.commit()
     ids = [b.member.id for b in built]
     before = _members()
+    invoices = _invoices()
     runner = app.test_cli_runner()
     out = tmp_path / "club.avgbak"
     made = runner.invoke(args=["avg", "backup", "-o", str(out)], env=ENV)
     assert made.exit_code == 0, made.output
+    assert out.stat().st_mode & 0o777 == 0o600
     raw = out.read_bytes()
     assert b"Voornaam1" not in raw and b"m1@example.org" not in raw  # encrypted
     assert header(out)["kdf"]["name"] == "scrypt"
@@ -58,8 +65,12 @@ def test_backup_erase_restore_keeps_the_erased_erased(app, tmp_path):
     for erased in (ids[0], ids[3]):
         assert after.get(erased, ("anon",))[0] != before[erased][0]
         assert before[erased][1] not in {email for _, email in after.values()}
-    for kept in (ids[1], ids[2], ids[4]):
-        assert after[kept] == before[kept]
+    kept = (ids[1], ids[2], ids[4])
+    for member_id in kept:
+        assert after[member_id] == before[member_id]
+    kept_invoices = {k: v for k, v in invoices.items() if v[0] in kept}
+    assert len(kept_invoices) == 6
+    assert {k: v for k, v in _invoices().items() if v[0] in kept} == kept_invoices
     keys = set(db.session.scalars(sa.select(LedgerEntry.key)))
     assert {str(ids[0]), str(ids[3])} <= keys
 
