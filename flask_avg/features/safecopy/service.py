@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import (
     Date,
     DateTime,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -42,6 +43,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SAWarning
 from sqlalchemy.sql.elements import quoted_name
+from sqlalchemy.sql.util import ClauseAdapter
 
 from flask_avg.core.models import AvgBase
 from flask_avg.core.registry import looks_secret
@@ -98,6 +100,8 @@ def _blank(col: Any, table: Table) -> Any:
         if _unique(col, table) and pk:
             return literal("anon-", String) + cast(pk[0], String(40))
         return literal("", String)
+    if isinstance(col.type, LargeBinary) and not _unique(col, table):
+        return literal(b"", LargeBinary)
     return None
 
 
@@ -203,12 +207,19 @@ def _select_list(
     src: Table, model: Any, blank: set[str], result: CopyResult, mysql: bool
 ) -> list[Any]:
     values: dict[str, Any] = anonymise.sql(anonymise.values(model)) if model is not None else {}
+    if model is not None and src is not model.table:
+        # the database's table differs from the model's (a column added by hand, a
+        # migration not run): the replacements refer to the database's columns instead
+        adapter = ClauseAdapter(src, adapt_on_names=True)
+        values = {k: adapter.traverse(v) for k, v in values.items() if k in src.c}
     exprs = []
     for col in src.columns:
         name = f"{src.name}.{col.name}"
         spec = model.columns.get(col.name) if model is not None else None
         if encrypted(col, spec) or name in blank:
             expr = _blank(col, src)
+            if expr is None:
+                raise CopyError(f"{name} cannot be blanked: it is NOT NULL and not text")
             result.blanked.append(name)
         elif col.name in values:
             expr = values[col.name]

@@ -184,3 +184,25 @@ def test_copy_into_another_server(db_url, tmp_path):
     finally:
         if leg != "sqlite":
             _admin(leg, f"DROP DATABASE IF EXISTS {name}")
+
+
+def test_a_table_that_differs_from_its_model_is_still_anonymised(app, tmp_path):
+    """A column added to members by hand: the copy reads the database's table, and the
+    declared columns are still replaced."""
+    built = _seed(app)
+    with db.engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE members ADD COLUMN hobby VARCHAR(50)"))
+        conn.execute(sa.text("UPDATE members SET hobby = 'schaken'"))
+    try:
+        result = anonymised_copy(app.extensions["avg"], f"sqlite:///{tmp_path / 'copy.db'}")
+    finally:
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("ALTER TABLE members DROP COLUMN hobby"))
+    assert "members.email" in result.anonymised
+    copy = sa.create_engine(f"sqlite:///{tmp_path / 'copy.db'}")
+    with copy.connect() as conn:
+        rows = conn.execute(sa.text("SELECT id, email, first_name, hobby FROM members")).all()
+    copy.dispose()
+    assert len(rows) == len(built)
+    for member_id, email, first_name, hobby in rows:
+        assert (email, first_name, hobby) == (f"anon-{member_id}@anon.invalid", "anon", "schaken")
