@@ -216,7 +216,8 @@ def _select_list(
     for col in src.columns:
         name = f"{src.name}.{col.name}"
         spec = model.columns.get(col.name) if model is not None else None
-        if encrypted(col, spec) or name in blank:
+        declared = model.table.c.get(col.name) if model is not None else None
+        if encrypted(col, spec) or encrypted(declared) or name in blank:
             expr = _blank(col, src)
             if expr is None:
                 raise CopyError(f"{name} cannot be blanked: it is NOT NULL and not text")
