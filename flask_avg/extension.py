@@ -50,6 +50,9 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "flask_avg.features.members:plugin",
     "flask_avg.features.export:plugin",
     "flask_avg.features.accountability:plugin",
+    "flask_avg.features.scan:plugin",
+    "flask_avg.features.safecopy:plugin",
+    "flask_avg.features.backup:plugin",
 )
 
 

@@ -23,6 +23,14 @@ from tests.support.factory_host import Post, User, db, running
 
 Args = Callable[[Path], list[str]]
 
+
+def _key(tmp: Path) -> str:
+    """A backup key file (64 hex digits)."""
+    path = tmp / "backup.key"
+    path.write_text("ab" * 32, encoding="utf-8")
+    return str(path)
+
+
 #: Each command with valid arguments, in the order they run (init-db creates the tables).
 CASES: dict[tuple[str, ...], Args] = {
     ("init-db",): lambda tmp: [],
@@ -41,9 +49,14 @@ CASES: dict[tuple[str, ...], Args] = {
     ("export",): lambda tmp: ["1", "--format", "json", "-o", str(tmp / "export.json")],
     ("purge",): lambda tmp: [],
     ("notify-overdue",): lambda tmp: [],
+    ("scan",): lambda tmp: [],
+    ("anonymised-copy",): lambda tmp: ["--to", f"sqlite:///{tmp / 'copy.db'}"],
+    ("backup",): lambda tmp: ["-o", str(tmp / "club.avgbak"), "--key-file", _key(tmp)],
     ("erase",): lambda tmp: ["1"],
     ("export-ledger",): lambda tmp: ["-o", str(tmp / "ledger.json")],
     ("replay-erasures",): lambda tmp: [str(tmp / "ledger.json")],
+    # restores the backup taken before the erasure, then erases user 1 again
+    ("restore",): lambda tmp: [str(tmp / "club.avgbak"), "--key-file", _key(tmp)],
 }
 
 
@@ -78,6 +91,7 @@ def test_every_command_runs_when_the_locale_selector_reads_the_request(host, tmp
     db.session.add(Post(author_id=user.id, body="hello"))
     db.session.commit()
     assert user.id == 1
+    db.session.commit()  # no transaction left open: the restore replaces the tables
     runner = host.test_cli_runner()
     factory_host.locales_chosen.clear()
     results = []

@@ -62,7 +62,14 @@ def register(group: Any) -> None:
     @click.option(
         "--ignore", multiple=True, metavar="TABLE[.COLUMN]", help="Reviewed: not personal."
     )
-    def inventory_command(strict: bool, ignore: tuple[str, ...]) -> None:
+    @click.option(
+        "--scan",
+        "with_scan",
+        is_flag=True,
+        help="Also read every text column for personal data (flask avg scan); with --strict, "
+        "exit 1 when an undeclared column holds some.",
+    )
+    def inventory_command(strict: bool, ignore: tuple[str, ...], with_scan: bool) -> None:
         """Every table and column in the database, declared or not; flags hidden personal data."""
         from flask_avg.features.accountability import inventory
 
@@ -76,5 +83,18 @@ def register(group: Any) -> None:
         )
         for line in inventory.problems(inv):
             click.echo(f"  {line}", err=True)
-        if strict and not inv.clean:
+        found = False
+        if with_scan:
+            from flask_avg.features.scan.detect import MissingLibraries
+            from flask_avg.features.scan.service import render, scan
+
+            try:
+                report = scan(_state(), ignore=ignore)
+            except MissingLibraries as exc:
+                raise click.ClickException(str(exc)) from None
+            click.echo("")
+            for line in render(report):
+                click.echo(line)
+            found = bool(report.undeclared)
+        if strict and (not inv.clean or found):
             raise SystemExit(1)
