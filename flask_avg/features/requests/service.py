@@ -17,16 +17,23 @@ with :func:`not_restricted` and :func:`not_objected`.
 from __future__ import annotations
 
 from flask_avg.features.requests.engine import (
+    ExtensionRefused,
+    InvalidValue,
+    apply_correction,
+    can_extend,
     change_status,
+    correction_value,
     counts,
     deadline_for,
     erase,
     extend,
+    field_key_of,
     file_request,
     open_request,
     queue,
     requests_of,
     summarise,
+    was_extended,
 )
 from flask_avg.features.requests.limits import (
     active_limit,
@@ -38,11 +45,15 @@ from flask_avg.features.requests.limits import (
     objections,
 )
 from flask_avg.features.requests.models import (
+    BOARD_CHANNELS,
+    BOARD_IDENTITY_CHECKS,
+    CHANNELS,
     CLOSED,
     COMPLETED,
     CORRECTION,
     ERASURE,
     EXTENDED,
+    IDENTITY_CHECKS,
     IN_PROGRESS,
     KINDS,
     LIFTED,
@@ -65,12 +76,16 @@ from flask_avg.features.requests.notify import (
     default_mail_sender,
     default_password_checker,
     erasure_lines,
+    field_label_of,
     login_user_of,
     notify,
     notify_overdue,
     recipient_of,
+    subject_of,
 )
+from flask_avg.features.requests.preview import ErasurePreview, erasure_preview
 from flask_avg.features.requests.purposes import (
+    consent_based_purposes,
     host_text,
     objection_purposes,
     purpose_key,
@@ -78,6 +93,22 @@ from flask_avg.features.requests.purposes import (
 )
 
 __all__ = [
+    "BOARD_CHANNELS",
+    "BOARD_IDENTITY_CHECKS",
+    "CHANNELS",
+    "IDENTITY_CHECKS",
+    "ErasurePreview",
+    "ExtensionRefused",
+    "InvalidValue",
+    "apply_correction",
+    "can_extend",
+    "consent_based_purposes",
+    "correction_value",
+    "erasure_preview",
+    "field_key_of",
+    "field_label_of",
+    "subject_of",
+    "was_extended",
     "CLOSED",
     "COMPLETED",
     "CORRECTION",
