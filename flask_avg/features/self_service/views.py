@@ -395,7 +395,8 @@ def request_detail(request_id: int) -> Any:
     state = get_state()
     req = _get_request(state, request_id)
     form = StatusForm()
-    status, headers = 200, {}
+    status = 200
+    headers: dict[str, str] = {}
     if form.validate_on_submit():
         wanted = form.status.data or ""
         if wanted == reqs.COMPLETED and req.kind == reqs.ERASURE and req.is_open:

@@ -21,9 +21,7 @@ from tests.support.app import csrf_token
 from tests.support.self_service import (
     PASSWORD,
     audit,
-    declared_purpose,
     details,
-    dutch,
     edit_data,
     logged_in,
     make_board,
