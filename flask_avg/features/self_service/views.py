@@ -462,9 +462,7 @@ def request_erase(request_id: int) -> Any:
     """An erasure request: the erasure preview, then a separate confirmation."""
     state = get_state()
     req = _get_request(state, request_id)
-    if req.kind != reqs.ERASURE:
-        abort(404)
-    if not req.is_open:
+    if req.kind != reqs.ERASURE or not req.is_open:
         return redirect(url_for("avg_self.request_detail", request_id=req.id))
     form = req_forms.ConfirmForm()
     status, headers = 200, {}
