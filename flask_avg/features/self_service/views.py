@@ -344,11 +344,20 @@ def _correction(state: AvgState, req: reqs.DataRequest) -> dict[str, Any] | None
         "known": False,
         "requested": req.new_value,
         "error": None,
+        "hidden": False,
     }
     try:
         model, column = field_policy.split_key(state, req.field)
     except KeyError:
         info["error"] = _("This field is no longer one of the member's own fields.")
+        return info
+    if model.columns[column].special and not state.can("avg.special.view"):
+        # a special category (health, ...): only for those allowed to see it
+        info["hidden"] = True
+        info["requested"] = None
+        info["error"] = _(
+            "This is special-category data; only a board member allowed to see it can apply the correction."
+        )
         return info
     member = reqs.subject_of(state, req)
     row = service.own_row(state, model, member) if member is not None else None
@@ -428,6 +437,9 @@ def apply_correction(request_id: int) -> Any:
     if not req_forms.ConfirmForm().validate_on_submit():
         abort(400)
     status = 400
+    info = _correction(state, req)
+    if info is not None and info["hidden"]:
+        return state.deny("avg.special.view")
     try:
         changed = reqs.apply_correction(state, req, actor=current_actor())
     except SubjectErased:

@@ -207,3 +207,34 @@ def test_only_the_board_applies_and_never_without_csrf(app):
     assert board.post(f"/avg/requests/{req.id}/apply").status_code == 400
     assert member_row(a.member.id).last_name == "Jansen"
     assert board.post("/avg/requests/999999/apply").status_code in (400, 404)
+
+
+def test_special_category_values_only_for_those_allowed_to_see_them(app):
+    from tests.support.acl import client_for, make_users
+
+    users = make_users()  # members 1-4: member, board, administrator, super user
+    member = db.session.scalars(select(Member).where(Member.user_id == users["member"].id)).one()
+    req = reqs.file_request(
+        get_state(),
+        member.id,
+        "correction",
+        user_id=None,
+        field="Member.medical_notes",
+        new_value="Allergisch voor wespen",
+    )
+    board = client_for(app, users["board"])  # the board may not see health data by default
+    page = board.get(f"/avg/requests/{req.id}").get_data(as_text=True)
+    assert "Allergisch voor wespen" not in page and "medisch 1" not in page
+    assert "bijzondere persoonsgegevens" in page and "Correctie doorvoeren" not in page
+    token = csrf_token(board, f"/avg/requests/{req.id}")
+    assert (
+        board.post(f"/avg/requests/{req.id}/apply", data={"csrf_token": token}).status_code == 403
+    )
+    assert member_row(member.id).medical_notes == "medisch 1"
+    assert stored()[0].status == "received"
+    boss = client_for(app, users["super_user"])
+    page = boss.get(f"/avg/requests/{req.id}").get_data(as_text=True)
+    assert "Allergisch voor wespen" in page and "medisch 1" in page
+    token = csrf_token(boss, f"/avg/requests/{req.id}")
+    assert boss.post(f"/avg/requests/{req.id}/apply", data={"csrf_token": token}).status_code == 302
+    assert member_row(member.id).medical_notes == "Allergisch voor wespen"
