@@ -413,6 +413,10 @@ def request_detail(request_id: int) -> Any:
             return redirect(url_for("avg_self.request_erase", request_id=req.id))
         try:
             reqs.change_status(state, req, wanted, actor=current_actor(), reason=form.reason.data)
+        except PurgeLocked:  # nothing changed: the request stays open
+            state.db.session.rollback()
+            flash(str(PURGE_RUNNING), "error")
+            status, headers = 503, {"Retry-After": "60"}
         except SubjectErased:  # the member was erased meanwhile; their requests closed
             state.db.session.rollback()
             flash(str(ERASED), "error")
@@ -423,6 +427,10 @@ def request_detail(request_id: int) -> Any:
                 flash(_("Apply the correction, or reject it with a reason."), "error")
             else:
                 flash(_("This change is not possible; a rejection needs a reason."), "error")
+        except Exception:
+            state.db.session.rollback()
+            current_app.logger.exception("flask-avg: changing request %s failed", request_id)
+            flash(_("The request could not be completed; nothing was changed."), "error")
         else:
             flash(_("The request is now: %(status)s", status=str(req.status_label)), "success")
             return redirect(url_for("avg_self.request_detail", request_id=req.id))
