@@ -15,6 +15,9 @@ from flask_avg.features.requests import service as reqs
 from flask_avg.features.requests.service import DataRequest
 from tests.support.app import csrf_token
 from tests.support.self_service import audit, details, logged_in, make_board, member_with_login
+from tests.support.smtp import SmtpServer, smtp_server, text_of
+
+__all__ = ["smtp_server"]  # the fixture, used by name
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 URL = "/avg/requests/new"
@@ -152,3 +155,16 @@ def test_members_cannot_record_requests(app):
     )
     assert response.status_code == 403
     assert stored() == []
+
+
+def test_the_member_is_told_a_paper_request_was_received(app, smtp_server: SmtpServer):
+    app.config.update(smtp_server.config)
+    a = member_with_login(1)
+    boss = make_board(member_with_login(2))
+    board = logged_in(app.test_client(), boss)
+    assert record(board, a.member.id, channel="paper").status_code == 302
+    mail = smtp_server.to("m1@example.org")[-1]
+    assert "We hebben je verzoek ontvangen" in str(mail["Subject"])
+    body = text_of(mail)
+    assert "vastgelegd als ontvangen: Op papier (brief of formulier)." in body
+    assert "Het bestuur bekijkt het nu." in body
