@@ -49,6 +49,7 @@ FORMS = {
     "avg_self.edit",
     "avg_self.my_requests",
     "avg_self.request_detail",
+    "avg_self.extend_request",
     "avg_retention.erase",
     "avg_retention.manage",
 }
@@ -58,6 +59,9 @@ NOT_ON_A_PAGE_HERE = {
     "avg_acl.delete_group",  # only for a group without members or children
     "avg_accountability.consent_review",  # only when a consent text changed
     "avg_self.lift_request",  # only for a restriction that was granted
+    "avg_self.apply_correction",  # only for a correction request
+    "avg_self.request_erase",  # only for an erasure request
+    "avg_self.record_request",  # only once a member is chosen
     "avg_retention.retry_external",  # only when a plugin owes an erasure
 }
 #: Forms that change who can do what or remove data: posted last.

@@ -17,12 +17,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app, has_request_context, request
+from markupsafe import escape
 from sqlalchemy import ColumnElement, String, and_, case, cast, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from flask_avg.core.config import config_value
 from flask_avg.core.converters import MAX_DAYS
+from flask_avg.core.i18n import gettext, localise
 from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.plugins import Erased
 from flask_avg.core.purposes import Purpose, canonical_text
@@ -53,8 +55,143 @@ class PurposeCounts:
     expired: int = 0
 
 
-def purposes(state: Any, *, inactive: bool = False) -> dict[str, Purpose]:
-    """Every purpose: the code's first, then the board's, in key order."""
+class _HostText:
+    """A declared host text (plain, lazy or ``{"nl", "en"}``) shown in the page's
+    language; its canonical form (what a consent's hash is taken of) is the English one."""
+
+    def __init__(self, value: Any, canonical: str) -> None:
+        self.value = value
+        self._args = (canonical,)  # read by canonical_text(), like a lazy string's msgid
+
+    def __str__(self) -> str:
+        return str(localise(self.value))
+
+    def __html__(self) -> str:
+        return str(escape(str(self)))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _HostText) and other._args == self._args
+
+    def __hash__(self) -> int:
+        return hash(self._args)
+
+
+class _DeclaredText(_HostText):
+    """The consent text of a declared purpose: what is kept, and that withdrawing removes it."""
+
+    def __init__(self, fields: list[tuple[Any, str]]) -> None:
+        self.fields = fields
+        english = ", ".join(name for _label, name in fields)
+        super().__init__(None, f"{DECLARED_TEXT} [{english}]")
+
+    def __str__(self) -> str:
+        names = ", ".join(str(localise(label)) for label, _name in self.fields)
+        return str(gettext(DECLARED_TEXT, fields=names))
+
+
+#: the text of a consent for a declared purpose (Art. 6(1)(a) on the column)
+DECLARED_TEXT = (
+    "We keep and use these data for this purpose only with your consent: %(fields)s."
+    " If you withdraw it, we remove them."
+)
+_l_declared = _l(
+    "We keep and use these data for this purpose only with your consent: %(fields)s."
+    " If you withdraw it, we remove them."
+)
+#: key prefix of the consent purposes made from declared data purposes
+DECLARED_PREFIX = "data-"
+
+
+def declared_key(purpose: Any) -> str:
+    """The consent key of a declared data purpose: ``data-first-aid-during-training``."""
+    args = getattr(purpose, "_args", None)
+    if isinstance(purpose, dict):
+        text = str(purpose.get("en") or next(iter(purpose.values()), ""))
+    elif args and isinstance(args[0], str):
+        text = args[0]
+    else:
+        text = str(purpose)
+    slug = "-".join("".join(c if c.isalnum() else " " for c in text.lower()).split())
+    return (DECLARED_PREFIX + slug)[:64].rstrip("-")
+
+
+def declared_columns(state: Any) -> dict[str, tuple[Any, list[tuple[Any, str]]]]:
+    """Declared purposes whose legal basis is consent: key -> (purpose, [(model, column)])."""
+    found: dict[str, tuple[Any, list[tuple[Any, str]]]] = {}
+    for model in state.registry:
+        for name, spec in model.columns.items():
+            if spec.basis == "consent" and spec.purpose:
+                entry = found.setdefault(declared_key(spec.purpose), (spec.purpose, []))
+                entry[1].append((model, name))
+    return found
+
+
+def declared_purposes(state: Any) -> dict[str, Purpose]:
+    """The declared data purposes based on consent (``personal(..., basis="consent")``),
+    as purposes a member gives and withdraws like any other; withdrawing one removes
+    the member's values of its columns (see :func:`record`)."""
+    out: dict[str, Purpose] = {}
+    for key, (purpose, columns) in declared_columns(state).items():
+        fields = [
+            (model.columns[name].label or name, _english(model.columns[name].label) or name)
+            for model, name in columns
+        ]
+        out[key] = Purpose(
+            key,
+            _HostText(purpose, _english(purpose)),
+            _DeclaredText(fields),
+            "declared",
+            source="declared",
+        )
+    return out
+
+
+def _english(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("en") or next(iter(value.values()), ""))
+    args = getattr(value, "_args", None)
+    if args and isinstance(args[0], str):
+        return args[0]
+    return "" if value is None else str(value)
+
+
+def _clear_declared(state: Any, subject: str, key: str) -> int:
+    """Remove the member's values of a consent-based declared purpose's nullable
+    columns (consent withdrawn, Art. 17(1)(b)); returns the number of columns cleared."""
+    found = declared_columns(state).get(key)
+    if found is None:
+        return 0
+    model = state.registry.subject
+    key_type = model.primary_key[0].type.python_type
+    try:
+        typed = key_type(subject)
+    except (TypeError, ValueError):
+        return 0
+    cleared = 0
+    by_model: dict[Any, list[str]] = {}
+    for owner, name in found[1]:
+        if owner.table.c[name].nullable:
+            by_model.setdefault(owner, []).append(name)
+    for owner, names in by_model.items():
+        own = state.resolver.ownership(owner, [typed])
+        state.db.session.execute(
+            update(owner.table).where(own).values({name: None for name in names})
+        )
+        cleared += len(names)
+        state.audit.record(
+            "consent.data_removed",
+            subject=subject,
+            model=owner.name,
+            fields=names,
+            detail={"purpose": key},
+        )
+    return cleared
+
+
+def purposes(state: Any, *, inactive: bool = False, declared: bool = False) -> dict[str, Purpose]:
+    """Every purpose: the code's first, then the board's, in key order; with
+    ``declared`` also the declared data purposes based on consent
+    (:func:`declared_purposes`, listed in the register as activities already)."""
     found = dict(state.ext._consent_purposes)
     stmt = select(ConsentPurposeRow).order_by(ConsentPurposeRow.key)
     if not inactive:
@@ -64,13 +201,16 @@ def purposes(state: Any, *, inactive: bool = False) -> dict[str, Purpose]:
             found[row.key] = Purpose(
                 row.key, row.label, row.text, row.version, row.expires_days, source="board"
             )
+    if declared:
+        for key, purpose in declared_purposes(state).items():
+            found.setdefault(key, purpose)
     return found
 
 
 def get_purpose(state: Any, key: str, *, inactive: bool = False) -> Purpose:
     """A purpose by key; ``KeyError`` for a typo. Retired board purposes only with ``inactive``."""
     try:
-        return purposes(state, inactive=inactive)[key]
+        return purposes(state, inactive=inactive, declared=True)[key]
     except KeyError:
         raise KeyError(f"unknown consent purpose {key!r}") from None
 
@@ -157,6 +297,8 @@ def record(
         subject=subject,
         detail={"purpose": key, "version": purpose.version, "method": method},
     )
+    if not given and purpose.source == "declared":
+        _clear_declared(state, subject, key)
     consent_changed.send(
         current_app._get_current_object(),  # type: ignore[attr-defined]
         subject_id=subject,
@@ -213,7 +355,7 @@ def save_purpose(
 
     Raises :class:`PurposeExists` (nothing changed) when a new purpose's key is taken.
     """
-    if row is None and key in purposes(state, inactive=True):
+    if row is None and key in purposes(state, inactive=True, declared=True):
         raise PurposeExists(key)
     if row is None:
         row = ConsentPurposeRow(key=key)
@@ -294,7 +436,7 @@ def consent_filter(state: Any, key: str, *, current_version: bool = False) -> Co
 
 def outdated_for(state: Any, member: Any) -> list[Purpose]:
     """Purposes whose text changed since the member agreed: ask them again."""
-    known = purposes(state)
+    known = purposes(state, declared=True)
     return [
         known[row.purpose]
         for row in states_for(state, member).values()

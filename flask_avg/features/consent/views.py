@@ -294,7 +294,7 @@ def _items(state: AvgState) -> list[dict[str, Any]]:
     now = utcnow()
     form = ChoiceForm(formdata=None)
     items = []
-    for key, purpose in consent.purposes(state).items():
+    for key, purpose in consent.purposes(state, declared=True).items():
         row = states.get(key)
         items.append(
             {

@@ -16,13 +16,17 @@ from flask_avg.core.subjects import lock_subject
 from flask_avg.core.types import utcnow
 from flask_avg.features.requests.limits import is_restricted, objections
 from flask_avg.features.requests.models import (
+    BOARD_CHANNELS,
+    CHANNELS,
     CLOSED,
     COMPLETED,
     CORRECTION,
     ERASURE,
     EXTENDED,
+    IDENTITY_CHECKS,
     KINDS,
     OBJECTION,
+    ONLINE,
     OPEN,
     RECEIVED,
     REJECTED,
@@ -31,22 +35,29 @@ from flask_avg.features.requests.models import (
     DataRequest,
     ProcessingLimit,
     RequestError,
+    open_key_for,
 )
-from flask_avg.features.requests.notify import notify, recipient_of
+from flask_avg.features.requests.notify import notify, recipient_of, subject_of
 
 
 def deadline_for(received: datetime) -> datetime:
     return received + timedelta(days=int(config_value("REQUEST_DEADLINE_DAYS")))
 
 
-def open_request(state: Any, subject_id: Any, kind: str) -> DataRequest | None:
-    return state.db.session.scalars(
-        select(DataRequest).where(
-            DataRequest.subject == str(subject_id),
-            DataRequest.kind == kind,
-            DataRequest.status.in_(OPEN),
-        )
-    ).first()
+def open_request(
+    state: Any, subject_id: Any, kind: str, *, field: str | None = None
+) -> DataRequest | None:
+    """The member's open request of ``kind``; for a correction with ``field``, the open
+    correction of that field (several fields may be corrected at once)."""
+    stmt = select(DataRequest).where(
+        DataRequest.subject == str(subject_id),
+        DataRequest.kind == kind,
+        DataRequest.status.in_(OPEN),
+    )
+    if kind == CORRECTION and field:
+        stmt = stmt.where(DataRequest.open_key.in_([open_key_for(kind, field), "open"]))
+        stmt = stmt.where(DataRequest.field == field)
+    return state.db.session.scalars(stmt).first()
 
 
 def requests_of(state: Any, subject_id: Any) -> list[DataRequest]:
@@ -68,19 +79,43 @@ def file_request(
     purpose: str | None = None,
     field: str | None = None,
     message: str | None = None,
+    new_value: str | None = None,
+    channel: str = ONLINE,
+    identity_check: str = "account",
+    identity_note: str | None = None,
+    received_at: datetime | None = None,
 ) -> DataRequest:
-    """File a request and commit; raises :class:`RequestError` if one of this kind is open,
-    and :class:`~flask_avg.core.subjects.SubjectErased` when the member has been erased."""
+    """File a request and commit; raises :class:`RequestError` if one of this kind is open
+    (for a correction: one of this field), and
+    :class:`~flask_avg.core.subjects.SubjectErased` when the member has been erased.
+
+    ``new_value``: the value a correction asks for (``field`` names the field as
+    ``Model.column``). ``channel`` (:data:`CHANNELS`) and ``identity_check``
+    (:data:`IDENTITY_CHECKS`, with ``identity_note``) say how the request came in and
+    how the requester was identified: ``"account"`` for a member's own, ``"email_verified"``
+    for a verified address, the board's choice for a paper or phone request.
+    ``received_at`` (not in the future) is when a letter or call came in; the deadline
+    counts from it.
+    """
     if kind not in KINDS:
         raise RequestError(f"unknown request kind {kind!r}")
     if kind == OBJECTION and not purpose:
         raise RequestError("an objection names the purpose objected to")
     if kind == CORRECTION and not field:
         raise RequestError("a correction request names the field")
-    lock_subject(state, subject_id)
-    if open_request(state, subject_id, kind) is not None:
-        raise RequestError("duplicate")
+    if channel not in CHANNELS:
+        raise RequestError(f"unknown channel {channel!r}")
+    if identity_check not in IDENTITY_CHECKS:
+        raise RequestError(f"unknown identity check {identity_check!r}")
+    if channel in BOARD_CHANNELS and not (identity_note or "").strip():
+        raise RequestError("a request recorded by the board says how identity was checked")
     now = utcnow()
+    if received_at is not None and received_at > now:
+        raise RequestError("a request cannot be received in the future")
+    lock_subject(state, subject_id)
+    if open_request(state, subject_id, kind, field=field) is not None:
+        raise RequestError("duplicate")
+    received = received_at or now
     req = DataRequest(
         subject=str(subject_id),
         user_id=user_id,
@@ -88,10 +123,14 @@ def file_request(
         purpose=purpose,
         field=field,
         message=message or None,
+        new_value=new_value if kind == CORRECTION else None,
+        channel=channel,
+        identity_check=identity_check,
+        identity_note=(identity_note or "").strip() or None,
         status=RECEIVED,
-        open_key="open",
-        received_at=now,
-        deadline=deadline_for(now),
+        open_key=open_key_for(kind, field),
+        received_at=received,
+        deadline=deadline_for(received),
         updated_at=now,
     )
     session = state.db.session
@@ -104,7 +143,7 @@ def file_request(
     state.audit.record(
         "request.received",
         subject=subject_id,
-        detail={"request": req.id, "kind": kind},
+        detail={"request": req.id, "kind": kind, "channel": channel, "identity": identity_check},
         actor=user_id,
     )
     session.commit()
@@ -132,6 +171,8 @@ def change_status(
         raise RequestError(f"cannot go from {req.status} to {status}")
     if status == REJECTED and not (reason or "").strip():
         raise RequestError("a rejection needs a reason")
+    if status == COMPLETED and req.kind == CORRECTION and not _applying.get():
+        raise RequestError("a correction is completed by applying it (or rejected)")
     session = state.db.session
     detail: dict[str, Any] = {"request": req.id, "kind": req.kind, "status": status}
     member = None
@@ -145,7 +186,7 @@ def change_status(
                 for part in ("removed", "anonymised", "retained")
             }
     req.status = status
-    req.open_key = "open" if status in OPEN else None
+    req.open_key = (req.open_key or open_key_for(req.kind, req.field)) if status in OPEN else None
     req.updated_at = utcnow()
     req.handled_by = actor
     if status == REJECTED:
@@ -156,20 +197,134 @@ def change_status(
     return req
 
 
-def extend(state: Any, req: DataRequest, *, actor: str | None, reason: str) -> DataRequest:
-    """Extend an open request's deadline by ``AVG_REQUEST_EXTENSION_DAYS`` (Art. 12(3):
-    at most two more months, once, the member told why); commits and tells the member."""
+#: set while :func:`apply_correction` completes its request
+_applying: ContextVar[bool] = ContextVar("avg_applying_correction", default=False)
+
+
+def apply_correction(state: Any, req: DataRequest, *, actor: str | None) -> list[str]:
+    """Write a correction request's value and complete the request; returns the changed keys.
+
+    The value goes through the same field check and write as the member's own
+    correction (:func:`flask_avg.features.self_service.service.correct`: validated
+    for the column, audited ``self.edit``, ``personal_data_changed`` sent), then the
+    request is completed (audited, the member told). Raises :class:`RequestError`
+    when the request is not an open correction with a value, or the value does not
+    fit the field (``.errors`` lists why), and ``ValueInUse`` / ``ProfileMissing``
+    from the write (nothing changed).
+    """
+    from flask_avg.features.self_service import service as self_service
+
     lock_subject(state, req.subject)
     state.db.session.refresh(req, with_for_update=True)
+    if req.kind != CORRECTION or req.status not in OPEN:
+        raise RequestError("only an open correction request can be applied")
+    if req.new_value is None or not req.field:
+        raise RequestError("this request holds no value to apply")
+    key, value = correction_value(state, req.field, req.new_value)
+    subject = subject_of(state, req)
+    if subject is None:
+        raise RequestError("the member is not there")
+    changed = self_service.correct(state, subject, {key: value}, actor=actor)
+    token = _applying.set(True)
+    try:
+        change_status(state, req, COMPLETED, actor=actor)
+    finally:
+        _applying.reset(token)
+    return changed
+
+
+class InvalidValue(RequestError):
+    """A requested value that does not fit its field; ``errors`` says why."""
+
+    def __init__(self, errors: list[Any]) -> None:
+        super().__init__("; ".join(str(e) for e in errors))
+        self.errors = errors
+
+
+def field_key_of(state: Any, field: str) -> str:
+    """The self-service key (``last_name``, ``Profile.street``) of a request's
+    ``Model.column``; ``KeyError`` for a field that is not a member's own."""
+    from flask_avg.features.self_service import field_policy
+
+    model, column = field_policy.split_key(state, field)
+    return field_policy.field_key(model, column)
+
+
+def correction_value(state: Any, field: str, raw: str) -> tuple[str, Any]:
+    """The field key and the typed value of ``raw`` for ``field``, checked by the
+    same form field as the member's own correction; raises :class:`InvalidValue`."""
+    from werkzeug.datastructures import MultiDict
+    from wtforms import Form
+
+    from flask_avg.core.forms import field_for
+    from flask_avg.features.self_service import field_policy
+
+    try:
+        model, column = field_policy.split_key(state, field)
+    except KeyError:
+        raise InvalidValue(["unknown field"]) from None
+
+    class ValueForm(Form):
+        value = field_for(model, column)
+
+    form = ValueForm(formdata=MultiDict({"value": raw}))
+    if not form.validate():
+        raise InvalidValue(list(form.value.errors))
+    value = form.value.data
+    return field_policy.field_key(model, column), (None if value == "" else value)
+
+
+class ExtensionRefused(RequestError):
+    """An extension that Art. 12(3) does not allow; ``why`` is one of ``"closed"``,
+    ``"twice"``, ``"late"``, ``"reason"``, ``"days"``."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(f"extension refused: {why}")
+        self.why = why
+
+
+def was_extended(req: DataRequest) -> bool:
+    return req.extended_at is not None or req.deadline > deadline_for(req.received_at)
+
+
+def can_extend(req: DataRequest, now: datetime | None = None) -> bool:
+    """Open, not extended before, and still within the first month after receipt."""
+    return (
+        req.status in OPEN
+        and not was_extended(req)
+        and (now or utcnow()) <= deadline_for(req.received_at)
+    )
+
+
+def extend(
+    state: Any, req: DataRequest, *, actor: str | None, reason: str, days: int | None = None
+) -> DataRequest:
+    """Extend an open request's deadline by ``days`` (default and at most
+    ``AVG_REQUEST_EXTENSION_DAYS``; Art. 12(3): up to two more months, once, within
+    the first month, the member told why); commits and tells the member.
+
+    Raises :class:`ExtensionRefused` (a :class:`RequestError`) otherwise.
+    """
+    lock_subject(state, req.subject)
+    state.db.session.refresh(req, with_for_update=True)
+    most = int(config_value("REQUEST_EXTENSION_DAYS"))
+    now = utcnow()
     if req.status not in OPEN:
-        raise RequestError("only an open request can be extended")
-    if req.deadline > deadline_for(req.received_at):
-        raise RequestError("this request was extended before")
+        raise ExtensionRefused("closed")
+    if was_extended(req):
+        raise ExtensionRefused("twice")
+    if now > deadline_for(req.received_at):
+        raise ExtensionRefused("late")
     if not (reason or "").strip():
-        raise RequestError("an extension needs a reason")
-    req.deadline = req.deadline + timedelta(days=int(config_value("REQUEST_EXTENSION_DAYS")))
-    req.reason = reason.strip()
-    req.updated_at = utcnow()
+        raise ExtensionRefused("reason")
+    if days is None:
+        days = most
+    if not 1 <= int(days) <= most:
+        raise ExtensionRefused("days")
+    req.deadline = req.deadline + timedelta(days=int(days))
+    req.extension_reason = reason.strip()
+    req.extended_at = now
+    req.updated_at = now
     req.handled_by = actor
     state.audit.record(
         "request.extended",

@@ -51,8 +51,40 @@ class RequestError(ValueError):
     """A request that cannot be filed or a state change that is not allowed."""
 
 
+#: how a request reached the club
+ONLINE, PAPER, PHONE, IN_PERSON, EMAIL = "online", "paper", "phone", "in_person", "email"
+CHANNELS: dict[str, Any] = {
+    ONLINE: _l("On the website"),
+    PAPER: _l("On paper (letter or form)"),
+    PHONE: _l("By phone"),
+    IN_PERSON: _l("In person"),
+    EMAIL: _l("By e-mail"),
+}
+#: the channels the board records by hand
+BOARD_CHANNELS = (PAPER, PHONE, IN_PERSON, EMAIL)
+#: how the requester's identity was confirmed (Art. 12(2),(6))
+IDENTITY_CHECKS: dict[str, Any] = {
+    "account": _l("Logged in with their own account"),
+    "email_verified": _l("Control of the e-mail address verified"),
+    "id_document": _l("Identity document shown"),
+    "known_person": _l("Known to the board in person"),
+    "callback": _l("Called back on the number in the member records"),
+    "signature": _l("Signature compared with the member records"),
+    "other": _l("Other (see the note)"),
+}
+#: the checks a board member can choose when recording a request by hand
+BOARD_IDENTITY_CHECKS = ("id_document", "known_person", "callback", "signature", "other")
+
+
+def open_key_for(kind: str, field: str | None) -> str:
+    """The key only open requests carry: one open request per kind, and per field
+    for corrections (several fields may be corrected at once)."""
+    return f"open:{field}" if kind == CORRECTION and field else "open"
+
+
 class DataRequest(AvgBase):
-    """One data-subject request. ``open_key`` is "open" while open, NULL once closed."""
+    """One data-subject request. ``open_key`` is set while open (:func:`open_key_for`),
+    NULL once closed."""
 
     __tablename__ = "avg_request"
     __table_args__ = (
@@ -68,13 +100,23 @@ class DataRequest(AvgBase):
     field: Mapped[str | None] = mapped_column(String(200))
     message: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), nullable=False, default=RECEIVED)
-    open_key: Mapped[str | None] = mapped_column(String(4), default="open")
+    open_key: Mapped[str | None] = mapped_column(String(210), default="open")
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     deadline: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     handled_by: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str | None] = mapped_column(Text)
     result_json: Mapped[str | None] = mapped_column(Text)
+    #: a correction: the value the member asks for, as they typed it
+    new_value: Mapped[str | None] = mapped_column(Text)
+    #: how the request reached the club (:data:`CHANNELS`)
+    channel: Mapped[str] = mapped_column(String(20), nullable=False, default=ONLINE)
+    #: how the requester's identity was confirmed (:data:`IDENTITY_CHECKS`), and a note
+    identity_check: Mapped[str] = mapped_column(String(40), nullable=False, default="account")
+    identity_note: Mapped[str | None] = mapped_column(Text)
+    #: the Art. 12(3) extension: when, and the reason the member was given
+    extended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    extension_reason: Mapped[str | None] = mapped_column(Text)
 
     @property
     def is_open(self) -> bool:
@@ -86,6 +128,14 @@ class DataRequest(AvgBase):
     @property
     def kind_label(self) -> Any:
         return KINDS.get(self.kind, self.kind)
+
+    @property
+    def channel_label(self) -> Any:
+        return CHANNELS.get(self.channel, self.channel)
+
+    @property
+    def identity_label(self) -> Any:
+        return IDENTITY_CHECKS.get(self.identity_check, self.identity_check)
 
     @property
     def status_label(self) -> Any:

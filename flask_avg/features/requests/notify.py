@@ -147,9 +147,44 @@ def recipient_of(state: AvgState, req: DataRequest, *, snapshot: bool = False) -
     )
 
 
+def field_label_of(req: DataRequest) -> Any:
+    """The label of a correction request's field (``Model.column``), or None."""
+    if not req.field:
+        return None
+    from flask_avg.core.presenters import column_label
+    from flask_avg.extension import get_state
+
+    name, _dot, column = req.field.rpartition(".")
+    registry = get_state().registry
+    try:
+        model = registry.get(name) if name else registry.subject
+    except KeyError:
+        return None
+    if column not in model.columns:
+        return None
+    label = column_label(model, column)
+    return label if model.is_subject else f"{model.label}: {label}"
+
+
+class _LazyText:
+    """A text computed when shown: a mail renders in the member's language, later."""
+
+    def __init__(self, compute: Callable[[], Any]) -> None:
+        self.compute = compute
+
+    def __str__(self) -> str:
+        return str(self.compute() or "")
+
+    def __html__(self) -> str:
+        from markupsafe import escape
+
+        return str(escape(str(self)))
+
+
 def _context(req: DataRequest) -> dict[str, Any]:
     return {
         "req": req,
+        "field_label": _LazyText(lambda: field_label_of(req)) if req.field else None,
         "erasure_lines": erasure_lines,
         "organisation_name": config_value("CLUB_NAME"),
         "contact": config_value("CLUB_CONTACT"),

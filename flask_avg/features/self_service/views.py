@@ -9,6 +9,7 @@ guarded by ``avg.fields.manage``).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time
 from typing import TYPE_CHECKING, Any
 
 from flask import (
@@ -21,19 +22,24 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import format_date
 from flask_login import current_user
 
 from flask_avg.core.audit import current_actor
+from flask_avg.core.config import config_value
 from flask_avg.core.dashboard import DashboardPanel
-from flask_avg.core.forms import FieldRightsForm, RequestForm, StatusForm, choice
+from flask_avg.core.forms import FieldRightsForm, StatusForm, choice
 from flask_avg.core.i18n import gettext as _
 from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.jinja import NavItem
 from flask_avg.core.plugins import ErasureRefused
+from flask_avg.core.presenters import column_label, subject_or_404
 from flask_avg.core.subjects import SubjectErased
 from flask_avg.core.types import utcnow
 from flask_avg.core.web import ERASED, make_blueprint, subject_erased_page
 from flask_avg.extension import get_state, require
+from flask_avg.features.members import service as members_service
+from flask_avg.features.requests import forms as req_forms
 from flask_avg.features.requests import service as reqs
 from flask_avg.features.retention.erase import PURGE_RUNNING
 from flask_avg.features.retention.lock import PurgeLocked
@@ -82,7 +88,7 @@ def _forged(
 
 
 def _request_error(
-    state: AvgState, form: RequestForm, subject_id: Any, purposes: Any, locked: list[str]
+    state: AvgState, form: Any, subject_id: Any, purposes: Any, locked: list[str]
 ) -> str | None:
     """Why the member's request form cannot be filed, or ``None``."""
     kind = form.kind.data or ""
@@ -90,8 +96,15 @@ def _request_error(
         return _("Choose the purpose you object to.")
     if kind == reqs.CORRECTION and form.field.data not in locked:
         return _("Choose the field that should be corrected.")
-    if kind == reqs.CORRECTION and not form.message.data:
+    if kind == reqs.CORRECTION and not (form.value.data or form.message.data):
         return _("Tell us what the correct value is.")
+    if kind == reqs.CORRECTION:
+        try:
+            reqs.correction_value(
+                state, field_policy.request_field(state, form.field.data), _requested(form)
+            )
+        except reqs.InvalidValue as exc:
+            return _("The value you ask for does not fit this field: %(why)s", why=exc)
     if kind == reqs.ERASURE and not reqs.check_password(
         state,
         current_user._get_current_object(),  # type: ignore[attr-defined]
@@ -100,6 +113,11 @@ def _request_error(
         state.audit.denied("self.request", subject=subject_id, detail={"reason": "password"})
         return _("That password is not correct.")
     return None
+
+
+def _requested(form: Any) -> str:
+    """The value a correction asks for: the value field (older forms: the message)."""
+    return str(form.value.data or form.message.data or "")
 
 
 def _get_request(state: AvgState, request_id: int) -> reqs.DataRequest:
@@ -227,7 +245,7 @@ def my_requests() -> Any:
     state = get_state()
     subject = _own_subject(state)
     subject_id = service.subject_id(state, subject)
-    form = RequestForm()
+    form = req_forms.MemberRequestForm()
     purposes = reqs.objection_purposes(state)
     locked = field_policy.locked_columns(state)
     labels = [(k, field_policy.field_label(*field_policy.split_key(state, k))) for k in locked]
@@ -251,16 +269,22 @@ def my_requests() -> Any:
                     purpose=purpose,
                     field=field_policy.request_field(state, field) if field else None,
                     message=form.message.data,
+                    new_value=_requested(form) if field else None,
+                    identity_check="account",
                 )
             except reqs.RequestError:
-                error = _("You already have an open request of this kind.")
+                error = (
+                    _("You already asked to correct this field; that request is still open.")
+                    if field
+                    else _("You already have an open request of this kind.")
+                )
             except SubjectErased:
                 return subject_erased_page(state, own=True)
             else:
                 flash(
                     _(
                         "Your request has been received. We will answer before %(date)s.",
-                        date=reqs.deadline_for(utcnow()).date().isoformat(),
+                        date=format_date(reqs.deadline_for(utcnow()), "long"),
                     ),
                     "success",
                 )
@@ -271,9 +295,15 @@ def my_requests() -> Any:
         status = 400
         flash(_("The form could not be sent; please try again."), "error")
     mine = reqs.requests_of(state, subject_id)
-    open_kinds = {r.kind for r in mine if r.is_open}
+    open_kinds = {r.kind for r in mine if r.is_open and r.kind != reqs.CORRECTION}
+    open_fields = {r.field for r in mine if r.is_open and r.kind == reqs.CORRECTION}
+    labels = [
+        (k, lab) for k, lab in labels if field_policy.request_field(state, k) not in open_fields
+    ]
     return render_template(
         "avg/me_requests.html",
+        consent_based=reqs.consent_based_purposes(state),
+        field_label=reqs.field_label_of,
         form=form,
         requests=mine,
         open_kinds=open_kinds,
@@ -303,21 +333,86 @@ def request_queue() -> Any:
     )
 
 
+def _correction(state: AvgState, req: reqs.DataRequest) -> dict[str, Any] | None:
+    """A correction request as the board sees it: the field's label, the current value
+    and the value asked for (``error`` when it does not fit the field)."""
+    if req.kind != reqs.CORRECTION or not req.field:
+        return None
+    info: dict[str, Any] = {
+        "label": reqs.field_label_of(req) or req.field,
+        "current": None,
+        "known": False,
+        "requested": req.new_value,
+        "error": None,
+        "hidden": False,
+    }
+    try:
+        model, column = field_policy.split_key(state, req.field)
+    except KeyError:
+        info["error"] = _("This field is no longer one of the member's own fields.")
+        return info
+    if model.columns[column].special and not state.can("avg.special.view"):
+        # a special category (health, ...): only for those allowed to see it
+        info["hidden"] = True
+        info["requested"] = None
+        info["error"] = _(
+            "This is special-category data; only a board member allowed to see it can apply the correction."
+        )
+        return info
+    member = reqs.subject_of(state, req)
+    row = service.own_row(state, model, member) if member is not None else None
+    if row is not None:
+        info["current"] = model.value(row, column)
+        info["known"] = True
+    if req.new_value is not None:
+        try:
+            reqs.correction_value(state, req.field, req.new_value)
+        except reqs.InvalidValue as exc:
+            info["error"] = _("The value asked for does not fit this field: %(why)s", why=exc)
+    return info
+
+
+def _detail_page(state: AvgState, req: reqs.DataRequest, form: Any = None) -> str:
+    now = utcnow()
+    extend_form = req_forms.ExtendForm(
+        formdata=None, days=int(config_value("REQUEST_EXTENSION_DAYS"))
+    )
+    correction = _correction(state, req)
+    next_states = list(reqs.TRANSITIONS[req.status])
+    if req.kind in (reqs.CORRECTION, reqs.ERASURE):
+        # a correction is completed by applying it; an erasure after its preview
+        next_states = [s for s in next_states if s != reqs.COMPLETED]
+    return render_template(
+        "avg/request_detail.html",
+        req=req,
+        form=form or StatusForm(formdata=None),
+        confirm_form=req_forms.ConfirmForm(formdata=None),
+        extend_form=extend_form,
+        can_extend=reqs.can_extend(req, now),
+        extension_days=int(config_value("REQUEST_EXTENSION_DAYS")),
+        first_month_ends=reqs.deadline_for(req.received_at),
+        correction=correction,
+        active_limit=reqs.active_limit(state, req),
+        next_states=next_states,
+        statuses=reqs.STATUSES,
+        now=now,
+    )
+
+
 @require("avg.requests.handle")
 def request_detail(request_id: int) -> Any:
     state = get_state()
     req = _get_request(state, request_id)
     form = StatusForm()
-    status, headers = 200, {}
+    status = 200
+    headers: dict[str, str] = {}
     if form.validate_on_submit():
+        wanted = form.status.data or ""
+        if wanted == reqs.COMPLETED and req.kind == reqs.ERASURE and req.is_open:
+            # never one click: the erasure is confirmed on its preview page
+            return redirect(url_for("avg_self.request_erase", request_id=req.id))
         try:
-            reqs.change_status(
-                state,
-                req,
-                form.status.data or "",
-                actor=current_actor(),
-                reason=form.reason.data,
-            )
+            reqs.change_status(state, req, wanted, actor=current_actor(), reason=form.reason.data)
         except PurgeLocked:  # nothing changed: the request stays open
             state.db.session.rollback()
             flash(str(PURGE_RUNNING), "error")
@@ -328,10 +423,89 @@ def request_detail(request_id: int) -> Any:
             status = 410
         except reqs.RequestError:
             state.db.session.rollback()
-            flash(_("This change is not possible; a rejection needs a reason."), "error")
+            if wanted == reqs.COMPLETED and req.kind == reqs.CORRECTION:
+                flash(_("Apply the correction, or reject it with a reason."), "error")
+            else:
+                flash(_("This change is not possible; a rejection needs a reason."), "error")
+        except Exception:
+            state.db.session.rollback()
+            current_app.logger.exception("flask-avg: changing request %s failed", request_id)
+            flash(_("The request could not be completed; nothing was changed."), "error")
+        else:
+            flash(_("The request is now: %(status)s", status=str(req.status_label)), "success")
+            return redirect(url_for("avg_self.request_detail", request_id=req.id))
+    return _detail_page(state, req, form), status, headers
+
+
+@require("avg.requests.handle")
+def apply_correction(request_id: int) -> Any:
+    """The board writes the value a correction request asks for, and completes it."""
+    state = get_state()
+    req = _get_request(state, request_id)
+    if not req_forms.ConfirmForm().validate_on_submit():
+        abort(400)
+    status = 400
+    info = _correction(state, req)
+    if info is not None and info["hidden"]:
+        return state.deny("avg.special.view")
+    try:
+        changed = reqs.apply_correction(state, req, actor=current_actor())
+    except SubjectErased:
+        state.db.session.rollback()
+        flash(str(ERASED), "error")
+        status = 410
+    except reqs.InvalidValue as exc:
+        state.db.session.rollback()
+        flash(_("The value asked for does not fit this field: %(why)s", why=exc), "error")
+    except reqs.RequestError:
+        state.db.session.rollback()
+        flash(_("Only an open correction request with a value can be applied."), "error")
+    except service.ValueInUse:
+        flash(_("This value is already in use."), "error")
+        status = 409
+    except service.ProfileMissing:
+        flash(_("This part of the member's data cannot be created here."), "error")
+        status = 409
+    else:
+        flash(
+            _("The correction has been applied; the member has been told.")
+            if changed
+            else _("The field already had this value; the request is completed."),
+            "success",
+        )
+        return redirect(url_for("avg_self.request_detail", request_id=req.id))
+    return _detail_page(state, req), status
+
+
+@require("avg.requests.handle")
+def request_erase(request_id: int) -> Any:
+    """An erasure request: the erasure preview, then a separate confirmation."""
+    state = get_state()
+    req = _get_request(state, request_id)
+    if req.kind != reqs.ERASURE or not req.is_open:
+        return redirect(url_for("avg_self.request_detail", request_id=req.id))
+    form = req_forms.ConfirmForm()
+    status, headers = 200, {}
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        try:
+            reqs.change_status(state, req, reqs.COMPLETED, actor=current_actor())
+        except PurgeLocked:  # nothing changed: the request stays open
+            state.db.session.rollback()
+            flash(str(PURGE_RUNNING), "error")
+            status, headers = 503, {"Retry-After": "60"}
+        except SubjectErased:
+            state.db.session.rollback()
+            flash(str(ERASED), "error")
+            return redirect(url_for("avg_self.request_detail", request_id=req.id))
         except ErasureRefused as exc:  # the last Super User: the request stays open
             state.db.session.rollback()
             flash(str(exc), "error")
+            status = 409
+        except reqs.RequestError:
+            state.db.session.rollback()
+            flash(_("This change is not possible; a rejection needs a reason."), "error")
             status = 409
         except Exception:
             state.db.session.rollback()
@@ -340,16 +514,178 @@ def request_detail(request_id: int) -> Any:
         else:
             flash(_("The request is now: %(status)s", status=str(req.status_label)), "success")
             return redirect(url_for("avg_self.request_detail", request_id=req.id))
-    page = render_template(
-        "avg/request_detail.html",
-        req=req,
-        form=form,
-        active_limit=reqs.active_limit(state, req),
-        next_states=reqs.TRANSITIONS[req.status],
-        statuses=reqs.STATUSES,
-        now=utcnow(),
-    )
+    key_type = state.registry.subject.primary_key[0].type.python_type
+    try:
+        typed = key_type(req.subject)
+    except (TypeError, ValueError):
+        abort(404)
+    preview = reqs.erasure_preview(state, typed)
+    if request.method == "GET":
+        for refusal in preview.refusals:
+            flash(str(refusal.reason), "error")
+    page = render_template("avg/request_erase.html", req=req, form=form, preview=preview)
     return page, status, headers
+
+
+@require("avg.requests.handle")
+def extend_request(request_id: int) -> Any:
+    """Art. 12(3): the board extends the deadline once, with a reason the member is sent."""
+    state = get_state()
+    req = _get_request(state, request_id)
+    form = req_forms.ExtendForm()
+    if not form.validate_on_submit():
+        if "csrf_token" in form.errors:
+            abort(400)
+        for errors in form.errors.values():
+            for error in errors:
+                flash(str(error), "error")
+        return _detail_page(state, req), 400
+    try:
+        reqs.extend(
+            state, req, actor=current_actor(), reason=form.reason.data or "", days=form.days.data
+        )
+    except SubjectErased:
+        state.db.session.rollback()
+        flash(str(ERASED), "error")
+        return _detail_page(state, req), 410
+    except reqs.ExtensionRefused as exc:
+        state.db.session.rollback()
+        messages = {
+            "closed": _("Only an open request can be extended."),
+            "twice": _("This request has been extended before; the law allows it once."),
+            "late": _(
+                "The first month after receipt has passed: the law allows an extension only"
+                " within it."
+            ),
+            "reason": _("An extension needs a reason."),
+            "days": _(
+                "The extension is at most %(days)s days.",
+                days=int(config_value("REQUEST_EXTENSION_DAYS")),
+            ),
+        }
+        flash(messages.get(exc.why, _("This change is not possible.")), "error")
+        return _detail_page(state, req), 409
+    flash(
+        _(
+            "The deadline is now %(date)s; the member has been told why.",
+            date=format_date(req.deadline, "long"),
+        ),
+        "success",
+    )
+    return redirect(url_for("avg_self.request_detail", request_id=req.id))
+
+
+def _paper_form(state: AvgState) -> Any:
+    form = req_forms.PaperRequestForm()
+    form.kind.choices = [choice(k, label) for k, label in reqs.KINDS.items()]
+    form.channel.choices = [choice(c, reqs.CHANNELS[c]) for c in reqs.BOARD_CHANNELS]
+    form.identity_check.choices = [
+        choice(c, reqs.IDENTITY_CHECKS[c]) for c in reqs.BOARD_IDENTITY_CHECKS
+    ]
+    form.purpose.choices = [choice(key) for key in reqs.objection_purposes(state)]
+    keys = [*field_policy.locked_columns(state), *field_policy.editable_columns(state)]
+    form.field.choices = [
+        choice(k, field_policy.field_label(*field_policy.split_key(state, k))) for k in keys
+    ]
+    return form
+
+
+def _paper_error(state: AvgState, form: Any) -> str | None:
+    kind = form.kind.data
+    if kind == reqs.OBJECTION and form.purpose.data not in reqs.objection_purposes(state):
+        return _("Choose the purpose objected to.")
+    if kind == reqs.CORRECTION:
+        if form.field.data not in {_choice_key(c) for c in form.field.choices}:
+            return _("Choose the field that should be corrected.")
+        if not form.value.data:
+            return _("Give the value the field should have.")
+        try:
+            reqs.correction_value(
+                state, field_policy.request_field(state, form.field.data), form.value.data
+            )
+        except reqs.InvalidValue as exc:
+            return _("The value asked for does not fit this field: %(why)s", why=exc)
+    received = form.received_on.data
+    if received is not None and received > utcnow().date():
+        return _("The date of receipt cannot lie in the future.")
+    return None
+
+
+def _choice_key(item: Any) -> str:
+    return str(item.value if hasattr(item, "value") else item[0])
+
+
+@require("avg.requests.handle")
+def record_request() -> Any:
+    """The board records a request received on paper, by phone or in person."""
+    state = get_state()
+    search = req_forms.SubjectSearchForm(request.args)
+    form = _paper_form(state)
+    chosen = request.values.get("subject", "")[:64]
+    member = subject_or_404(state, chosen) if chosen else None
+    status = 200
+    if request.method == "POST" and member is not None:
+        error = None
+        if form.validate_on_submit():
+            error = _paper_error(state, form)
+            if error is None:
+                kind = form.kind.data or ""
+                field = form.field.data if kind == reqs.CORRECTION else None
+                received = form.received_on.data
+                when = None
+                if received is not None and received != utcnow().date():
+                    when = datetime.combine(received, time(12, 0), tzinfo=UTC)
+                try:
+                    req = reqs.file_request(
+                        state,
+                        service.subject_id(state, member),
+                        kind,
+                        user_id=None,
+                        purpose=form.purpose.data if kind == reqs.OBJECTION else None,
+                        field=field_policy.request_field(state, field) if field else None,
+                        message=form.message.data,
+                        new_value=form.value.data if field else None,
+                        channel=form.channel.data or reqs.PAPER,
+                        identity_check=form.identity_check.data or "other",
+                        identity_note=form.identity_note.data,
+                        received_at=when,
+                    )
+                except SubjectErased:
+                    state.db.session.rollback()
+                    flash(str(ERASED), "error")
+                    return redirect(url_for("avg_self.request_queue"))
+                except reqs.RequestError:
+                    state.db.session.rollback()
+                    error = _("This member already has an open request of this kind.")
+                else:
+                    flash(_("The request has been recorded."), "success")
+                    return redirect(url_for("avg_self.request_detail", request_id=req.id))
+        elif "csrf_token" in form.errors:
+            abort(400)
+        else:
+            error = next(
+                (str(e) for errors in form.errors.values() for e in errors),
+                _("The form could not be sent; please try again."),
+            )
+        flash(error, "error")
+        status = 400
+    elif request.method == "POST":
+        abort(400)
+    found = None
+    if member is None and search.validate() and search.q.data:
+        found = members_service.list_page(state, search.q.data, 1, special=False, page_size=20)
+    model = state.registry.subject
+    return render_template(
+        "avg/request_record.html",
+        form=form,
+        search=search,
+        found=found,
+        member=member,
+        member_key=service.subject_id(state, member) if member is not None else None,
+        key_name=model.primary_key[0].name,
+        labels={c: column_label(model, c) for c in model.columns},
+        today=utcnow().date(),
+    ), status
 
 
 @require("avg.requests.handle")
@@ -415,6 +751,30 @@ def create_blueprint(state: AvgState) -> Blueprint:
         endpoint="request_detail",
         view_func=request_detail,
         methods=["GET", "POST"],
+    )
+    bp.add_url_rule(
+        "/requests/new",
+        endpoint="record_request",
+        view_func=record_request,
+        methods=["GET", "POST"],
+    )
+    bp.add_url_rule(
+        "/requests/<avg_id:request_id>/apply",
+        endpoint="apply_correction",
+        view_func=apply_correction,
+        methods=["POST"],
+    )
+    bp.add_url_rule(
+        "/requests/<avg_id:request_id>/erase",
+        endpoint="request_erase",
+        view_func=request_erase,
+        methods=["GET", "POST"],
+    )
+    bp.add_url_rule(
+        "/requests/<avg_id:request_id>/extend",
+        endpoint="extend_request",
+        view_func=extend_request,
+        methods=["POST"],
     )
     bp.add_url_rule(
         "/requests/<avg_id:request_id>/lift",

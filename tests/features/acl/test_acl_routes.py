@@ -64,6 +64,10 @@ ROUTES: dict[str, str | tuple[str, int]] = {
     "avg_self.request_queue": "board",
     "avg_self.request_detail": "board",
     "avg_self.lift_request": ("board", POST_WITHOUT_CSRF),
+    "avg_self.record_request": "board",
+    "avg_self.apply_correction": ("board", POST_WITHOUT_CSRF),
+    "avg_self.request_erase": ("board", 302),  # not an erasure request: back to its page
+    "avg_self.extend_request": ("board", POST_WITHOUT_CSRF),
     "avg_self.field_rights": "board",
     # retention: options page; erasing one member (a GET asks for confirmation)
     "avg_retention.manage": "board",

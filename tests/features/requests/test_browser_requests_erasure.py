@@ -21,7 +21,11 @@ def test_board_completes_erasure_and_member_cannot_log_in(live_server, page):
     page.goto(base + "/avg/requests")
     page.locator("table.avg-request-queue tbody tr a").first.click()
     assert page.get_by_role("heading", level=1).inner_text().startswith("Privacyverzoek")
-    page.get_by_role("button", name="Afhandelen").click()
+    # never one click: the erasure preview, then a confirmed danger button
+    page.get_by_role("link", name="Wissen vooraf bekijken").click()
+    assert page.locator("table.avg-erase-preview").is_visible()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Dit lid nu wissen").click()
     assert page.get_by_text("Het verzoek is nu: Afgehandeld").is_visible()
     # what was removed, anonymised and retained, with the legal reason for what is kept
     assert page.locator("table.avg-erasure-result").is_visible()

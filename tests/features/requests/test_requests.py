@@ -21,9 +21,7 @@ from tests.support.app import csrf_token
 from tests.support.self_service import (
     PASSWORD,
     audit,
-    declared_purpose,
     details,
-    dutch,
     edit_data,
     logged_in,
     make_board,
@@ -42,6 +40,13 @@ def board_action(client, request_id: int, status: str, reason: str = ""):
     url = f"/avg/requests/{request_id}"
     token = csrf_token(client, url)
     return client.post(url, data={"csrf_token": token, "status": status, "reason": reason})
+
+
+def confirm_erasure(client, request_id: int):
+    """The board's erasure of a request: its preview page, then the confirmation."""
+    url = f"/avg/requests/{request_id}/erase"
+    token = csrf_token(client, url)
+    return client.post(url, data={"csrf_token": token})
 
 
 def requests_in_db() -> list[DataRequest]:
@@ -72,13 +77,14 @@ def mails(monkeypatch):
 
 
 def test_member_files_each_kind_with_deadline_signal_and_mails(app, events, mails):
+    app.config["AVG_OBJECTION_PURPOSES"] = ("newsletter",)
     a = member_with_login(1)
     with time_machine.travel(T0, tick=False):
         # log in inside the frozen time: session cookies from the future do not verify
         client = logged_in(app.test_client(), a)
         assert file(client, "erasure", password=PASSWORD).status_code == 302
         assert file(client, "restriction", message="Klopt mijn adres?").status_code == 302
-        assert file(client, "objection", purpose="Messages between members").status_code == 302
+        assert file(client, "objection", purpose="newsletter").status_code == 302
         assert file(client, "correction", field="last_name", message="Jansen").status_code == 302
     found = requests_in_db()
     assert [r.kind for r in found] == ["erasure", "restriction", "objection", "correction"]
@@ -87,8 +93,9 @@ def test_member_files_each_kind_with_deadline_signal_and_mails(app, events, mail
         assert r.user_id == str(a.user.id)
         assert r.received_at == T0
         assert r.deadline == T0 + timedelta(days=30)
-    assert found[2].purpose == "Messages between members"
-    assert found[3].field == "Member.last_name"
+    assert found[2].purpose == "newsletter"
+    assert found[3].field == "Member.last_name" and found[3].new_value == "Jansen"
+    assert {(r.channel, r.identity_check) for r in found} == {("online", "account")}
     assert events == [("received", r.id) for r in found]
     assert [(m.to, m.event) for m in mails[:2]] == [("member", "received"), ("board", "received")]
     assert mails[0].user_id == str(a.user.id)
@@ -98,7 +105,9 @@ def test_member_files_each_kind_with_deadline_signal_and_mails(app, events, mail
     assert [d["kind"] for d in details(audit("request.received"))] == [r.kind for r in found]
     client = logged_in(app.test_client(), a)
     page = client.get("/avg/me/requests").get_data(as_text=True)
-    assert page.count("Je hebt al een openstaand verzoek van deze soort.") == 4
+    # one open request per kind; corrections one per field (the others stay open)
+    assert page.count("Je hebt al een openstaand verzoek van deze soort.") == 3
+    assert 'option value="last_name"' not in page and 'option value="first_name"' in page
     assert "antwoord uiterlijk" in page
 
 
@@ -349,19 +358,20 @@ def test_completed_restriction_takes_effect_and_can_be_lifted(app):
 
 
 def test_board_lifts_a_granted_objection_and_the_member_is_told(app, events, mails):
+    app.config["AVG_OBJECTION_PURPOSES"] = ({"nl": "Fotoboek", "en": "Photo book"},)
     a = member_with_login(1)
     boss = make_board(member_with_login(2))
-    file(logged_in(app.test_client(), a), "objection", purpose="Team composition")
+    file(logged_in(app.test_client(), a), "objection", purpose="Photo book")
     req = requests_in_db()[0]
     board = logged_in(app.test_client(), boss)
     board_action(board, req.id, "completed")
-    assert _member_ids(avg.not_objected("Team composition")) == {boss.member.id}
+    assert _member_ids(avg.not_objected("Photo book")) == {boss.member.id}
     url = f"/avg/requests/{req.id}"
     page = board.get(url).get_data(as_text=True)
-    assert f"Dit lid maakt bezwaar tegen: {dutch(declared_purpose('team_members'))}" in page
+    assert "Dit lid maakt bezwaar tegen: Fotoboek" in page
     token = csrf_token(board, url)
     assert board.post(url + "/lift", data={"csrf_token": token}).status_code == 302
-    assert _member_ids(avg.not_objected("Team composition")) == {a.member.id, boss.member.id}
+    assert _member_ids(avg.not_objected("Photo book")) == {a.member.id, boss.member.id}
     assert events[-1] == ("lifted", req.id)
     assert [m.to for m in mails if m.event == "lifted"] == ["member", "board"]
     assert [e.action for e in audit("objection.lifted")] == ["objection.lifted"]
@@ -369,24 +379,24 @@ def test_board_lifts_a_granted_objection_and_the_member_is_told(app, events, mai
 
 
 def test_completed_objection_excludes_from_that_purpose_only(app):
+    app.config["AVG_OBJECTION_PURPOSES"] = ("newsletter", {"nl": "Fotoboek", "en": "Photo book"})
     a = member_with_login(1)
     b = member_with_login(2)
     boss = make_board(member_with_login(3))
     client = logged_in(app.test_client(), a)
-    file(client, "objection", purpose="Messages between members")
+    file(client, "objection", purpose="Photo book")
     req = requests_in_db()[0]
     board = logged_in(app.test_client(), boss)
     board_action(board, req.id, "completed")
     everyone = {a.member.id, b.member.id, boss.member.id}
-    assert _member_ids(avg.not_objected("Messages between members")) == everyone - {a.member.id}
+    assert _member_ids(avg.not_objected("Photo book")) == everyone - {a.member.id}
     assert _member_ids(avg.not_objected("newsletter")) == everyone
     assert _member_ids(avg.not_restricted()) == everyone
-    both = _member_ids(avg.not_objected("Messages between members"), avg.not_restricted())
+    both = _member_ids(avg.not_objected("Photo book"), avg.not_restricted())
     assert both == everyone - {a.member.id}
-    assert reqs.objections(get_state(), a.member.id) == ["Messages between members"]
+    assert reqs.objections(get_state(), a.member.id) == ["Photo book"]
     page = logged_in(app.test_client(), a).get("/avg/me").get_data(as_text=True)
-    shown = dutch(declared_purpose("Message"))
-    assert f"Je hebt bezwaar gemaakt tegen: {shown}" in page
+    assert "Je hebt bezwaar gemaakt tegen: Fotoboek" in page
 
 
 def test_extra_objection_purposes_from_config(app):
@@ -424,7 +434,8 @@ def test_purpose_keys_do_not_change_with_the_language(app):
     for model in get_state().registry:
         for spec in model.columns.values():
             if spec.purpose:
-                assert reqs.purpose_key(spec.purpose) in keys
+                objectable = spec.basis in ("public_task", "legitimate_interest")
+                assert (reqs.purpose_key(spec.purpose) in keys) == objectable
 
 
 # -- erasure, with a stand-in for the erasure engine -------------------------------------------
@@ -476,7 +487,15 @@ def test_completing_an_erasure_runs_the_engine_and_keeps_a_summary(app, fake_eng
     req = requests_in_db()[0]
     assert req.message == "Ik ga verhuizen"
     board = logged_in(app.test_client(), boss)
-    assert board_action(board, req.id, "completed").status_code == 302
+    # never one click: "complete" leads to the preview, which asks for confirmation
+    response = board_action(board, req.id, "completed")
+    assert response.status_code == 302 and response.location.endswith(f"/{req.id}/erase")
+    assert fake_engine == [] and requests_in_db()[0].status == "received"
+    preview = board.get(f"/avg/requests/{req.id}/erase").get_data(as_text=True)
+    assert "avg-erase-preview" in preview and "data-avg-confirm=" in preview
+    assert "avg-btn avg-btn--danger" in preview
+    assert fake_engine == []
+    assert confirm_erasure(board, req.id).status_code == 302
     assert fake_engine == [(a.member.id, str(boss.user.id), "request")]
     done = requests_in_db()[0]
     assert done.status == "completed"
@@ -518,7 +537,7 @@ def test_failing_engine_leaves_the_request_open(app, monkeypatch):
     board = logged_in(app.test_client(), boss)
     app.logger.disabled = True  # the traceback is expected here
     try:
-        response = board_action(board, req.id, "completed")
+        response = confirm_erasure(board, req.id)
     finally:
         app.logger.disabled = False
     assert "kon niet worden afgehandeld" in response.get_data(as_text=True)

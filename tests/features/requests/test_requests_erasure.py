@@ -43,9 +43,14 @@ def test_board_completes_erasure_and_the_member_sees_what_happened(app):
     req = _request()
 
     board = logged_in(app.test_client(), boss)
-    url = f"/avg/requests/{req.id}"
+    # the erasure preview first (the same as the member page's), then the confirmation
+    url = f"/avg/requests/{req.id}/erase"
+    preview = board.get(url).get_data(as_text=True)
+    assert 'data-model="Invoice"' in preview and "data-avg-confirm=" in preview
+    assert "Bewaard na het wissen" in preview or "avg-holds" in preview or "Kept" in preview
+    assert _request().status == "received"
     token = csrf_token(board, url)
-    response = board.post(url, data={"csrf_token": token, "status": "completed"})
+    response = board.post(url, data={"csrf_token": token})
     assert response.status_code == 302, response.get_data(as_text=True)
     done = _request()
     assert done.status == "completed"
@@ -59,7 +64,7 @@ def test_board_completes_erasure_and_the_member_sees_what_happened(app):
     assert email not in done.result_json and "Voornaam1" not in done.result_json
     counts = details(audit("request.completed"))[0]["result"]
     assert counts == {part: sum(i["count"] for i in items) for part, items in result.items()}
-    page = board.get(url).get_data(as_text=True)
+    page = board.get(f"/avg/requests/{req.id}").get_data(as_text=True)
     assert 'data-part="retained"' in page
 
     # the member's identity is gone and they can no longer log in
@@ -124,7 +129,7 @@ def test_completing_an_erasure_while_a_purge_runs_keeps_the_request_open(app):
     )
     req = _request()
     board = logged_in(app.test_client(), boss)
-    url = f"/avg/requests/{req.id}"
+    url = f"/avg/requests/{req.id}/erase"
     app.config["AVG_ERASE_LOCK_WAIT"] = 0
     token = csrf_token(board, url)
     with Lock(get_state()):
