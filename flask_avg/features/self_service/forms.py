@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
-from flask_wtf import FlaskForm
 from wtforms.validators import InputRequired, Optional
 
-from flask_avg.core.forms import field_for
+from flask_avg.core.forms import AvgForm, field_for
 from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.features.self_service import field_policy
 
@@ -36,14 +35,14 @@ def correction_form(
     keys: list[str],
     rows: dict[DeclaredModel, Any] | None = None,
     new: Collection[DeclaredModel] = (),
-) -> FlaskForm:
+) -> AvgForm:
     """A form for the fields ``keys``; prefilled from ``rows`` (model -> the member's row) on GET.
 
     Fields of the models in ``new`` (profiles the member has no row of yet) are
     optional: left empty, no row is made; see :func:`missing_required`.
     """
 
-    class CorrectionForm(FlaskForm):
+    class CorrectionForm(AvgForm):
         pass
 
     data = {}
