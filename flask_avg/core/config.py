@@ -64,7 +64,8 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
     ),
     "OBJECTION_PURPOSES": (
         (),
-        'Purposes members may object to besides the declared ones (e.g. ``"newsletter"``).',
+        "Purposes members may object to besides those based on public task or legitimate "
+        'interest (Art. 21; e.g. direct marketing: ``"newsletter"``).',
     ),
     "CSV_DELIMITER": (
         None,
