@@ -51,6 +51,7 @@ FORMS = {
     "avg_self.request_detail",
     "avg_retention.erase",
     "avg_retention.manage",
+    "avg_guardians.member_guardians",
 }
 #: POST routes whose form only shows in another state of the club; their URLs are
 #: covered by the route suite (hostile ids, no CSRF token), their classes below.
@@ -59,6 +60,9 @@ NOT_ON_A_PAGE_HERE = {
     "avg_accountability.consent_review",  # only when a consent text changed
     "avg_self.lift_request",  # only for a restriction that was granted
     "avg_retention.retry_external",  # only when a plugin owes an erasure
+    "avg_guardians.switch",  # only for a guardian
+    "avg_guardians.accept",  # only with an invitation link
+    "avg_guardians.unlink",  # only when a member has a guardian
 }
 #: Forms that change who can do what or remove data: posted last.
 LAST = ("avg_acl.remove_member", "avg_retention.erase")

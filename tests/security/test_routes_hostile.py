@@ -65,6 +65,10 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "avg_export.member": ("format",),
     "avg_export.members": ("q",),
     "avg_export.audit": (),
+    "avg_guardians.switch": (),
+    "avg_guardians.accept": (),
+    "avg_guardians.member_guardians": (),
+    "avg_guardians.unlink": (),
 }
 
 #: Values no id, key or code can be; each replaces one URL argument at a time.

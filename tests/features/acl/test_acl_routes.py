@@ -74,6 +74,12 @@ ROUTES: dict[str, str | tuple[str, int]] = {
     "avg_export.member": "board",
     "avg_export.members": "board",
     "avg_export.audit": "board",
+    # guardians: switching and accepting need a login (the guardianship or the invitation
+    # is the check); a forged invitation is gone (410); the board links and unlinks
+    "avg_guardians.switch": ("member", POST_WITHOUT_CSRF),
+    "avg_guardians.accept": ("member", 410),
+    "avg_guardians.member_guardians": "board",
+    "avg_guardians.unlink": ("board", POST_WITHOUT_CSRF),
 }
 
 
@@ -91,6 +97,8 @@ def url_arguments(users: Any) -> dict[str, Any]:
         "key": _a_board_purpose(),
         "breach_id": _a_breach().id,
         "request_id": _a_request(users),
+        "token": "not-a-token",
+        "link_id": 1,
     }
 
 
