@@ -51,6 +51,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "flask_avg.features.export:plugin",
     "flask_avg.features.accountability:plugin",
     "flask_avg.features.guardians:plugin",
+    "flask_avg.features.public_requests:plugin",
 )
 
 

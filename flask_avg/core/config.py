@@ -125,6 +125,24 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
         "ends the links daily); ``None``: the board unlinks by hand.",
     ),
     "GUARDIAN_INVITE_HOURS": (72, "Hours a guardian's e-mail invitation link stays valid."),
+    "PUBLIC_VERIFY_HOURS": (
+        24,
+        "Hours the verification link of a request from the public page stays valid.",
+    ),
+    "PUBLIC_REQUEST_LIMIT": (
+        3,
+        "Requests the public page accepts per e-mail address in 24 hours.",
+    ),
+    "PUBLIC_CLIENT_LIMIT": (
+        20,
+        "Requests the public page accepts per client (IP address, kept as a keyed hash) "
+        "in 24 hours.",
+    ),
+    "PUBLIC_EXPORT_DIR": (
+        None,
+        "Folder where access exports for people without an account wait for their single "
+        "download; unset: ``avg-exports`` in the app's instance folder. Never a static folder.",
+    ),
     "ROLE_GROUPS": (
         {},
         "The host's own role names mapped to flask-avg group keys "

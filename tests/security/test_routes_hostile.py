@@ -69,6 +69,12 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "avg_guardians.accept": (),
     "avg_guardians.member_guardians": (),
     "avg_guardians.unlink": (),
+    "avg_public.public_request": (),
+    "avg_public.sent": (),
+    "avg_public.verify": (),
+    "avg_public.download": (),
+    "avg_public.board": (),
+    "avg_public.more_proof": (),
 }
 
 #: Values no id, key or code can be; each replaces one URL argument at a time.

@@ -80,6 +80,14 @@ ROUTES: dict[str, str | tuple[str, int]] = {
     "avg_guardians.accept": ("member", 410),
     "avg_guardians.member_guardians": "board",
     "avg_guardians.unlink": ("board", POST_WITHOUT_CSRF),
+    # requests without an account: the page and its links are for anyone (a forged
+    # link is gone: 410); the board's list and its "more proof" button
+    "avg_public.public_request": "public",
+    "avg_public.sent": "public",
+    "avg_public.verify": ("public", 410),
+    "avg_public.download": ("public", 410),
+    "avg_public.board": "board",
+    "avg_public.more_proof": ("board", POST_WITHOUT_CSRF),
 }
 
 
