@@ -216,3 +216,19 @@ def test_board_asks_for_more_proof(mail_app, client, smtp_server):
     assert "Een kopie van je ledenpas" in mail
     assert db.session.scalars(select(PublicRequest.status)).one() == "proof_asked"
     assert service.KINDS
+
+
+def test_purge_drops_stale_verifications_and_expired_files(mail_app, client, smtp_server, frozen):
+    known = member_with_login(1)
+    _ask(client, known.member.email, "access")
+    path = _link(smtp_server, known.member.email)
+    client.post(path, data={"csrf_token": csrf_token(client, path)})
+    _ask(client, "nobody@example.org", "erasure")  # never confirmed
+    exports = Path(mail_app.config["AVG_PUBLIC_EXPORT_DIR"])
+    assert len(list(exports.iterdir())) == 1
+    frozen.shift(73 * 3600)
+    get_state().purge()
+    db.session.expire_all()
+    rows = db.session.scalars(select(PublicRequest)).all()
+    assert [(r.kind, r.email, r.download_file) for r in rows] == [("access", None, None)]
+    assert list(exports.iterdir()) == []
