@@ -40,6 +40,17 @@ class GuardiansPlugin(Plugin):
     blueprint = "guardians"
     labels = {"guardian_links": _l("Guardian links")}
 
+    def __init__(self) -> None:
+        #: the host's own parent links: ``loader(user) -> keys of the user's children``
+        self.loaders: list[Any] = []
+
+    def guardian_loader(self, func: Any) -> Any:
+        """Decorator: ``func(user)`` returns the subjects (rows or keys) ``user`` is the
+        guardian of by the host's own parent link, besides the links flask-avg keeps.
+        The host owns those links: the board's page lists them but cannot unlink them."""
+        self.loaders.append(func)
+        return func
+
     def init_app(self, app: Any, state: AvgState) -> None:
         state.subject_switchers.append(lambda user, own: service.switch(state, user, own))
         state.consent_guards.append(service.consent_guard)

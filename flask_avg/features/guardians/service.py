@@ -137,13 +137,21 @@ def children_of(state: AvgState, user: Any) -> list[Child]:
     account = user_key(user)
     if account is None:
         return []
-    keys = state.db.session.scalars(
-        select(GuardianLink.subject)
-        .where(GuardianLink.guardian == account, GuardianLink.status == ACTIVE)
-        .distinct()
+    keys = set(
+        state.db.session.scalars(
+            select(GuardianLink.subject)
+            .where(GuardianLink.guardian == account, GuardianLink.status == ACTIVE)
+            .distinct()
+        )
     )
-    found = []
     model = state.registry.subject
+    plugin: Any = state.plugins.get("guardians")
+    for loader in getattr(plugin, "loaders", ()):
+        for child in loader(user) or ():
+            keys.add(
+                str(child) if not isinstance(child, model.cls or ()) else subject_key(state, child)
+            )
+    found = []
     for key in sorted(keys):
         row = load_subject(state, key)
         if row is None or state.is_erased(model.name, key):

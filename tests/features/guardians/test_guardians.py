@@ -351,3 +351,23 @@ def test_acted_for_is_empty_without_guardians(app, frozen):
     assert service.acted_for(get_state(), lone.member) == []
     assert db.session.scalars(select(AuditEntry)).all() is not None
     assert Member is not None and PASSWORD
+
+
+def test_host_declares_guardians_from_its_own_parent_link(app, client, frozen):
+    from flask_avg.features.guardians import plugin
+
+    parent = member_with_login(1)
+    child = member_with_login(2, birth_date=TEN)
+
+    def from_the_club_records(user):
+        return [child.member] if user.id == parent.user.id else []
+
+    plugin.guardian_loader(from_the_club_records)
+    try:
+        logged_in(client, parent)
+        _act_for(client, str(child.member.id))
+        assert _answer(client, "give").status_code == 302
+        assert avg.has_consent(child.member, "newsletter")
+    finally:
+        plugin.loaders.remove(from_the_club_records)
+    assert db.session.scalars(select(GuardianLink)).all() == []
