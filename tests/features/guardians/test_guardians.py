@@ -359,8 +359,11 @@ def test_host_declares_guardians_from_its_own_parent_link(app, client, frozen):
     parent = member_with_login(1)
     child = member_with_login(2, birth_date=TEN)
 
+    # plain keys: the loader runs inside the page's request, not in the test's session
+    child_id, parent_id = child.member.id, parent.user.id
+
     def from_the_club_records(user):
-        return [child.member] if user.id == parent.user.id else []
+        return [child_id] if user.id == parent_id else []
 
     plugin.guardian_loader(from_the_club_records)
     try:
@@ -371,3 +374,20 @@ def test_host_declares_guardians_from_its_own_parent_link(app, client, frozen):
     finally:
         plugin.loaders.remove(from_the_club_records)
     assert db.session.scalars(select(GuardianLink)).all() == []
+
+
+def test_a_host_loader_may_return_rows(app, frozen):
+    from flask_avg.features.guardians import plugin
+
+    parent = member_with_login(1)
+    child = member_with_login(2, birth_date=TEN)
+
+    def rows(user):
+        return [child.member]
+
+    plugin.guardian_loader(rows)
+    try:
+        found = service.children_of(get_state(), parent.user)
+    finally:
+        plugin.loaders.remove(rows)
+    assert [c.key for c in found] == [str(child.member.id)]
