@@ -21,6 +21,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from flask_avg import AVG
+from flask_avg.core.config import DEFAULTS
 
 from .models import Member, User, db
 from .photos import MemberPhotos
@@ -106,6 +107,8 @@ def create_app(config: dict[str, Any] | None = None, *, instance_path: str | Non
     app.config.setdefault("AVG_CLUB_NAME", "Sportvereniging De Wielewaal")
     app.config.setdefault("AVG_CLUB_CONTACT", "privacy@wielewaal.example.org")
     app.config.setdefault("AVG_NOUNS", "club")
+    # the public request page for people without an account is opt-in: the club opts in
+    app.config.setdefault("AVG_BLUEPRINTS", (*DEFAULTS["BLUEPRINTS"][0], "public_requests"))
     avg.init_app(app)
     # --- end of flask-avg integration --------------------------------------
 

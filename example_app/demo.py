@@ -131,12 +131,15 @@ def seed(
             db.session.add(user)
             db.session.flush()
             counts["users"] += 1
+        born = date(rng.randint(1945, 2015), rng.randint(1, 12), rng.randint(1, 28))
+        if i < len(DEMO_LOGINS):  # the demo logins are adults; some other members are minors
+            born = born.replace(year=min(born.year, 1990))
         member = Member(
             user_id=user.id if user else None,
             member_number=f"W{10000 + i}",
             first_name=first,
             last_name=last,
-            birth_date=date(rng.randint(1945, 2015), rng.randint(1, 12), rng.randint(1, 28)),
+            birth_date=born,
             email=email,
             phone=f"06-{rng.randint(10000000, 99999999)}",
             street=f"{rng.choice(STREETS)} {rng.randint(1, 180)}",
@@ -202,12 +205,30 @@ def seed(
         )
         counts["signups"] += 1
 
+    _guardian_link(members, today)
     groups = {grp.key: grp for grp in db.session.scalars(db.select(Group))}
     for (_login, group_key), member in zip(DEMO_LOGINS, members, strict=False):
         if group_key != "member":
             db.session.add(GroupMember(user_id=str(member.user_id), group_id=groups[group_key].id))
     db.session.commit()
     return counts
+
+
+def _guardian_link(members: list[Member], today: date) -> None:
+    """lid@example.org is the guardian of the youngest current member under 16 (if any)."""
+    from flask_avg.core.subjects import age_on
+    from flask_avg.features.guardians.models import ACTIVE, GuardianLink
+
+    parent = members[0] if members else None
+    children = [
+        m
+        for m in members[len(DEMO_LOGINS) :]
+        if m.end_date is None and m.birth_date and age_on(m.birth_date, today) < 16
+    ]
+    if parent is None or parent.user_id is None or not children:
+        return
+    child = max(children, key=lambda m: m.birth_date or today)
+    db.session.add(GuardianLink(subject=str(child.id), guardian=str(parent.user_id), status=ACTIVE))
 
 
 def _invoices_for(member: Member, rng: random.Random, today: date, counts: dict[str, int]) -> None:

@@ -65,6 +65,8 @@ class Member(db.Model, SubjectMixin):
         basis="contract",
         erase="anonymise",
         label=t("Lid", "Member"),
+        # below AVG_AGE_OF_CONSENT (16) a guardian gives consent
+        birth_date="birth_date",
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -53,6 +53,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "flask_avg.features.scan:plugin",
     "flask_avg.features.safecopy:plugin",
     "flask_avg.features.backup:plugin",
+    "flask_avg.features.guardians:plugin",
+    "flask_avg.features.public_requests:plugin",
 )
 
 
@@ -98,13 +100,43 @@ class AvgState:
         self.nav: list[jinja.NavItem] = []
         #: board dashboard panels; plugins append :class:`~flask_avg.core.dashboard.DashboardPanel`
         self.dashboard: list[Any] = []
+        #: ``switch(user, own_subject) -> (subject, role) | None``: a plugin lets the
+        #: current login act for another subject (a guardian for a child); see subject_for
+        self.subject_switchers: list[Callable[[Any, Any], Any]] = []
+        #: ``guard(state, subject_key, purpose, method)`` raising
+        #: :class:`~flask_avg.core.subjects.ConsentRefused`; see ``check_consent``
+        self.consent_guards: list[Callable[..., Any]] = []
 
     # -- subjects and users ------------------------------------------------
     def subject_for(self, user: Any) -> Any:
-        """The member record of a logged-in user (cached per request)."""
+        """The member record a logged-in user works on (cached per request): their own,
+        or, while a plugin in ``subject_switchers`` lets them act for another subject
+        (a guardian for a child), that subject; :func:`~flask_avg.core.subjects.acting_for`
+        then says so and audit entries about that subject record it."""
         if user is None or not getattr(user, "is_authenticated", False):
             return None
         cache = g.setdefault("_avg_subjects", {})
+        key = identity.user_key(user)
+        if key not in cache:
+            subject = self.own_subject_for(user)
+            for switch in self.subject_switchers:
+                switched = switch(user, subject)
+                if switched is not None:
+                    subject, role = switched
+                    g._avg_acting = {
+                        "subject": str(self.registry.subject.key_of(subject)[0]),
+                        "role": str(role),
+                        "actor": key or "",
+                    }
+                    break
+            cache[key] = subject
+        return cache[key]
+
+    def own_subject_for(self, user: Any) -> Any:
+        """The member record of a logged-in user themselves, never one they act for."""
+        if user is None or not getattr(user, "is_authenticated", False):
+            return None
+        cache = g.setdefault("_avg_own_subjects", {})
         key = identity.user_key(user)
         if key not in cache:
             loader = self.ext._subject_loader or self._default_subject_loader
@@ -564,6 +596,8 @@ class _AvgIdentity(Identity):
 _REQUEST_CACHES = (
     "_avg_identity",
     "_avg_subjects",
+    "_avg_own_subjects",
+    "_avg_acting",
     "_avg_settings",
     "_avg_actor_labels",
     "_avg_erased",

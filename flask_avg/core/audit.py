@@ -30,6 +30,7 @@ from flask_avg.core.config import config_value
 from flask_avg.core.identity import user_key
 from flask_avg.core.models import AuditEntry
 from flask_avg.core.signals import audit_recorded
+from flask_avg.core.subjects import acting_for
 from flask_avg.core.types import utcnow
 
 _SAFE_DETAIL = (int, float, bool, type(None), date, datetime)
@@ -99,6 +100,10 @@ class AuditLog:
         ip = None
         if has_request_context() and config_value("AUDIT_IP"):
             ip = request.remote_addr
+        acting = acting_for()
+        if acting is not None and subject is not None and str(subject) == acting["subject"]:
+            # who acted on whose behalf: the actor is the guardian, the subject the child
+            detail = {**(detail or {}), "on_behalf": acting["role"]}
         return {
             "at": utcnow(),
             "actor": actor if actor is not None else current_actor(),

@@ -20,7 +20,16 @@ PREFIX = "AVG_"
 DEFAULTS: dict[str, tuple[Any, str]] = {
     "URL_PREFIX": ("/avg", "URL prefix under which every flask-avg page is mounted."),
     "BLUEPRINTS": (
-        ("core", "self_service", "admin", "acl", "retention", "export", "accountability"),
+        (
+            "core",
+            "self_service",
+            "admin",
+            "acl",
+            "retention",
+            "export",
+            "accountability",
+            "guardians",
+        ),
         "Which flask-avg blueprints to register; leave one out to mount your own instead.",
     ),
     "BASE_TEMPLATE": (
@@ -104,6 +113,36 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
         "Address (or list of addresses) that gets the board's notifications; unset: every "
         "user in a group allowed to handle requests (``avg.requests.handle``) or, for "
         "breaches, to manage them (``avg.breaches.manage``).",
+    ),
+    "AGE_OF_CONSENT": (
+        16,
+        "Age from which members give or withdraw consent themselves (Art. 8 GDPR, UAVG art. 5: "
+        "16 in the Netherlands); below it a guardian does. Needs a declared birth date "
+        "(``ModelPolicy(birth_date=...)``).",
+    ),
+    "GUARDIAN_UNTIL_AGE": (
+        16,
+        "Age at which a guardian's access to a child's data ends (``flask avg guardians`` "
+        "ends the links daily); ``None``: the board unlinks by hand.",
+    ),
+    "GUARDIAN_INVITE_HOURS": (72, "Hours a guardian's e-mail invitation link stays valid."),
+    "PUBLIC_VERIFY_HOURS": (
+        24,
+        "Hours the verification link of a request from the public page stays valid.",
+    ),
+    "PUBLIC_REQUEST_LIMIT": (
+        3,
+        "Requests the public page accepts per e-mail address in 24 hours.",
+    ),
+    "PUBLIC_CLIENT_LIMIT": (
+        20,
+        "Requests the public page accepts per client (IP address, kept as a keyed hash) "
+        "in 24 hours.",
+    ),
+    "PUBLIC_EXPORT_DIR": (
+        None,
+        "Folder where access exports for people without an account wait for their single "
+        "download; unset: ``avg-exports`` in the app's instance folder. Never a static folder.",
     ),
     "ROLE_GROUPS": (
         {},

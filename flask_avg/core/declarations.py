@@ -152,6 +152,8 @@ class ModelPolicy:
       member's link becomes NULL and their ``personal(party=...)`` columns
       are blanked).
     * ``label``: a readable (translatable) name for pages and exports.
+    * ``birth_date``: on the subject model, the name of the date column holding the
+      person's date of birth: below ``AVG_AGE_OF_CONSENT`` a guardian gives consent.
     * ``columns``: ``{"name": personal(...)}`` for columns the host cannot put
       ``info=`` on (inherited from a library's mixin, say).
     """
@@ -166,6 +168,7 @@ class ModelPolicy:
     shared: str = "delete"
     label: Any = None
     columns: dict[str, dict[str, Any]] = field(default_factory=dict, hash=False)
+    birth_date: str | None = None
 
     @property
     def routes(self) -> tuple[str, ...]:

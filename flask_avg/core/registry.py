@@ -172,6 +172,11 @@ class DeclaredModel:
     def anchor_column(self) -> Column[Any] | None:
         return self.table.c[self.policy.anchor] if self.policy.anchor else None
 
+    @property
+    def birth_date_column(self) -> Column[Any] | None:
+        """The declared date of birth (``ModelPolicy(birth_date=...)``), or None."""
+        return self.table.c[self.policy.birth_date] if self.policy.birth_date else None
+
     def exported_columns(self, *, special: bool = True) -> dict[str, Personal]:
         """Columns that may leave the system; special-category ones only when allowed."""
         return {
@@ -351,6 +356,14 @@ def _read_model(
             )
         if policy.anchor in columns and columns[policy.anchor].editable:
             errors.append(f"{name}.{policy.anchor}: the retention anchor cannot be member-editable")
+    if policy.birth_date is not None:
+        if policy.birth_date not in table.c:
+            errors.append(f"{name}: birth date column {policy.birth_date!r} does not exist")
+        elif not isinstance(table.c[policy.birth_date].type, Date | DateTime):
+            errors.append(f"{name}.{policy.birth_date}: a birth date must be a Date column")
+        if policy.birth_date in columns and columns[policy.birth_date].editable:
+            # a child would make themselves of age
+            errors.append(f"{name}.{policy.birth_date}: the birth date cannot be member-editable")
     if policy.retention is not None and policy.retention not in catalogue.retention:
         errors.append(
             f"{name}: unknown retention category {policy.retention!r} "

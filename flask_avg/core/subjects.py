@@ -21,6 +21,7 @@ transaction ends).
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -112,3 +113,61 @@ def _no_op_update(table: Any, pk: Any, key: Any) -> Any:
     values = {c: c for c in table.columns if c.onupdate is not None}
     values[target] = target
     return update(table).where(pk == key).values(values)
+
+
+# -- age and acting for someone else ----------------------------------------------------
+
+
+def birth_date_of(state: Any, subject: Any) -> date | None:
+    """The subject's declared date of birth (``ModelPolicy(birth_date=...)`` on the
+    subject model), or None when none is declared or known. ``subject`` is a row."""
+    model = state.registry.subject
+    column = model.birth_date_column
+    if column is None or subject is None:
+        return None
+    value = model.value(subject, column.name)
+    if isinstance(value, datetime):
+        return value.date()
+    return value if isinstance(value, date) else None
+
+
+def age_on(born: date, day: date) -> int:
+    """Whole years between ``born`` and ``day`` (a 29 February birthday counts on 1 March)."""
+    years = day.year - born.year
+    if (day.month, day.day) < (born.month, born.day):
+        years -= 1
+    return years
+
+
+def birthday_in(year: int, born: date) -> date:
+    """``born``'s birthday in ``year`` (29 February: 1 March when ``year`` has none)."""
+    try:
+        return born.replace(year=year)
+    except ValueError:
+        return date(year, 3, 1)
+
+
+class ConsentRefused(PermissionError):
+    """Whoever is asking may not give or withdraw this consent (a child below the
+    age of consent: a guardian decides). ``str(exc)`` is the reason, translated,
+    for the person who tried; nothing was stored."""
+
+
+def check_consent(state: Any, subject: str, purpose: str, method: str) -> None:
+    """Ask every guard in ``state.consent_guards`` whether the current request may
+    record an answer on ``purpose`` for ``subject`` (its key as text) by ``method``;
+    a guard raises :class:`ConsentRefused` to refuse. The consent service calls it
+    before storing anything."""
+    for guard in state.consent_guards:
+        guard(state, subject, purpose, method)
+
+
+def acting_for() -> dict[str, str] | None:
+    """While a login account acts for another subject in this request (a guardian for
+    a child): ``{"subject": key, "role": "guardian", "actor": account key}``."""
+    from flask import g, has_request_context
+
+    if not has_request_context():
+        return None
+    found = g.get("_avg_acting")
+    return found if isinstance(found, dict) else None

@@ -46,6 +46,7 @@ CASES: dict[tuple[str, ...], Args] = {
     ("acl", "check"): lambda tmp: ["ada@example.org", "avg.audit.view"],
     ("requests",): lambda tmp: ["--all"],
     ("consent-reminders",): lambda tmp: [],
+    ("guardians",): lambda tmp: [],
     ("export",): lambda tmp: ["1", "--format", "json", "-o", str(tmp / "export.json")],
     ("purge",): lambda tmp: [],
     ("notify-overdue",): lambda tmp: [],

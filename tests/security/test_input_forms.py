@@ -52,6 +52,8 @@ FORMS = {
     "avg_self.extend_request",
     "avg_retention.erase",
     "avg_retention.manage",
+    "avg_guardians.member_guardians",
+    "avg_public.public_request",
 }
 #: POST routes whose form only shows in another state of the club; their URLs are
 #: covered by the route suite (hostile ids, no CSRF token), their classes below.
@@ -63,6 +65,12 @@ NOT_ON_A_PAGE_HERE = {
     "avg_self.request_erase",  # only for an erasure request
     "avg_self.record_request",  # only once a member is chosen
     "avg_retention.retry_external",  # only when a plugin owes an erasure
+    "avg_guardians.switch",  # only for a guardian
+    "avg_guardians.accept",  # only with an invitation link
+    "avg_guardians.unlink",  # only when a member has a guardian
+    "avg_public.verify",  # only with a verification link
+    "avg_public.download",  # only with a download link
+    "avg_public.more_proof",  # only when someone without an account asked
 }
 #: Forms that change who can do what or remove data: posted last.
 LAST = ("avg_acl.remove_member", "avg_retention.erase")

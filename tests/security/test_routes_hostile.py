@@ -69,6 +69,16 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "avg_export.member": ("format",),
     "avg_export.members": ("q",),
     "avg_export.audit": (),
+    "avg_guardians.switch": (),
+    "avg_guardians.accept": (),
+    "avg_guardians.member_guardians": (),
+    "avg_guardians.unlink": (),
+    "avg_public.public_request": (),
+    "avg_public.sent": (),
+    "avg_public.verify": (),
+    "avg_public.download": (),
+    "avg_public.board": (),
+    "avg_public.more_proof": (),
 }
 
 #: Values no id, key or code can be; each replaces one URL argument at a time.

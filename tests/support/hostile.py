@@ -270,4 +270,6 @@ def url_args(users: Any) -> dict[str, Any]:
         "key": "photos",
         "breach_id": breach.id,
         "request_id": request.id,
+        "token": "not-a-token",
+        "link_id": 1,
     }

@@ -29,7 +29,7 @@ from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.plugins import Erased
 from flask_avg.core.purposes import Purpose, canonical_text
 from flask_avg.core.signals import consent_changed, consent_expiring
-from flask_avg.core.subjects import lock_subject
+from flask_avg.core.subjects import check_consent, lock_subject
 from flask_avg.core.types import utcnow
 from flask_avg.features.consent.models import (
     ConsentPurposeRow,
@@ -245,6 +245,7 @@ def record(
     purpose = get_purpose(state, key)
     session: Session = state.db.session
     subject = subject_key(state, member)
+    check_consent(state, subject, key, method)  # a child below the age of consent: refused
     lock_subject(state, subject)
     now = utcnow()
     digest = purpose.text_hash

@@ -78,6 +78,20 @@ ROUTES: dict[str, str | tuple[str, int]] = {
     "avg_export.member": "board",
     "avg_export.members": "board",
     "avg_export.audit": "board",
+    # guardians: switching and accepting need a login (the guardianship or the invitation
+    # is the check); a forged invitation is gone (410); the board links and unlinks
+    "avg_guardians.switch": ("member", POST_WITHOUT_CSRF),
+    "avg_guardians.accept": ("member", 410),
+    "avg_guardians.member_guardians": "board",
+    "avg_guardians.unlink": ("board", POST_WITHOUT_CSRF),
+    # requests without an account: the page and its links are for anyone (a forged
+    # link is gone: 410); the board's list and its "more proof" button
+    "avg_public.public_request": "public",
+    "avg_public.sent": "public",
+    "avg_public.verify": ("public", 410),
+    "avg_public.download": ("public", 410),
+    "avg_public.board": "board",
+    "avg_public.more_proof": ("board", POST_WITHOUT_CSRF),
 }
 
 
@@ -95,6 +109,8 @@ def url_arguments(users: Any) -> dict[str, Any]:
         "key": _a_board_purpose(),
         "breach_id": _a_breach().id,
         "request_id": _a_request(users),
+        "token": "not-a-token",
+        "link_id": 1,
     }
 
 
