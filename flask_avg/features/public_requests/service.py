@@ -261,10 +261,7 @@ def _file(reqs: Any, state: AvgState, key: str, row: PublicRequest) -> Any:
         "field": row.field or "?" if row.kind == "correction" else None,
         "message": row.message,
     }
-    try:  # the requests feature marks how identity was checked (identity_check, 0.3)
-        return reqs.file_request(state, key, row.kind, identity_check=IDENTITY_CHECK, **args)
-    except TypeError:
-        return reqs.file_request(state, key, row.kind, **args)
+    return reqs.file_request(state, key, row.kind, identity_check=IDENTITY_CHECK, **args)
 
 
 def export_dir() -> Path:

@@ -1,8 +1,8 @@
 """guardians: which login account may act for which subject (a child); requests from
 people without an account
 
-Revision ID: 0008_guardians
-Revises: 0007_mail
+Revision ID: 0009_guardians
+Revises: 0008_requests
 Create Date: 2026-11-28
 """
 from alembic import op
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 import flask_avg.core.types
 
 
-revision = '0008_guardians'
-down_revision = '0007_mail'
+revision = '0009_guardians'
+down_revision = '0008_requests'
 branch_labels = None
 depends_on = None
 
