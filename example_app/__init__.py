@@ -21,6 +21,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from flask_avg import AVG
+from flask_avg.core.crypto import generate_key
 
 from .models import Member, User, db
 from .photos import MemberPhotos
@@ -57,6 +58,18 @@ def instance_secret_key(instance_path: str) -> str:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def instance_encryption_keys(instance_path: str) -> str:
+    """The instance's own encryption key for the medical notes, made on first start and
+    kept in ``instance/encryption_keys`` (owner only). Production sets
+    ``AVG_ENCRYPTION_KEYS`` in the environment and keeps the key out of the backups."""
+    path = Path(instance_path) / "encryption_keys"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write("k1:" + generate_key())
     return path.read_text().strip()
 
 
@@ -103,6 +116,10 @@ def create_app(config: dict[str, Any] | None = None, *, instance_path: str | Non
     app.config.setdefault("AVG_CLUB_NAME", "Sportvereniging De Wielewaal")
     app.config.setdefault("AVG_CLUB_CONTACT", "privacy@wielewaal.example.org")
     app.config.setdefault("AVG_NOUNS", "club")
+    if not app.config.get("AVG_ENCRYPTION_KEYS"):
+        app.config["AVG_ENCRYPTION_KEYS"] = os.environ.get(
+            "AVG_ENCRYPTION_KEYS"
+        ) or instance_encryption_keys(app.instance_path)
     avg.init_app(app)
     # --- end of flask-avg integration --------------------------------------
 

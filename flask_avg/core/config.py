@@ -104,6 +104,11 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
         "user in a group allowed to handle requests (``avg.requests.handle``) or, for "
         "breaches, to manage them (``avg.breaches.manage``).",
     ),
+    "ENCRYPTION_KEYS": (
+        None,
+        'Keys of the encrypted columns as ``"k2:<base64>,k1:<base64>"`` (32-byte keys): '
+        "the first encrypts, all decrypt. Unset: the environment variable of the same name.",
+    ),
     "ROLE_GROUPS": (
         {},
         "The host's own role names mapped to flask-avg group keys "
