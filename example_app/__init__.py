@@ -67,9 +67,16 @@ def instance_encryption_keys(instance_path: str) -> str:
     ``AVG_ENCRYPTION_KEYS`` in the environment and keeps the key out of the backups."""
     path = Path(instance_path) / "encryption_keys"
     if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        made = path.with_name(f".encryption_keys.{os.getpid()}")
+        fd = os.open(made, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write("k1:" + generate_key())
+        try:
+            os.link(made, path)  # appears whole; when another process was first, its key wins
+        except FileExistsError:
+            pass
+        finally:
+            made.unlink()
     return path.read_text().strip()
 
 

@@ -25,6 +25,7 @@ import json
 import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 from flask import current_app, has_request_context, request
@@ -336,3 +337,11 @@ def chain_head(session: Any = None) -> dict[str, Any]:
     if row is None:
         return {"id": None, "hash": GENESIS, "at": None}
     return {"id": row.id, "hash": row.hash, "at": row.at.isoformat()}
+
+
+def write_chain_head(path: str | Path, session: Any = None) -> dict[str, Any]:
+    """Write :func:`chain_head` as JSON to ``path`` (beside the erasure ledger's export);
+    ``flask avg audit verify --head PATH`` checks the chain still holds it."""
+    head = chain_head(session)
+    Path(path).write_text(json.dumps(head, sort_keys=True) + "\n", encoding="utf-8")
+    return head

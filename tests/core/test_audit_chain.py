@@ -227,3 +227,12 @@ def test_two_writers_at_once_never_fork_the_chain(app):
     assert count == 2 * n and len(set(prevs)) == 2 * n  # no two entries share a predecessor
     result = _verify()
     assert result.ok and result.checked == 2 * n
+
+
+def test_the_ledger_export_writes_the_chain_head_beside_it(app, tmp_path):
+    ids = _write(app, 2)
+    ledger = tmp_path / "ledger.jsonl"
+    out = app.test_cli_runner().invoke(args=["avg", "export-ledger", "-o", str(ledger)])
+    assert out.exit_code == 0, out.output
+    head = json.loads((tmp_path / "ledger.jsonl.audit-head.json").read_text())
+    assert head["id"] == ids[-1] and _verify(head).ok

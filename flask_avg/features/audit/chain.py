@@ -187,7 +187,7 @@ def register_commands(group: Any) -> None:
     import click
     from flask import current_app
 
-    from flask_avg.core.audit import chain_head
+    from flask_avg.core.audit import chain_head, write_chain_head
 
     @group.group("audit")
     def audit_group() -> None:
@@ -233,8 +233,6 @@ def register_commands(group: Any) -> None:
     @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True))
     def head_command(output: str | None) -> None:
         """Print (or write to a file) the chain's newest link, to keep outside the database."""
-        text = json.dumps(chain_head(current_app.extensions["avg"].db.session), sort_keys=True)
-        if output:
-            with open(output, "w", encoding="utf-8") as fh:
-                fh.write(text + "\n")
-        click.echo(text)
+        session = current_app.extensions["avg"].db.session
+        head = write_chain_head(output, session) if output else chain_head(session)
+        click.echo(json.dumps(head, sort_keys=True))
