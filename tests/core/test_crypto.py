@@ -358,3 +358,24 @@ def test_generate_key_prints_a_usable_key(app):
     assert ring.primary == "k7" and len(ring.keys["k7"]) == 32
     bad = app.test_cli_runner().invoke(args=["avg", "generate-key", "--id", "no spaces"])
     assert bad.exit_code == 2
+
+
+def test_a_member_corrects_encrypted_notes_through_self_service(app):
+    from flask_avg.features.self_service.field_policy import setting_key
+    from tests.support.self_service import edit_data, logged_in, member_with_login
+
+    app.extensions["avg"].settings.set(setting_key("Member", "medical_notes"), True)
+    db.session.commit()
+    built = member_with_login(1)
+    client = logged_in(app.test_client(), built)
+    page = client.get("/avg/me").get_data(as_text=True)
+    assert "medisch 1" in page  # their own notes, decrypted
+    response = client.post(
+        "/avg/me/edit", data=edit_data(client, built, f_medical_notes="pinda-allergie")
+    )
+    assert response.status_code == 302
+    (stored,) = _raw_notes()
+    prefix = f"v1:{app.extensions['avg'].keyring.primary}:"
+    assert stored.startswith(prefix) and "pinda" not in stored
+    db.session.expire_all()
+    assert db.session.get(Member, built.member.id).medical_notes == "pinda-allergie"
