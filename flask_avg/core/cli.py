@@ -136,12 +136,15 @@ def rotate_keys(batch_size: int) -> None:
     from flask_avg.core import crypto
 
     keyring = _state().keyring
-    if keyring is None:
-        raise click.ClickException("no encryption keys: set AVG_ENCRYPTION_KEYS")
     try:
         plan = crypto.rotation_plan(_state().db)
     except crypto.CryptoError as err:
         raise click.ClickException(str(err)) from None
+    if not plan:
+        click.echo("no encrypted columns: nothing to rotate")
+        return
+    if keyring is None:
+        raise click.ClickException("no encryption keys: set AVG_ENCRYPTION_KEYS")
     todo = {item.name: crypto.pending(item, keyring) for item in plan}
     total = sum(todo.values())
     done = 0

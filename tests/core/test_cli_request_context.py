@@ -44,6 +44,10 @@ CASES: dict[tuple[str, ...], Args] = {
     ("erase",): lambda tmp: ["1"],
     ("export-ledger",): lambda tmp: ["-o", str(tmp / "ledger.json")],
     ("replay-erasures",): lambda tmp: [str(tmp / "ledger.json")],
+    ("generate-key",): lambda tmp: ["--id", "k2"],
+    ("rotate-keys",): lambda tmp: [],
+    ("audit", "head"): lambda tmp: ["-o", str(tmp / "audit-head.json")],
+    ("audit", "verify"): lambda tmp: ["--head", str(tmp / "audit-head.json")],
 }
 
 
