@@ -110,6 +110,12 @@ def create_app(config: dict[str, Any] | None = None, *, instance_path: str | Non
         app.config["SECRET_KEY"] = os.environ.get("SECRET_KEY") or instance_secret_key(
             app.instance_path
         )
+    # the key of the encrypted medical notes, like the secret key: the environment's, else
+    # the instance's own file (a demo's; production keeps it away from the backups)
+    if not app.config.get("AVG_ENCRYPTION_KEYS"):
+        app.config["AVG_ENCRYPTION_KEYS"] = os.environ.get(
+            "AVG_ENCRYPTION_KEYS"
+        ) or instance_encryption_keys(app.instance_path)
     # failed logins per address and per account; RATELIMIT_STORAGE_URI (e.g. redis://...)
     # shares the counts between processes, the default memory:// counts per process
     app.config.setdefault("CLUB_LOGIN_LIMIT", "5 per minute;30 per hour")
@@ -123,10 +129,6 @@ def create_app(config: dict[str, Any] | None = None, *, instance_path: str | Non
     app.config.setdefault("AVG_CLUB_NAME", "Sportvereniging De Wielewaal")
     app.config.setdefault("AVG_CLUB_CONTACT", "privacy@wielewaal.example.org")
     app.config.setdefault("AVG_NOUNS", "club")
-    if not app.config.get("AVG_ENCRYPTION_KEYS"):
-        app.config["AVG_ENCRYPTION_KEYS"] = os.environ.get(
-            "AVG_ENCRYPTION_KEYS"
-        ) or instance_encryption_keys(app.instance_path)
     avg.init_app(app)
     # --- end of flask-avg integration --------------------------------------
 
