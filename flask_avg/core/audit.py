@@ -238,11 +238,12 @@ def link(prev_hash: str, values: Any) -> str:
 def _take_turn(conn: Connection) -> None:
     """Lock the chain's row until this transaction ends (created on first use)."""
     lock: Any = AuditChainLock.__table__
-    bump = update(lock).where(lock.c.id == 1).values(appends=lock.c.appends + 1)
+    # an update to the same value still takes the row's write lock (and SQLite's)
+    bump = update(lock).where(lock.c.id == 1).values(id=lock.c.id)
     if conn.execute(bump).rowcount:
         return
     name = conn.dialect.name
-    row = {"id": 1, "appends": 0}
+    row = {"id": 1}
     stmt: Any
     if name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert

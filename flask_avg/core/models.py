@@ -83,13 +83,12 @@ class AuditEntry(AvgBase):
 
 
 class AuditChainLock(AvgBase):
-    """One row every audit append updates first: appends take turns, so two writers
-    never link to the same previous entry (the chain cannot fork)."""
+    """One row every audit append updates first (to itself: the row never changes), so
+    appends take turns and two writers never link to the same previous entry."""
 
     __tablename__ = "avg_audit_chain"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    appends: Mapped[int] = mapped_column(BigId, nullable=False, default=0)
 
 
 class AuditLogIsAppendOnly(RuntimeError):

@@ -17,7 +17,6 @@ depends_on = None
 def upgrade() -> None:
     op.create_table('avg_audit_chain',
     sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
-    sa.Column('appends', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_avg_audit_chain'))
     )
     with op.batch_alter_table('avg_audit_log') as batch_op:
