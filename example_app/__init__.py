@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 
 from flask_avg import AVG
 from flask_avg.core.config import DEFAULTS
+from flask_avg.core.crypto import generate_key
 
 from .models import Member, User, db
 from .photos import MemberPhotos
@@ -61,6 +62,25 @@ def instance_secret_key(instance_path: str) -> str:
     return path.read_text().strip()
 
 
+def instance_encryption_keys(instance_path: str) -> str:
+    """The instance's own encryption key for the medical notes, made on first start and
+    kept in ``instance/encryption_keys`` (owner only). Production sets
+    ``AVG_ENCRYPTION_KEYS`` in the environment and keeps the key out of the backups."""
+    path = Path(instance_path) / "encryption_keys"
+    if not path.exists():
+        made = path.with_name(f".encryption_keys.{os.getpid()}")
+        fd = os.open(made, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write("k1:" + generate_key())
+        try:
+            os.link(made, path)  # appears whole; when another process was first, its key wins
+        except FileExistsError:
+            pass
+        finally:
+            made.unlink()
+    return path.read_text().strip()
+
+
 @event.listens_for(Engine, "connect")
 def _sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
     # SQLite ignores foreign keys unless asked, per connection.
@@ -94,6 +114,12 @@ def create_app(config: dict[str, Any] | None = None, *, instance_path: str | Non
         app.config["SECRET_KEY"] = os.environ.get("SECRET_KEY") or instance_secret_key(
             app.instance_path
         )
+    # the key of the encrypted medical notes, like the secret key: the environment's, else
+    # the instance's own file (a demo's; production keeps it away from the backups)
+    if not app.config.get("AVG_ENCRYPTION_KEYS"):
+        app.config["AVG_ENCRYPTION_KEYS"] = os.environ.get(
+            "AVG_ENCRYPTION_KEYS"
+        ) or instance_encryption_keys(app.instance_path)
     # failed logins per address and per account; RATELIMIT_STORAGE_URI (e.g. redis://...)
     # shares the counts between processes, the default memory:// counts per process
     app.config.setdefault("CLUB_LOGIN_LIMIT", "5 per minute;30 per hour")

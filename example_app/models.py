@@ -14,7 +14,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import ForeignKey, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from flask_avg import ModelPolicy, PersonalDataMixin, SubjectMixin, personal
+from flask_avg import Encrypted, ModelPolicy, PersonalDataMixin, SubjectMixin, personal
 
 db = SQLAlchemy()
 
@@ -117,10 +117,12 @@ class Member(db.Model, SubjectMixin):
     end_date: Mapped[date | None] = mapped_column(
         info=personal("membership", label=t("Einde lidmaatschap", "End of membership"))
     )
+    #: Art. 9 data, stored encrypted (AES-GCM; keys in AVG_ENCRYPTION_KEYS)
     medical_notes: Mapped[str | None] = mapped_column(
-        String(500),
+        Encrypted(500),
         info=personal(
             "health",
+            encrypted=True,
             purpose=t("Eerste hulp tijdens trainingen", "First aid during training"),
             basis="consent",
             label=t("Medische bijzonderheden", "Medical notes"),

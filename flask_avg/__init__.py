@@ -1,6 +1,7 @@
 """flask-avg: AVG (GDPR) compliance for Flask club and association websites."""
 
 from flask_avg.core.config import ConfigurationError
+from flask_avg.core.crypto import Encrypted
 from flask_avg.core.declarations import ModelPolicy, PersonalDataMixin, SubjectMixin, personal
 from flask_avg.core.jinja import NavItem
 from flask_avg.core.plugins import (
@@ -24,6 +25,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AVG",
     "ConfigurationError",
+    "Encrypted",
     "EraseContext",
     "Erased",
     "ErasureRefused",

@@ -20,7 +20,7 @@ from flask_principal import Identity, Principal, identity_loaded
 from sqlalchemy import func, select
 
 from flask_avg.core import config as cfg
-from flask_avg.core import converters, external, identity, jinja
+from flask_avg.core import converters, crypto, external, identity, jinja
 from flask_avg.core import plugins as plugin_loader
 from flask_avg.core.audit import AuditLog
 from flask_avg.core.declarations import CATEGORIES, Category
@@ -90,6 +90,8 @@ class AvgState:
         self.audit = AuditLog(lambda: self.db.session, lambda: self.db.engine)
         self.settings = Settings(lambda: self.db.session)
         self.plugins = plugins
+        #: the encryption keys (``AVG_ENCRYPTION_KEYS``), None when none are set
+        self.keyring: crypto.Keyring | None = None
         #: every ACL action: the plugins' own, then the host's (``AVG.register_action``)
         self.actions: dict[str, Any] = {}
         for plugin in plugins:
@@ -415,6 +417,7 @@ class AVG:
         registry = build_registry(self.db, self._catalogue())
         state = AvgState(self, app, registry, self._load_plugins())
         app.extensions["avg"] = state
+        state.keyring = crypto.init_app(app, state)
         for plugin in state.plugins:
             plugin.init_app(app, state)
 

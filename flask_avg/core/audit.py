@@ -9,6 +9,12 @@ Logins are recorded through :meth:`AuditLog.login_failed` and
 :meth:`AuditLog.login_succeeded`, which a host calls from its own login view: a
 failed attempt names the account by its key, or an unknown address by a keyed
 hash (never the address typed), so repeated attempts can be told apart.
+
+Every entry is sealed into a hash chain as it is written: ``hash`` is SHA-256 over
+the previous entry's hash and the entry's canonical content (:func:`canonical`).
+Appends take turns on one lock row (``avg_audit_chain``), so two writers never
+link to the same predecessor. :func:`chain_head` is the newest link, to be kept
+outside the database; ``flask avg audit verify`` walks the chain.
 """
 
 from __future__ import annotations
@@ -18,20 +24,29 @@ import hmac
 import json
 import re
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 from flask import current_app, has_request_context, request
 from flask_login import current_user
-from sqlalchemy import insert
+from sqlalchemy import event, insert, select, update
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from flask_avg.core.config import config_value
 from flask_avg.core.identity import user_key
-from flask_avg.core.models import AuditEntry
+from flask_avg.core.models import AuditChainLock, AuditEntry
 from flask_avg.core.signals import audit_recorded
 from flask_avg.core.subjects import acting_for
 from flask_avg.core.types import utcnow
+
+#: the ``prev_hash`` of the first entry ever written
+GENESIS = "0" * 64
+CHAIN_VERSION = "1"
+#: the fields a link covers, in order (the id is not: the position in the chain is)
+CHAINED = ("at", "actor", "action", "outcome", "subject", "model", "fields", "detail_json", "ip")
 
 _SAFE_DETAIL = (int, float, bool, type(None), date, datetime)
 _REASON = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -173,7 +188,7 @@ class AuditLog:
             actor=user_key(user),
         )
         with self._engine().begin() as conn:
-            conn.execute(insert(AuditEntry.__table__), values)  # type: ignore[arg-type]
+            conn.execute(insert(AuditEntry.__table__), seal(conn, values))  # type: ignore[arg-type]
 
     def denied(
         self,
@@ -198,4 +213,141 @@ class AuditLog:
             actor=actor,
         )
         with self._engine().begin() as conn:
-            conn.execute(insert(AuditEntry.__table__), values)  # type: ignore[arg-type]
+            conn.execute(insert(AuditEntry.__table__), seal(conn, values))  # type: ignore[arg-type]
+
+
+# -- the hash chain ------------------------------------------------------------------
+
+
+def canonical(values: Any) -> str:
+    """The text an entry's hash covers: its fields as a JSON list, the time to the
+    second in naive UTC (what every database keeps the same)."""
+    get = values.get if isinstance(values, dict) else lambda k: getattr(values, k)
+    at = get("at")
+    if isinstance(at, datetime):
+        if at.tzinfo is not None:
+            at = at.astimezone(UTC).replace(tzinfo=None)
+        at = at.replace(microsecond=0).isoformat()
+    parts = [CHAIN_VERSION, *(at if k == "at" else get(k) for k in CHAINED)]
+    if parts[4] is None:
+        parts[4] = "ok"  # the column's default outcome
+    return json.dumps(parts, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def link(prev_hash: str, values: Any) -> str:
+    """The hash of an entry whose predecessor's hash is ``prev_hash``."""
+    text = prev_hash + "\n" + canonical(values)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _take_turn(conn: Connection) -> None:
+    """Lock the chain's row until this transaction ends (created on first use)."""
+    lock: Any = AuditChainLock.__table__
+    # an update to the same value still takes the row's write lock (and SQLite's)
+    bump = update(lock).where(lock.c.id == 1).values(id=lock.c.id)
+    if conn.execute(bump).rowcount:
+        return
+    name = conn.dialect.name
+    row = {"id": 1}
+    stmt: Any
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt = pg_insert(lock).values(row).on_conflict_do_nothing()
+    elif name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(lock).values(row).on_conflict_do_nothing()
+    elif name in ("mysql", "mariadb"):
+        stmt = insert(lock).values(row).prefix_with("IGNORE")
+    else:
+        stmt = insert(lock).values(row)
+    conn.execute(stmt)
+    conn.execute(bump)
+
+
+def _last_hash(conn: Connection) -> str:
+    table: Any = AuditEntry.__table__
+    # a locking read: MariaDB's repeatable read would otherwise see an older snapshot
+    last = conn.execute(
+        select(table.c.hash)
+        .where(table.c.hash.is_not(None))
+        .order_by(table.c.id.desc())
+        .limit(1)
+        .with_for_update()
+    ).scalar()
+    return str(last) if last else GENESIS
+
+
+def seal(conn: Connection, values: dict[str, Any]) -> dict[str, Any]:
+    """Fill in ``prev_hash`` and ``hash`` of an entry about to be inserted on ``conn``;
+    holds the chain's lock until the transaction ends."""
+    _take_turn(conn)
+    values.setdefault("at", utcnow())
+    values.setdefault("outcome", "ok")
+    prev = _last_hash(conn)
+    values["prev_hash"] = prev
+    values["hash"] = link(prev, values)
+    return values
+
+
+@event.listens_for(Session, "before_flush")
+def _seal_new_entries(session: Session, _context: Any, _instances: Any) -> None:
+    """Seal the audit entries a flush is about to insert, in the order they were added
+    (one flush inserts them all at once, so each links to the one before it here)."""
+    new = [obj for obj in session.new if isinstance(obj, AuditEntry) and obj.hash is None]
+    if not new:
+        return
+    new.sort(key=lambda obj: sa_inspect(obj).insert_order or 0)
+    conn = session.connection(bind_arguments={"mapper": sa_inspect(AuditEntry)})
+    _take_turn(conn)
+    prev = _last_hash(conn)
+    for entry in new:
+        prev = _seal_object(entry, prev)
+
+
+def _seal_object(entry: AuditEntry, prev: str) -> str:
+    if entry.at is None:
+        entry.at = utcnow()
+    if entry.outcome is None:
+        entry.outcome = "ok"
+    entry.prev_hash = prev
+    entry.hash = link(prev, entry)
+    return entry.hash
+
+
+@event.listens_for(AuditEntry, "before_insert")
+def _seal_late_entry(mapper: Any, connection: Connection, target: AuditEntry) -> None:
+    """An entry added during a flush (by another flush hook) is sealed on its own."""
+    if target.hash is None:
+        _take_turn(connection)
+        _seal_object(target, _last_hash(connection))
+
+
+def chain_head(session: Any = None) -> dict[str, Any]:
+    """The newest link of the chain: ``{"id", "hash", "at"}`` (id None on an empty log).
+
+    Write it somewhere the database's users cannot (with the erasure ledger export,
+    a mail to the board): ``flask avg audit verify --head`` then proves the chain was
+    not rewritten since, which the chain alone cannot.
+    """
+    if session is None:
+        session = current_app.extensions["avg"].db.session
+    table: Any = AuditEntry.__table__
+    row = session.execute(
+        select(table.c.id, table.c.hash, table.c.at)
+        .where(table.c.hash.is_not(None))
+        .order_by(table.c.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return {"id": None, "hash": GENESIS, "at": None}
+    return {"id": row.id, "hash": row.hash, "at": row.at.isoformat()}
+
+
+def write_chain_head(path: str | Path, session: Any = None) -> dict[str, Any]:
+    """Write :func:`chain_head` as JSON to ``path`` (beside the erasure ledger's export);
+    ``flask avg audit verify --head PATH`` checks the chain still holds it."""
+    head = chain_head(session)
+    Path(path).write_text(json.dumps(head, sort_keys=True) + "\n", encoding="utf-8")
+    return head

@@ -8,6 +8,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, ScriptInfo
 
+from flask_avg.core.crypto import is_encrypted
 from flask_avg.core.i18n import localise
 from flask_avg.core.plugins import Plugin
 
@@ -101,7 +102,65 @@ def check(security: bool) -> None:
                 flags.append("secret")
             if spec.special:
                 flags.append("special")
+            if spec.encrypted or is_encrypted(model.table.c[name]):
+                flags.append("encrypted")
             click.echo(f"  {name}: {', '.join(flags)}")
+
+
+@avg_cli.command("generate-key")
+@click.option("--id", "key_id", default="k1", show_default=True, help="The key's id.")
+def generate_key(key_id: str) -> None:
+    """Print a new encryption key as ``id:base64``, for AVG_ENCRYPTION_KEYS."""
+    from flask_avg.core import crypto
+
+    if not crypto.KEY_ID.match(key_id):
+        raise click.BadParameter("letters, digits, '-' or '_', at most 16", param_hint="--id")
+    click.echo(f"{key_id}:{crypto.generate_key()}")
+
+
+@avg_cli.command("rotate-keys")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 100_000),
+    default=1000,
+    show_default=True,
+    help="Rows re-encrypted per transaction.",
+)
+def rotate_keys(batch_size: int) -> None:
+    """Re-encrypt every encrypted column under the first key of AVG_ENCRYPTION_KEYS.
+
+    Values already under that key are skipped, so a run that was stopped (or
+    killed) is finished by running it again. Keep the older keys in
+    AVG_ENCRYPTION_KEYS until this reports nothing left.
+    """
+    from flask_avg.core import crypto
+
+    keyring = _state().keyring
+    try:
+        plan = crypto.rotation_plan(_state().db)
+    except crypto.CryptoError as err:
+        raise click.ClickException(str(err)) from None
+    if not plan:
+        click.echo("no encrypted columns: nothing to rotate")
+        return
+    if keyring is None:
+        raise click.ClickException("no encryption keys: set AVG_ENCRYPTION_KEYS")
+    todo = {item.name: crypto.pending(item, keyring) for item in plan}
+    total = sum(todo.values())
+    done = 0
+    with click.progressbar(length=total, label=f"re-encrypting under key {keyring.primary}") as bar:
+        for item in plan:
+            if todo[item.name]:
+                done += crypto.rotate_column(
+                    item, keyring, batch_size=batch_size, on_batch=bar.update
+                )
+    left = sum(crypto.pending(item, keyring) for item in plan)
+    click.echo(
+        f"{done} value(s) re-encrypted under key {keyring.primary} in {len(plan)} column(s); "
+        f"{left} left"
+    )
+    if left:
+        raise SystemExit(1)
 
 
 def _security_check() -> None:

@@ -144,6 +144,11 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
         "Folder where access exports for people without an account wait for their single "
         "download; unset: ``avg-exports`` in the app's instance folder. Never a static folder.",
     ),
+    "ENCRYPTION_KEYS": (
+        None,
+        'Keys of the encrypted columns as ``"k2:<base64>,k1:<base64>"`` (32-byte keys): '
+        "the first encrypts, all decrypt. Unset: the environment variable of the same name.",
+    ),
     "ROLE_GROUPS": (
         {},
         "The host's own role names mapped to flask-avg group keys "

@@ -83,6 +83,8 @@ class Personal:
     #: on a row shared by several members (``ModelPolicy(shared="keep")``): the
     #: foreign-key column of the member this value belongs to
     party: str | None = None
+    #: stored encrypted (the column's type is :class:`flask_avg.core.crypto.Encrypted`)
+    encrypted: bool = False
     #: Art. 9 special category; filled in from the category when the registry is built.
     special: bool = False
 
@@ -100,6 +102,7 @@ def personal(
     label: Any = None,
     recipients: tuple[Any, ...] | list[Any] = (),
     party: str | None = None,
+    encrypted: bool = False,
     **extra_info: Any,
 ) -> dict[str, Any]:
     """Mark a column as personal data: ``db.Column(..., info=personal("contact"))``.
@@ -114,6 +117,8 @@ def personal(
     ``party`` names the foreign-key column of the member the value belongs to
     on a row shared by several members (``ModelPolicy(shared="keep")``): it is
     blanked when that member is erased and the row is kept for the others.
+    ``encrypted=True`` says the value is stored encrypted; the column's type must
+    then be :class:`flask_avg.Encrypted` (``init_app`` checks both agree).
     Other keyword arguments stay in ``info`` for the host's own use.
     """
     spec = Personal(
@@ -128,6 +133,7 @@ def personal(
         label=label,
         recipients=tuple(recipients),
         party=party,
+        encrypted=encrypted,
     )
     return {INFO_KEY: spec, **extra_info}
 

@@ -68,6 +68,10 @@ class AuditEntry(AvgBase):
     fields: Mapped[str | None] = mapped_column(Text)
     detail_json: Mapped[str | None] = mapped_column(Text)
     ip: Mapped[str | None] = mapped_column(String(45))
+    #: the hash chain (:mod:`flask_avg.core.audit`): the previous entry's hash, and
+    #: SHA-256 over it and this entry's canonical content
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
 
     @property
     def field_list(self) -> list[str]:
@@ -76,6 +80,15 @@ class AuditEntry(AvgBase):
     @property
     def detail(self) -> dict[str, Any]:
         return json.loads(self.detail_json) if self.detail_json else {}
+
+
+class AuditChainLock(AvgBase):
+    """One row every audit append updates first (to itself: the row never changes), so
+    appends take turns and two writers never link to the same previous entry."""
+
+    __tablename__ = "avg_audit_chain"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
 
 
 class AuditLogIsAppendOnly(RuntimeError):

@@ -58,6 +58,10 @@ CASES: dict[tuple[str, ...], Args] = {
     ("replay-erasures",): lambda tmp: [str(tmp / "ledger.json")],
     # restores the backup taken before the erasure, then erases user 1 again
     ("restore",): lambda tmp: [str(tmp / "club.avgbak"), "--key-file", _key(tmp)],
+    ("generate-key",): lambda tmp: ["--id", "k2"],
+    ("rotate-keys",): lambda tmp: [],
+    ("audit", "head"): lambda tmp: ["-o", str(tmp / "audit-head.json")],
+    ("audit", "verify"): lambda tmp: ["--head", str(tmp / "audit-head.json")],
 }
 
 

@@ -13,8 +13,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete
-
 from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.models import AuditEntry
 from flask_avg.core.plugins import (
@@ -24,6 +22,7 @@ from flask_avg.core.plugins import (
     SubjectContext,
     held_with_the_audit_log,
 )
+from flask_avg.features.audit import chain
 
 ACCOUNTABILITY = _l(
     "Kept as the record of who did what (names and counts, no personal values), "
@@ -42,13 +41,15 @@ class AuditPlugin(Plugin):
 
     def purge(self, ctx: PurgeContext) -> int:
         """Drop entries older than ``AVG_AUDIT_RETENTION_DAYS`` before now (core SQL:
-        the ORM guard refuses single deletions)."""
+        the ORM guard refuses single deletions), leaving a checkpoint entry so the
+        rest of the hash chain still verifies (:mod:`.chain`)."""
         cutoff = ctx.audit_cutoff
         if cutoff is None:
             return 0
-        table: Any = AuditEntry.__table__
-        gone = ctx.session.execute(delete(table).where(table.c.at < cutoff))
-        return int(getattr(gone, "rowcount", 0) or 0)
+        return chain.purge(ctx.session, cutoff)
+
+    def register_commands(self, group: Any) -> None:
+        chain.register_commands(group)
 
 
 plugin = AuditPlugin()

@@ -11,7 +11,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask.cli import with_appcontext
 
 from flask_avg.core import external
-from flask_avg.core.audit import current_actor
+from flask_avg.core.audit import current_actor, write_chain_head
 from flask_avg.core.converters import MAX_DAYS
 from flask_avg.core.dashboard import DashboardPanel
 from flask_avg.core.forms import AvgForm
@@ -322,6 +322,7 @@ def register_commands(group: Any) -> None:
     def export_ledger(output: str) -> None:
         """Write the erasure ledger to FILE (keep it outside the database backup)."""
         n = ledger_mod.export(current_app.extensions["avg"], output)
+        write_chain_head(f"{output}.audit-head.json")  # the audit chain's head beside it
         click.echo(f"{n} ledger entries written to {output}")
 
     @group.command("replay-erasures")
