@@ -67,9 +67,7 @@ def format_when(value: Any) -> str:
         return "–"
     if not isinstance(value, datetime):
         return format_day(value)
-    return _(
-        "%(date)s at %(time)s", date=format_day(value), time=str(format_time(value, "short"))
-    )
+    return _("%(date)s at %(time)s", date=format_day(value), time=str(format_time(value, "short")))
 
 
 def format_month(value: Any) -> str:

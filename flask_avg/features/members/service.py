@@ -172,11 +172,12 @@ def list_page(
         stmt = stmt.where(found)
     name_cols = [table.c[c] for c in reversed(naming.name) if c in shown]
     number_col = [table.c[naming.number]] if naming.number in shown else []
-    keys: list[Any] = {
+    by: dict[str, list[Any]] = {
         "name": name_cols or number_col,
         "number": number_col or name_cols,
         "status": [rank, *name_cols],
-    }[sort]
+    }
+    keys = by[sort]
     order = [k.desc() if descending else k.asc() for k in keys]
     stmt = stmt.order_by(*order, pk).limit(page_size).offset((number - 1) * page_size)
     labels = ("current", "former", "erased")

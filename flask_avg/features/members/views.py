@@ -55,9 +55,7 @@ def member(subject_id: str) -> Any:
     state = get_state()
     subject = subject_or_404(state, subject_id)
     data = service.view_member(state, subject, special=state.can("avg.special.view"))
-    return render_template(
-        "avg/member.html", data=data, label=service.member_label(state, subject)
-    )
+    return render_template("avg/member.html", data=data, label=service.member_label(state, subject))
 
 
 def create_blueprint(state: AvgState) -> Blueprint:

@@ -161,9 +161,7 @@ def test_a_percent_sign_is_searched_literally(club, client):
 def test_the_list_is_audited_with_its_filter_and_members_cannot_see_it(club, client):
     login(client, "bestuur@example.org")
     _get(client, "/avg/members?status=former")
-    entry = db.session.scalars(
-        select(AuditEntry).where(AuditEntry.action == "members.list")
-    ).one()
+    entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "members.list")).one()
     assert entry.detail["status"] == "former" and entry.detail["rows"] == 2
     client.get("/logout")
     login(client, "lid@example.org")
