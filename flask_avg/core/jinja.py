@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, current_app, url_for
 from flask_babel import format_date, format_decimal, format_time, get_locale
 
-from flask_avg.core.presenters import actor_names, app_name, column_label, subject_labels
+from flask_avg.core.presenters import (
+    actor_names,
+    app_name,
+    column_label,
+    field_label,
+    subject_labels,
+)
 
 if TYPE_CHECKING:
     from flask_avg.extension import AvgState
@@ -95,9 +101,14 @@ def subject_name(state: AvgState, key: Any) -> str:
         return "–"
     from flask import g
 
+    from flask_avg.core.i18n import gettext as _
+
     cache = g.setdefault("_avg_subject_labels", {})
     if key not in cache:
-        cache[key] = subject_labels(state, [str(key)]).get(str(key), f"#{key}")
+        if state.is_erased(state.registry.subject.name, str(key)):
+            cache[key] = _("erased %(subject)s #%(key)s", key=key)
+        else:
+            cache[key] = subject_labels(state, [str(key)]).get(str(key), f"#{key}")
     return str(cache[key])
 
 
@@ -110,6 +121,7 @@ def install(app: Flask, state: AvgState) -> None:
     env.tests["avg_can"] = lambda action: state.can(action)
     env.filters["avg_actor"] = lambda key: actor_label(state, key)
     env.filters["avg_subject"] = lambda key: subject_name(state, key)
+    env.filters["avg_field"] = lambda key: field_label(state, key)
 
     def nav_items() -> list[dict[str, Any]]:
         return [

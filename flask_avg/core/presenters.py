@@ -335,6 +335,23 @@ def actor_names(state: AvgState, keys: Any) -> dict[str, str]:
     return labels
 
 
+def field_label(state: AvgState, key: Any) -> str:
+    """A stored ``Model.column`` (a correction request's field) by its labels:
+    "Lid: Achternaam"; a model or column nobody declared as it is."""
+    text = str(key or "")
+    model_name, _sep, column = text.partition(".")
+    try:
+        model = state.registry.get(model_name)
+    except KeyError:
+        return text
+    label = str(localise(model.label))
+    if not column:
+        return label
+    if column not in model.table.c:
+        return f"{label}: {column}"
+    return f"{label}: {column_label(model, column)}"
+
+
 def subject_or_404(state: AvgState, subject_id: str) -> Any:
     """The member with the key given in a URL, or a 404 (also for a key of the wrong type)."""
     from flask import abort
