@@ -109,6 +109,7 @@ DETAIL_KEYS: dict[str, Any] = {
     "retained": _l("Kept"),
     "deleted": _l("Deleted"),
     "separator": _l("Separator"),
+    "endpoint": _l("Page"),
 }
 
 #: code values that read better as words
