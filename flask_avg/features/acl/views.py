@@ -21,8 +21,8 @@ from flask_avg.core.forms import AvgForm as FlaskForm  # refuses control charact
 from flask_avg.core.i18n import gettext as _
 from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.identity import user_label
-from flask_avg.core.presenters import actor_names
 from flask_avg.core.jinja import NavItem
+from flask_avg.core.presenters import actor_names
 from flask_avg.core.web import make_blueprint
 from flask_avg.extension import get_state, require
 from flask_avg.features.acl import admin as acl_admin
