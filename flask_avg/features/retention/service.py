@@ -55,6 +55,7 @@ def erased_condition(state: AvgState) -> Any:
     values anonymising gives. For lists that leave erased people out and for counts."""
     from sqlalchemy import String, and_, cast, exists, false, select
 
+    from flask_avg.features.retention.anonymise import binary_text
     from flask_avg.features.retention.ledger import LEDGER, REUSED
     from flask_avg.features.retention.plan import Plan
 
@@ -67,7 +68,9 @@ def erased_condition(state: AvgState) -> Any:
     named = exists(
         select(entry.c.id).where(
             entry.c.model == subject.name,
-            entry.c.key == key,
+            # byte for byte: MariaDB refuses to compare the ledger's collation with
+            # the connection's, which the key cast to text has
+            binary_text(entry.c.key) == binary_text(key),
             entry.c.action != REUSED,
             ~exists(newer),
         )
