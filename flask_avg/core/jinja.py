@@ -15,6 +15,7 @@ from flask_avg.core.presenters import (
     app_name,
     column_label,
     field_label,
+    model_label,
     subject_labels,
 )
 
@@ -122,6 +123,7 @@ def install(app: Flask, state: AvgState) -> None:
     env.filters["avg_actor"] = lambda key: actor_label(state, key)
     env.filters["avg_subject"] = lambda key: subject_name(state, key)
     env.filters["avg_field"] = lambda key: field_label(state, key)
+    env.filters["avg_model"] = lambda name: model_label(state, name)
 
     def nav_items() -> list[dict[str, Any]]:
         return [

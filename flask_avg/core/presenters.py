@@ -335,6 +335,20 @@ def actor_names(state: AvgState, keys: Any) -> dict[str, str]:
     return labels
 
 
+def model_label(state: AvgState, name: Any) -> str:
+    """A model or a plugin's data by its declared label ("SignUp" reads "Aanmeldingen");
+    a ``{"nl": ..., "en": ...}`` text in the page's language; anything else as it is."""
+    if isinstance(name, dict):
+        return str(localise(name))
+    text = str(name or "")
+    try:
+        return str(localise(state.registry.get(text).label))
+    except KeyError:
+        pass
+    labels = state.plugins.labels()
+    return str(localise(labels[text])) if text in labels else text
+
+
 def field_label(state: AvgState, key: Any) -> str:
     """A stored ``Model.column`` (a correction request's field) by its labels:
     "Lid: Achternaam"; a model or column nobody declared as it is."""

@@ -65,3 +65,17 @@ def test_an_erased_member_is_said_to_be_erased(app, client):
     detail = client.get(f"/avg/requests/{request_id}").get_data(as_text=True)
     assert f"gewist lid #{member.id}" in detail
     assert "anon" not in detail.split("<main", 1)[-1]
+
+
+def test_models_and_fields_by_their_labels(app):
+    from flask import render_template_string
+
+    with app.test_request_context("/"):
+        html = render_template_string(
+            "{{ 'SignUp'|avg_model }} / {{ 'Invoice'|avg_model }} / {{ 'audit_log'|avg_model }}"
+            " / {{ 'Nothing'|avg_model }} / {{ 'Member.last_name'|avg_field }}"
+            " / {{ 'Member.nope'|avg_field }} / {{ 'Nope.x'|avg_field }}"
+        )
+    assert html == (
+        "Aanmeldingen / Facturen / Auditlog / Nothing / Lid: Achternaam / Lid: nope / Nope.x"
+    )
