@@ -227,7 +227,8 @@ def build(state: AvgState, today: date | None = None) -> Board:
         for c in consent.counts(state):
             rate = None
             if current_members:
-                rate = round(100 * c.current / current_members)
+                # consents of former members still count until erased: at most 100 %
+                rate = min(round(100 * c.current / current_members), 100)
             board.consent_rates.append(
                 (str(localise(c.purpose.label)), c.current, c.withdrawn, rate)
             )
