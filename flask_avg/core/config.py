@@ -154,6 +154,13 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
         "The host's own role names mapped to flask-avg group keys "
         '(``{"board": "board"}``): a user with the role is in the group.',
     ),
+    "SUBJECT_LABEL": (
+        None,
+        "Columns of the subject model that name a person on the board's pages, "
+        '``{"name": ("first_name", "last_name"), "number": "member_number"}``; unset: '
+        "the columns named like a name (``first_name``, ``last_name``, ``name`` ...) "
+        "and like a number (``member_number``, ``number`` ...).",
+    ),
 }
 
 

@@ -8,9 +8,16 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app, url_for
-from flask_babel import format_date, format_datetime, format_decimal, get_locale
+from flask_babel import format_date, format_decimal, format_time, get_locale
 
-from flask_avg.core.presenters import app_name, column_label
+from flask_avg.core.presenters import (
+    actor_names,
+    app_name,
+    column_label,
+    field_label,
+    model_label,
+    subject_labels,
+)
 
 if TYPE_CHECKING:
     from flask_avg.extension import AvgState
@@ -34,9 +41,9 @@ def format_value(value: Any) -> str:
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     if isinstance(value, datetime):
-        return str(format_datetime(value, "short"))
+        return format_when(value)
     if isinstance(value, date):
-        return str(format_date(value, "medium"))
+        return format_day(value)
     if isinstance(value, Decimal):
         # Keep the stored precision: an amount of 85.00 reads "85,00", not "85".
         places = max(-value.as_tuple().exponent, 0) if value.is_finite() else 0  # type: ignore[operator]
@@ -46,26 +53,77 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+def format_day(value: Any) -> str:
+    """A date (or the date of a datetime) the one way flask-avg pages write it, in the
+    page's language through Babel: "28 november 2026", "November 28, 2026"."""
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, datetime):
+        from flask_babel import to_user_timezone
+
+        value = to_user_timezone(value).date()
+    return str(format_date(value, "long"))
+
+
+def format_when(value: Any) -> str:
+    """A moment: the date as :func:`format_day` and the time in the page's locale
+    ("28 november 2026 om 14:05"). A plain date reads as :func:`format_day`."""
+    from flask_avg.core.i18n import gettext as _
+
+    if value is None or value == "":
+        return "–"
+    if not isinstance(value, datetime):
+        return format_day(value)
+    return _("%(date)s at %(time)s", date=format_day(value), time=str(format_time(value, "short")))
+
+
+def format_month(value: Any) -> str:
+    """A month of a year in the page's language: "nov. 2026" / "Nov 2026"."""
+    if value is None or value == "":
+        return "–"
+    return str(format_date(value, "MMM y"))
+
+
 def actor_label(state: AvgState, key: Any) -> str:
-    """An account key as a person: their e-mail or name (cached per request)."""
+    """An account key as a person: their name and e-mail (cached per request)."""
     if key is None or key == "":
         return "–"
     from flask import g
 
-    from flask_avg.core.identity import actor_labels
-
     cache = g.setdefault("_avg_actor_labels", {})
     if key not in cache:
-        cache[key] = actor_labels(state, [str(key)]).get(str(key), str(key))
+        cache[key] = actor_names(state, [str(key)]).get(str(key), str(key))
+    return str(cache[key])
+
+
+def subject_name(state: AvgState, key: Any) -> str:
+    """A stored subject key as the person: "Jan de Vries (W10001)" (cached per request)."""
+    if key is None or key == "":
+        return "–"
+    from flask import g
+
+    from flask_avg.core.i18n import gettext as _
+
+    cache = g.setdefault("_avg_subject_labels", {})
+    if key not in cache:
+        if state.is_erased(state.registry.subject.name, str(key)):
+            cache[key] = _("erased %(subject)s #%(key)s", key=key)
+        else:
+            cache[key] = subject_labels(state, [str(key)]).get(str(key), f"#{key}")
     return str(cache[key])
 
 
 def install(app: Flask, state: AvgState) -> None:
     env = app.jinja_env
     env.filters["avg_value"] = format_value
-    env.filters["avg_date"] = lambda d: format_date(d, "long") if d else "–"
+    env.filters["avg_date"] = format_day
+    env.filters["avg_datetime"] = format_when
+    env.filters["avg_month"] = format_month
     env.tests["avg_can"] = lambda action: state.can(action)
     env.filters["avg_actor"] = lambda key: actor_label(state, key)
+    env.filters["avg_subject"] = lambda key: subject_name(state, key)
+    env.filters["avg_field"] = lambda key: field_label(state, key)
+    env.filters["avg_model"] = lambda name: model_label(state, name)
 
     def nav_items() -> list[dict[str, Any]]:
         return [

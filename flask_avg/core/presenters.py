@@ -149,12 +149,221 @@ def member_list_query(state: AvgState, columns: list[str], query: str = "") -> S
     subject = state.registry.subject
     table = subject.table
     stmt = select(subject.primary_key[0], *(table.c[name] for name in columns))
-    query = query.strip()
-    if query:
-        text_cols = [table.c[n] for n in columns if isinstance(table.c[n].type, String)]
-        if text_cols:
-            stmt = stmt.where(or_(*(c.ilike(f"%{query}%") for c in text_cols)))
+    found = search_condition(state, columns, query)
+    if found is not None:
+        stmt = stmt.where(found)
     return stmt.order_by(*subject.primary_key)
+
+
+def search_condition(state: AvgState, columns: list[str], query: str = "") -> Any:
+    """The subjects one of whose text ``columns`` contains ``query`` (None: no search).
+
+    ``%`` and ``_`` in the query are plain characters, not wildcards."""
+    table = state.registry.subject.table
+    query = query.strip()
+    if not query:
+        return None
+    text_cols = [table.c[n] for n in columns if isinstance(table.c[n].type, String)]
+    if not text_cols:
+        return None
+    escaped = query.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return or_(*(c.ilike(f"%{escaped}%", escape="/") for c in text_cols))
+
+
+#: Column names read, in order, as the parts of a person's name when the host names none.
+NAME_COLUMNS = (
+    "first_name",
+    "given_name",
+    "initials",
+    "infix",
+    "middle_name",
+    "last_name",
+    "surname",
+    "family_name",
+    "name",
+    "full_name",
+    "display_name",
+)
+#: Column names read as a person's number (membership number, customer number).
+NUMBER_COLUMNS = ("member_number", "membership_number", "number", "customer_number", "code")
+
+
+@dataclass(frozen=True)
+class SubjectNaming:
+    """Which columns of the subject model name a person on the board's pages."""
+
+    name: tuple[str, ...]
+    number: str | None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (*self.name, self.number) if self.number else self.name
+
+
+def subject_naming(state: AvgState) -> SubjectNaming:
+    """``AVG_SUBJECT_LABEL`` when set (``{"name": (...), "number": "..."}``), else the
+    subject's columns named like a name (:data:`NAME_COLUMNS`) and a number
+    (:data:`NUMBER_COLUMNS`). A column the subject model lacks is a configuration error."""
+    from flask_avg.core.config import ConfigurationError, config_value
+
+    table = state.registry.subject.table
+    chosen = config_value("SUBJECT_LABEL") or {}
+    if chosen:
+        name = chosen.get("name") or ()
+        names = (name,) if isinstance(name, str) else tuple(name)
+        number = chosen.get("number")
+        missing = [c for c in (*names, number) if c and c not in table.c]
+        if missing:
+            raise ConfigurationError(
+                f"AVG_SUBJECT_LABEL names column(s) {', '.join(missing)} "
+                f"the subject table {table.name!r} lacks"
+            )
+        return SubjectNaming(names, number)
+    names = tuple(c for c in NAME_COLUMNS if c in table.c)
+    if {"first_name", "last_name"} & set(names):
+        # parts of a name win over a whole one kept beside them (a login name, say)
+        names = tuple(c for c in names if c not in ("name", "full_name", "display_name"))
+    number = next((c for c in NUMBER_COLUMNS if c in table.c), None)
+    return SubjectNaming(names[:4], number)
+
+
+def _get(values: Any, name: str) -> Any:
+    if isinstance(values, dict) or hasattr(values, "keys"):
+        return values.get(name)
+    return getattr(values, name, None)
+
+
+def person_name(naming: SubjectNaming, values: Any) -> str:
+    """The name columns of ``values`` joined: "Jan de Vries" ("" without any)."""
+    parts = (_get(values, c) for c in naming.name)
+    return " ".join(str(v).strip() for v in parts if v not in (None, ""))
+
+
+def subject_label(state: AvgState, values: Any, key: Any = None) -> str:
+    """A person as the board knows them: "Jan de Vries (W10001)".
+
+    ``values`` is a row or mapping holding :attr:`SubjectNaming.columns`; without a
+    name the number, without either ``#key``.
+    """
+    naming = subject_naming(state)
+    name = person_name(naming, values)
+    number = _get(values, naming.number) if naming.number else None
+    if name and number not in (None, ""):
+        return f"{name} ({number})"
+    if name:
+        return name
+    if number not in (None, ""):
+        return str(number)
+    return f"#{key}" if key is not None else "?"
+
+
+def subject_labels(state: AvgState, keys: Any, *, erased: Any = None) -> dict[str, str]:
+    """Labels of the subjects whose keys (as stored: text) are in ``keys``, in one query.
+
+    ``erased`` is a condition on the subject table that marks erased rows (the
+    retention feature's): those read "erased member #key", never the placeholders
+    anonymising left. Keys of rows that are gone are left out.
+    """
+    from flask_avg.core.i18n import gettext as _
+
+    subject = state.registry.subject
+    pk = subject.primary_key[0]
+    typed = set()
+    for key in {k for k in keys if k not in (None, "")}:
+        try:
+            value = pk.type.python_type(key)
+        except (TypeError, ValueError, NotImplementedError):
+            continue
+        if isinstance(value, int) and not in_id_range(value, pk.type):
+            continue
+        typed.add(value)
+    if not typed:
+        return {}
+    naming = subject_naming(state)
+    cols = [subject.table.c[c] for c in naming.columns]
+    flag = erased.label("avg_erased") if erased is not None else None
+    stmt = select(pk.label("avg_key"), *cols, *([flag] if flag is not None else []))
+    labels: dict[str, str] = {}
+    for row in state.db.session.execute(stmt.where(pk.in_(typed))).mappings():
+        key = str(row["avg_key"])
+        if flag is not None and row["avg_erased"]:
+            labels[key] = _("erased %(subject)s #%(key)s", key=key)
+        else:
+            labels[key] = subject_label(state, row, key)
+    return labels
+
+
+def actor_names(state: AvgState, keys: Any) -> dict[str, str]:
+    """Readable names for stored login-account keys (audit actors, request handlers):
+    the name of the person the account belongs to when the subject model points to
+    the login model, else the account's e-mail or name; two queries at most.
+    Keys of accounts that are gone read "removed account #key"."""
+    from flask_avg.core.i18n import gettext as _
+    from flask_avg.core.identity import actor_labels
+
+    wanted = {str(k) for k in keys if k not in (None, "")}
+    if not wanted:
+        return {}
+    labels = actor_labels(state, wanted)
+    model: Any = state.user_model
+    subject = state.registry.subject
+    table = getattr(model, "__table__", None)
+    link = None
+    if table is not None and subject.table is not table:
+        link = next(
+            (fk.parent for fk in subject.table.foreign_keys if fk.column.table is table), None
+        )
+    if link is not None and labels:
+        naming = subject_naming(state)
+        if naming.name:
+            cols = [subject.table.c[c] for c in naming.columns]
+            pk = link.type.python_type
+            try:
+                typed = {pk(k) for k in labels}
+            except (TypeError, ValueError, NotImplementedError):
+                typed = set()
+            rows = state.db.session.execute(
+                select(link.label("avg_login"), *cols).where(link.in_(typed))
+            ).mappings()
+            for row in rows:
+                login = str(row["avg_login"])
+                person = person_name(naming, row)
+                if person and login in labels and person != labels[login]:
+                    labels[login] = f"{person} ({labels[login]})"
+    for key in wanted - set(labels):
+        labels[key] = _("removed account #%(key)s", key=key)
+    return labels
+
+
+def model_label(state: AvgState, name: Any) -> str:
+    """A model or a plugin's data by its declared label ("SignUp" reads "Aanmeldingen");
+    a ``{"nl": ..., "en": ...}`` text in the page's language; anything else as it is."""
+    if isinstance(name, dict):
+        return str(localise(name))
+    text = str(name or "")
+    try:
+        return str(localise(state.registry.get(text).label))
+    except KeyError:
+        pass
+    labels = state.plugins.labels()
+    return str(localise(labels[text])) if text in labels else text
+
+
+def field_label(state: AvgState, key: Any) -> str:
+    """A stored ``Model.column`` (a correction request's field) by its labels:
+    "Lid: Achternaam"; a model or column nobody declared as it is."""
+    text = str(key or "")
+    model_name, _sep, column = text.partition(".")
+    try:
+        model = state.registry.get(model_name)
+    except KeyError:
+        return text
+    label = str(localise(model.label))
+    if not column:
+        return label
+    if column not in model.table.c:
+        return f"{label}: {column}"
+    return f"{label}: {column_label(model, column)}"
 
 
 def subject_or_404(state: AvgState, subject_id: str) -> Any:

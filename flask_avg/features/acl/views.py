@@ -20,8 +20,9 @@ from wtforms.validators import DataRequired, Length
 from flask_avg.core.forms import AvgForm as FlaskForm  # refuses control characters
 from flask_avg.core.i18n import gettext as _
 from flask_avg.core.i18n import lazy_gettext as _l
-from flask_avg.core.identity import actor_labels, user_label
+from flask_avg.core.identity import user_label
 from flask_avg.core.jinja import NavItem
+from flask_avg.core.presenters import actor_names
 from flask_avg.core.web import make_blueprint
 from flask_avg.extension import get_state, require
 from flask_avg.features.acl import admin as acl_admin
@@ -212,7 +213,7 @@ def group(group_id: int) -> Any:
     grp = _group_or_404(group_id)
     tree = acl_of(state).tree()
     member_ids = acl_admin.member_ids(state.db.session, grp.id)
-    labels = actor_labels(state, member_ids)
+    labels = actor_names(state, member_ids)
     roles = _mapped_roles(grp.key)
     move = MoveForm(parent=grp.parent_id or NO_PARENT)
     move.parent.choices = _parent_choices(tree, {grp.id, *tree.descendants(grp.id)})

@@ -11,13 +11,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, render_template, request
-from sqlalchemy import func, select
+from sqlalchemy import String, func, select
 
 from flask_avg.core.config import config_value
 from flask_avg.core.converters import page_number, query_date, query_text
-from flask_avg.core.identity import actor_labels, user_key
+from flask_avg.core.identity import user_key
 from flask_avg.core.models import AuditEntry
+from flask_avg.core.presenters import actor_names, subject_labels, subject_naming
 from flask_avg.extension import get_state, require
+from flask_avg.features.audit import wording
+from flask_avg.features.retention import service as retention
 
 if TYPE_CHECKING:
     from flask_avg.extension import AvgState
@@ -42,7 +45,22 @@ def _actor_key(state: AvgState, text: str) -> str:
 
 
 def _actor_names(state: AvgState, ids: set[str]) -> dict[str, str]:
-    return actor_labels(state, ids)
+    return actor_names(state, ids)
+
+
+def _subject_key(state: AvgState, text: str) -> str:
+    """A member number is looked up to the key the log stores; anything else as is."""
+    naming = subject_naming(state)
+    if not naming.number:
+        return text
+    subject = state.registry.subject
+    column = subject.table.c[naming.number]
+    if not isinstance(column.type, String):
+        return text
+    found = state.db.session.scalar(
+        select(subject.primary_key[0]).where(column == text[: column.type.length or 200])
+    )
+    return str(found) if found is not None else text
 
 
 FILTERS = ("actor", "subject", "action", "outcome", "from", "to")
@@ -58,7 +76,7 @@ def _conditions(state: AvgState, filters: dict[str, str]) -> list[Any]:
     if filters["actor"]:
         conditions.append(AuditEntry.actor == _actor_key(state, filters["actor"]))
     if filters["subject"]:
-        conditions.append(AuditEntry.subject == filters["subject"])
+        conditions.append(AuditEntry.subject == _subject_key(state, filters["subject"]))
     if filters["action"]:
         conditions.append(AuditEntry.action == filters["action"])
     if filters["outcome"]:
@@ -104,11 +122,26 @@ def audit_log() -> Any:
     ).all()
     purges = _log_purges(session)
     names = _actor_names(state, {e.actor for e in [*entries, *purges] if e.actor})
+    people = subject_labels(
+        state, {e.subject for e in entries}, erased=retention.erased_condition(state)
+    )
+    rows = [
+        {
+            "entry": e,
+            "action": wording.action_text(state, e.action),
+            "data": wording.data_text(state, e.model, e.field_list),
+            "detail": wording.readable_detail(state, e.detail),
+        }
+        for e in entries
+    ]
     return render_template(
         "avg/accountability/audit_log.html",
         entries=entries,
+        rows=rows,
         names=names,
-        actions=actions,
+        people=people,
+        actions=wording.action_choices(state, list(actions)),
+        readable=lambda detail: wording.readable_detail(state, detail),
         filters=filters,
         total=total,
         page=page,

@@ -25,7 +25,8 @@ XLSX = Format(
     "Excel",
 )
 JSON = Format("json", "json", "application/json", "JSON")
-CSV_ZIP = Format("csv", "zip", "application/zip", "CSV")
+#: one CSV file per kind of data, in a zip: the button and the file name say so
+CSV_ZIP = Format("csv", "zip", "application/zip", "CSV (zip)")
 CSV = Format("csv", "csv", "text/csv; charset=utf-8", "CSV")
 
 #: Formats of one member's export, by key.

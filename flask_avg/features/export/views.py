@@ -73,8 +73,26 @@ class AuditExportForm(AvgForm):
     )
 
 
+#: the word for each kind of download in a file name, in the page's language
+FILE_WORDS: dict[str, Any] = {
+    "member": _l("%(subject)s"),
+    "my-data": _l("my-data"),
+    "members": _l("%(subjects)s"),
+    "audit-log": _l("audit-log"),
+}
+
+
+def file_word(kind: str) -> str:
+    """``kind`` as a file-name word in the page's language: ``my-data`` reads
+    ``mijn-gegevens`` on a Dutch page; ASCII letters, digits and dashes only."""
+    word = str(FILE_WORDS.get(kind, kind)).strip().lower().replace(" ", "-")
+    return safe_filename(word, kind)
+
+
 def _filename(kind: str, fmt: Format, subject_id: Any = None) -> str:
-    parts = [safe_filename(app_name(), "club"), kind]
+    """``<club>-<kind in the page's language>[-<key>]-<date>.<extension>``; a CSV
+    download that is a zip of CSV files ends in ``.zip``."""
+    parts = [safe_filename(app_name(), "club"), file_word(kind)]
     if subject_id is not None:
         parts.append(safe_filename(str(subject_id)))
     parts.append(date.today().isoformat())

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Blueprint, render_template, request
 
 from flask_avg.core.converters import query_text
-from flask_avg.core.presenters import subject_or_404
+from flask_avg.core.presenters import column_label, subject_or_404
 from flask_avg.core.web import make_blueprint
 from flask_avg.extension import get_state, require
 from flask_avg.features.members import service
@@ -19,20 +19,34 @@ if TYPE_CHECKING:
 @require("avg.members.view")
 def members() -> Any:
     state = get_state()
-    query = query_text(request.args.get("q"))
-    page = request.args.get("page")
-    found = service.list_page(state, query, page, special=state.can("avg.special.view"))
+    args = request.args
+    query = query_text(args.get("q"))
+    found = service.list_page(
+        state,
+        query,
+        args.get("page"),
+        special=state.can("avg.special.view"),
+        status=service.choice(args.get("status"), service.STATUSES, "current"),
+        sort=service.choice(args.get("sort"), service.SORTS, "name"),
+        descending=args.get("dir") == "desc",
+        page_size=service.page_size(args.get("size")),
+    )
     subject = state.registry.subject
+    naming = found.naming
+    anchor = subject.policy.anchor
     return render_template(
         "avg/members.html",
+        found=found,
         rows=found.rows,
         columns=found.columns,
         subject=subject,
-        key=subject.primary_key[0].name,
+        number_label=column_label(subject, naming.number) if naming and naming.number else None,
+        anchor_label=column_label(subject, anchor) if anchor else None,
         total=found.total,
         page=found.page,
         pages=found.pages,
         q=query,
+        statuses=service.STATUSES,
     )
 
 
@@ -41,7 +55,7 @@ def member(subject_id: str) -> Any:
     state = get_state()
     subject = subject_or_404(state, subject_id)
     data = service.view_member(state, subject, special=state.can("avg.special.view"))
-    return render_template("avg/member.html", data=data)
+    return render_template("avg/member.html", data=data, label=service.member_label(state, subject))
 
 
 def create_blueprint(state: AvgState) -> Blueprint:

@@ -48,7 +48,7 @@ def test_filters_and_pages(app: Flask, client):
     assert dated.get_data(as_text=True).count('data-action="members.view"') == 6
     assert "730" in page  # the retention setting
     purge_part = page[page.index("avg-purges") :]
-    assert "bestuur@example.org" in purge_part and "removed=120" in purge_part
+    assert "bestuur@example.org" in purge_part and "Verwijderd: 120" in purge_part
 
 
 def test_members_cannot_read_the_audit_log(app, client):
