@@ -50,6 +50,10 @@ KNOWN_ISSUES = {
 }
 
 
+def known_issue(path: str, rule: str) -> tuple[str, str] | None:
+    return next((k for k in KNOWN_ISSUES if k[1] == rule and re.fullmatch(k[0], path)), None)
+
+
 def axe_source() -> Path:
     if not AXE.exists():
         reason = "axe-core is not installed (npm install --prefix .node axe-core@4; make test does)"
@@ -156,10 +160,7 @@ def test_every_page_fits_the_screen_and_passes_axe(live_server, browser):
                         ".violations.map(v => ({id: v.id, nodes: v.nodes.map(n => n.target.join(' '))}))"
                     )
                     for v in violations:
-                        known = next(
-                            (k for k in KNOWN_ISSUES if k[1] == v["id"] and re.fullmatch(k[0], path)),
-                            None,
-                        )
+                        known = known_issue(path, v["id"])
                         if known:
                             seen_known.add(known)
                             continue
@@ -171,4 +172,6 @@ def test_every_page_fits_the_screen_and_passes_axe(live_server, browser):
     (SCREENS / "problems.txt").write_text("\n".join(problems) + "\n", encoding="utf-8")
     assert visited > 100
     assert not problems, f"{len(problems)} problem(s):\n" + "\n".join(problems)
-    assert seen_known == KNOWN_ISSUES, f"fixed, remove from KNOWN_ISSUES: {KNOWN_ISSUES - seen_known}"
+    assert seen_known == KNOWN_ISSUES, (
+        f"fixed, remove from KNOWN_ISSUES: {KNOWN_ISSUES - seen_known}"
+    )
