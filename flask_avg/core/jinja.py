@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 #: The menu's groups, in their order; a :class:`NavItem` names one by its key.
 NAV_GROUPS: dict[str, Any] = {
-    "members": _l("Members"),
+    "members": _l("%(Subjects)s"),
     "requests": _l("Requests"),
     "retention": _l("Retention"),
     "accountability": _l("Accountability"),
