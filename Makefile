@@ -7,7 +7,9 @@ PORT ?= 5000
 # the suite mostly waits on the database servers: several workers overlap those waits
 PYTEST_WORKERS ?= 4
 
-.PHONY: demo test test-lowest lint docs bench chromium clean
+AXE := .node/node_modules/axe-core/axe.min.js
+
+.PHONY: demo test test-lowest lint docs bench chromium axe clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +30,7 @@ demo: $(VENV)/.runtime
 	$(BIN)/flask --app example_app run --host 127.0.0.1 --port $(PORT)
 
 ## make test: install everything the tests need, then lint, type-check, test and build the docs
-test: $(VENV)/.dev chromium
+test: $(VENV)/.dev chromium axe
 	$(BIN)/ruff check flask_avg example_app tests bench
 	$(BIN)/ruff format --check flask_avg example_app tests bench
 	$(BIN)/mypy
@@ -70,5 +72,11 @@ chromium:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium not installed: browser tests will be skipped (apt-get install chromium)"; fi; }
 
+# The accessibility sweep (tests/browser) runs axe-core from the npm registry, never a CDN.
+axe: $(AXE)
+
+$(AXE):
+	npm install --prefix .node --no-save --no-audit --no-fund axe-core@4
+
 clean:
-	rm -rf $(VENV) $(LOWEST) instance docs/_build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LOWEST) .node instance docs/_build .pytest_cache .mypy_cache .ruff_cache

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, current_app, url_for
+from flask import Flask, current_app, request, url_for
 from flask_babel import format_date, format_decimal, format_time, get_locale
 
+from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.presenters import (
     actor_names,
     app_name,
@@ -23,13 +25,31 @@ if TYPE_CHECKING:
     from flask_avg.extension import AvgState
 
 
+#: The menu's groups, in their order; a :class:`NavItem` names one by its key.
+NAV_GROUPS: dict[str, Any] = {
+    "members": _l("%(Subjects)s"),
+    "requests": _l("Requests"),
+    "retention": _l("Retention"),
+    "accountability": _l("Accountability"),
+    "access": _l("Access"),
+}
+
+
 @dataclass(frozen=True)
 class NavItem:
-    """A link in flask-avg's menu, shown to users allowed ``action``."""
+    """A link in flask-avg's menu, shown to users allowed ``action``.
+
+    ``group``: a key of :data:`NAV_GROUPS` (an unknown or empty group shows the
+    link ungrouped, first). ``badge``: called when the link is shown (only on
+    flask-avg's pages, only to users allowed ``action``), it returns a count of
+    work waiting (``0`` shows nothing); keep it to one cheap query.
+    """
 
     endpoint: str
     label: Any
     action: str
+    group: str = ""
+    badge: Callable[[], int] | None = None
 
 
 def format_value(value: Any) -> str:
@@ -127,16 +147,44 @@ def install(app: Flask, state: AvgState) -> None:
 
     def nav_items() -> list[dict[str, Any]]:
         return [
-            {"url": url_for(item.endpoint), "label": item.label}
+            {
+                "url": url_for(item.endpoint),
+                "label": item.label,
+                "group": item.group,
+                "current": request.endpoint == item.endpoint,
+                "badge": item.badge() if item.badge is not None else 0,
+            }
             for item in state.nav
             if item.endpoint.split(".")[0] in current_app.blueprints and state.can(item.action)
         ]
+
+    def nav_groups(lead: dict[str, list[dict[str, Any]]] | None = None) -> list[dict[str, Any]]:
+        """The menu: ungrouped links first (label ``None``), then each group with links.
+
+        ``lead``: links the layout itself adds at the start of a group (``""`` for
+        the ungrouped ones), each a dict with ``url``, ``label`` and ``current``.
+        """
+        lead = lead or {}
+        items = nav_items()
+        loose = [*lead.get("", []), *(i for i in items if i["group"] not in NAV_GROUPS)]
+        groups = [{"key": "", "label": None, "items": loose}] if loose else []
+        for key, label in NAV_GROUPS.items():
+            members = [*lead.get(key, []), *(i for i in items if i["group"] == key)]
+            if members:
+                groups.append({"key": key, "label": label, "items": members})
+        return groups
+
+    def page_lang() -> str:
+        """The page's language as an HTML ``lang`` value (``nl``, ``en``, ``pt-BR``)."""
+        return str(get_locale() or app.config["AVG_DEFAULT_LOCALE"]).replace("_", "-")
 
     env.globals.update(
         avg_can=state.can,
         avg_locale=lambda: str(get_locale() or app.config["AVG_DEFAULT_LOCALE"]),
         avg_blueprints=lambda: set(current_app.blueprints),
         avg_nav_items=nav_items,
+        avg_nav_groups=nav_groups,
+        avg_lang=page_lang,
         avg_club_name=app_name,
         avg_column_label=column_label,
     )

@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from flask_avg.core.config import config_value
 from flask_avg.core.redirects import safe_redirect
-from flask_avg.core.web import STATIC, make_blueprint
+from flask_avg.core.web import STATIC, catch_unknown_urls, make_blueprint
 from flask_avg.extension import get_state
 
 if TYPE_CHECKING:
@@ -36,4 +36,5 @@ def create_blueprint(state: AvgState) -> Blueprint:
     bp.static_url_path = "/static"
     bp.add_url_rule("/", endpoint="index", view_func=index)
     bp.add_url_rule("/lang/<code>", endpoint="set_language", view_func=set_language)
+    catch_unknown_urls(bp)
     return bp

@@ -12,9 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, make_response, render_template, request
 from flask_login import logout_user
 from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader
+from markupsafe import escape
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from flask_avg.core.i18n import lazy_gettext as _l
 
@@ -67,13 +69,115 @@ def refuse_hostile_url_values(endpoint: str | None, values: dict[str, Any] | Non
             abort(404)
 
 
+#: flask-avg's error pages: the title and the sentence under it, per status code.
+ERROR_PAGES: dict[int, tuple[Any, Any]] = {
+    400: (
+        _l("This did not work"),
+        _l("What was sent could not be understood. Go back, reload the page and try again."),
+    ),
+    403: (
+        _l("No access"),
+        _l("You do not have permission for this page. Ask the board if you think you should."),
+    ),
+    404: (
+        _l("Page not found"),
+        _l("This page does not exist (any more). Check the address, or start again from the menu."),
+    ),
+    405: (
+        _l("This did not work"),
+        _l("This page cannot be used this way. Go back and use the page's own buttons."),
+    ),
+    413: (
+        _l("Too large"),
+        _l("What was sent is larger than this page accepts."),
+    ),
+    429: (
+        _l("Too many attempts"),
+        _l("Please wait a moment and try again."),
+    ),
+    500: (
+        _l("Something went wrong"),
+        _l(
+            "The page could not be shown because of an error on our side. Try again later; "
+            "if it keeps happening, tell the board."
+        ),
+    ),
+}
+
+
+def error_page(error: HTTPException) -> Any:
+    """An error of a flask-avg page as a page inside the layout, with its status code
+    and headers (``Allow``, ``Retry-After``...). The host's own pages keep the host's
+    error handling: this handler is registered on flask-avg's blueprints only."""
+    code = error.code or 500
+    title, text = ERROR_PAGES.get(code, ERROR_PAGES[500])
+    try:
+        if code >= 500:
+            from flask_avg.extension import get_state
+
+            get_state().db.session.rollback()
+        body = render_template("avg/error.html", code=code, title=title, text=text)
+    except Exception:
+        if code < 500:
+            raise
+        # the layout itself failed (a database gone, say): a plain page still says what happened
+        current_app.logger.exception("flask-avg: the error page could not be rendered")
+        body = f"<!doctype html><title>{escape(title)}</title><h1>{escape(title)}</h1><p>{escape(text)}</p>"
+    response = make_response(body, code)
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
+
+
+#: Methods the catch-all of unknown flask-avg URLs answers (with a 404, or a 405
+#: when another rule has the path).
+_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def unknown_url(path: str) -> Any:
+    """Any URL under flask-avg's prefix no page has: a 404 inside the layout; a 405
+    when the path is a page that takes other methods."""
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    allowed = set()
+    for method in _METHODS:
+        try:
+            endpoint, _args = adapter.match(method=method)
+        except HTTPException:
+            continue
+        if endpoint != request.endpoint:
+            allowed.add(method)
+    if allowed:
+        if "GET" in allowed:
+            allowed.add("HEAD")
+        raise MethodNotAllowed(valid_methods=sorted(allowed | {"OPTIONS"}))
+    raise NotFound()
+
+
+def catch_unknown_urls(bp: Blueprint) -> None:
+    """Route every unknown URL under flask-avg's prefix to :func:`unknown_url`, so
+    it answers with flask-avg's error page. Not when flask-avg is mounted at the
+    site's root: the host's URLs (and their 404s) are the host's."""
+
+    def register(setup: Any) -> None:
+        if (setup.url_prefix or "").strip("/"):
+            setup.add_url_rule(
+                "/<path:path>", endpoint="unknown_url", view_func=unknown_url, methods=_METHODS
+            )
+
+    bp.record_once(register)
+
+
 def make_blueprint(name: str, import_name: str) -> Blueprint:
     """A feature's pages; their templates come from :func:`templates_blueprint`.
     Every response carries :data:`SECURITY_HEADERS`; URL parts with control characters
-    or of absurd length are a 404 before any view sees them."""
+    or of absurd length are a 404 before any view sees them; errors (403, 404, 500...)
+    are pages inside the layout (:func:`error_page`)."""
     bp = Blueprint(f"avg_{name}", import_name)
     bp.after_request(security_headers)
     bp.url_value_preprocessor(refuse_hostile_url_values)
+    for code in ERROR_PAGES:
+        bp.register_error_handler(code, error_page)
     return bp
 
 

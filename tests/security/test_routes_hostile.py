@@ -13,7 +13,7 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-import pytest
+from werkzeug.exceptions import NotFound
 
 from tests.support.acl import client_for, make_users
 from tests.support.hostile import avg_rules, url_args
@@ -23,6 +23,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "avg_core.static": (),
     "avg_core.index": (),
     "avg_core.set_language": ("next",),
+    "avg_core.unknown_url": (),
     "avg_self.me": (),
     "avg_self.edit": (),
     "avg_self.my_requests": (),
@@ -182,5 +183,9 @@ def test_the_url_id_converter_takes_what_an_integer_key_holds(app):
     adapter = app.url_map.bind("club.test")
     assert adapter.match(f"/avg/breaches/{2**31 - 1}")[1] == {"breach_id": 2**31 - 1}
     for bad in (str(2**31), str(2**63), "0", "-1", "１２", "9" * 25):  # noqa: RUF001
-        with pytest.raises(Exception, match="404"):
-            adapter.match(f"/avg/breaches/{quote(bad)}")
+        # never the breach page: a routing 404, or flask-avg's catch-all (its 404 page)
+        try:
+            endpoint = adapter.match(f"/avg/breaches/{quote(bad)}")[0]
+        except NotFound:
+            continue
+        assert endpoint == "avg_core.unknown_url", bad

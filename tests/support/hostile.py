@@ -263,6 +263,7 @@ def url_args(users: Any) -> dict[str, Any]:
     db.session.commit()
     return {
         "filename": "avg.css",
+        "path": "no/such/page",
         "code": "en",
         "subject_id": member.id,
         "group_id": group("board").id,

@@ -32,15 +32,32 @@ def create_blueprint(state: AvgState) -> Blueprint:
     audit_log.register_routes(bp, state)
     state.nav.append(NavItem("avg_accountability.dashboard", _l("Dashboard"), "avg.audit.view"))
     state.nav.append(
-        NavItem("avg_accountability.consent_purposes", _l("Consent"), "avg.consent.manage")
+        NavItem(
+            "avg_accountability.consent_purposes",
+            _l("Consent"),
+            "avg.consent.manage",
+            "accountability",
+        )
     )
     state.nav.append(
-        NavItem("avg_accountability.breaches_list", _l("Breaches"), "avg.breaches.manage")
+        NavItem(
+            "avg_accountability.breaches_list",
+            _l("Breaches"),
+            "avg.breaches.manage",
+            "accountability",
+        )
     )
     state.nav.append(
-        NavItem("avg_accountability.register_page", _l("Register"), "avg.register.manage")
+        NavItem(
+            "avg_accountability.register_page",
+            _l("Register"),
+            "avg.register.manage",
+            "accountability",
+        )
     )
-    state.nav.append(NavItem("avg_accountability.audit_log", _l("Audit log"), "avg.audit.view"))
+    state.nav.append(
+        NavItem("avg_accountability.audit_log", _l("Audit log"), "avg.audit.view", "accountability")
+    )
     return bp
 
 

@@ -332,7 +332,7 @@ def set_rules(group_id: int) -> Any:
 
 def create_blueprint(state: AvgState) -> Blueprint:
     bp = make_blueprint("acl", __name__)
-    state.nav.append(NavItem("avg_acl.index", _l("Access control"), MANAGE))
+    state.nav.append(NavItem("avg_acl.index", _l("Access control"), MANAGE, "access"))
     # Every change is a POST (CSRF-checked by its form); only the two pages are GETs.
     post, page = ["POST"], "/acl/groups/<avg_id:group_id>"
     bp.add_url_rule("/acl", endpoint="index", view_func=index, methods=["GET"])

@@ -236,7 +236,9 @@ def _export_helpers() -> dict[str, Any]:
 
 def create_blueprint(state: AvgState) -> Blueprint:
     bp = make_blueprint("export", __name__)
-    state.nav.append(NavItem("avg_export.audit", _l("Export audit log"), "avg.audit.export"))
+    state.nav.append(
+        NavItem("avg_export.audit", _l("Export audit log"), "avg.audit.export", "accountability")
+    )
     bp.app_context_processor(_export_helpers)
     both = ["GET", "POST"]
     bp.add_url_rule(

@@ -201,7 +201,9 @@ def erase(subject_id: str) -> Any:
 
 def create_blueprint(state: AvgState) -> Blueprint:
     bp = make_blueprint("retention", __name__)
-    state.nav.append(NavItem("avg_retention.manage", _l("Retention"), "avg.retention.manage"))
+    state.nav.append(
+        NavItem("avg_retention.manage", _l("Retention"), "avg.retention.manage", "retention")
+    )
     if state.plugins.external:
         state.dashboard.append(
             DashboardPanel(

@@ -24,6 +24,7 @@ from flask import (
 )
 from flask_babel import format_date
 from flask_login import current_user
+from sqlalchemy import func, select
 
 from flask_avg.core.audit import current_actor
 from flask_avg.core.config import config_value
@@ -722,14 +723,32 @@ def field_rights() -> Any:
     )
 
 
+def overdue_count(state: AvgState) -> int:
+    """Open requests past their deadline: the menu's badge (one count query)."""
+    stmt = (
+        select(func.count())
+        .select_from(reqs.DataRequest)
+        .where(reqs.DataRequest.status.in_(reqs.OPEN), reqs.DataRequest.deadline < utcnow())
+    )
+    return int(state.db.session.scalar(stmt) or 0)
+
+
 def create_blueprint(state: AvgState) -> Blueprint:
     bp = make_blueprint("self", __name__)
     bp.add_app_template_filter(lambda key: reqs.purpose_label(state, key), "avg_purpose")
     bp.add_app_template_filter(reqs.host_text, "avg_host_text")
     state.nav.append(
-        NavItem("avg_self.request_queue", _l("Privacy requests"), "avg.requests.handle")
+        NavItem(
+            "avg_self.request_queue",
+            _l("Privacy requests"),
+            "avg.requests.handle",
+            "requests",
+            lambda: overdue_count(state),
+        )
     )
-    state.nav.append(NavItem("avg_self.field_rights", _l("Field rights"), "avg.fields.manage"))
+    state.nav.append(
+        NavItem("avg_self.field_rights", _l("Field rights"), "avg.fields.manage", "members")
+    )
     state.dashboard.append(
         DashboardPanel(
             key="requests",

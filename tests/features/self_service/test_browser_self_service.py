@@ -26,7 +26,7 @@ def member_files_erasure(page, base: str) -> None:
     assert page.get_by_role("heading", name="Mijn gegevens", level=1).is_visible()
     assert page.get_by_role("heading", name="Wat we bewaren en waarom").is_visible()
     assert page.get_by_role("heading", name="Mijn privacyverzoeken").is_visible()
-    assert page.locator("td[data-field=email]").first.inner_text() == "lid@example.org"
+    assert page.locator("[data-field=email]").first.inner_text() == "lid@example.org"
 
     page.get_by_role("link", name="Mijn gegevens corrigeren").click()
     page.wait_for_url(base + "/avg/me/edit")
@@ -37,7 +37,7 @@ def member_files_erasure(page, base: str) -> None:
     assert (
         page.get_by_role("status").filter(has_text="Je wijzigingen zijn opgeslagen.").is_visible()
     )
-    assert page.locator("td[data-field=phone]").first.inner_text() == "06-12345678"
+    assert page.locator("[data-field=phone]").first.inner_text() == "06-12345678"
 
     # One click: my data as Excel, with the corrected phone number in it.
     with page.expect_download() as download_info:

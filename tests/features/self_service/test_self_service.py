@@ -27,7 +27,7 @@ from tests.support.self_service import (
     member_with_login,
 )
 
-CELL = re.compile(r'<td data-field="([^"]+)">(.*?)</td>', re.S)
+CELL = re.compile(r'<(?:td|dd) data-field="([^"]+)">(.*?)</(?:td|dd)>', re.S)
 
 
 def _cells(html: str) -> list[tuple[str, str]]:
