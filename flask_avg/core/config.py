@@ -20,7 +20,7 @@ PREFIX = "AVG_"
 DEFAULTS: dict[str, tuple[Any, str]] = {
     "URL_PREFIX": ("/avg", "URL prefix under which every flask-avg page is mounted."),
     "BLUEPRINTS": (
-        ("core", "self_service", "admin", "acl", "retention", "export", "accountability"),
+        ("core", "self_service", "admin", "acl", "retention", "export", "accountability", "jobs"),
         "Which flask-avg blueprints to register; leave one out to mount your own instead.",
     ),
     "BASE_TEMPLATE": (
@@ -108,6 +108,28 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
         {},
         "The host's own role names mapped to flask-avg group keys "
         '(``{"board": "board"}``): a user with the role is in the group.',
+    ),
+    "JOB_QUEUE": (
+        None,
+        "Where background jobs run: a Redis URL (``rq://127.0.0.1:6379/0``) for RQ, "
+        "with a worker started by ``flask avg jobs worker``; empty: in a thread of the "
+        "web process, inline in the CLI.",
+    ),
+    "JOB_RESULT_HOURS": (48, "Hours a job's result file is kept before it is removed."),
+    "JOB_DIR": (
+        None,
+        "Folder of the jobs' private result files; by default ``avg-jobs`` in the app's "
+        "instance folder. Never a static folder.",
+    ),
+    "JOB_STALE_SECONDS": (
+        300,
+        "Seconds without a heartbeat after which a running job counts as failed "
+        "(its worker died); it can then be retried.",
+    ),
+    "EXPORT_JOB_ROWS": (
+        5000,
+        "Member lists with more members than this are exported as a background job, "
+        "with a progress bar and a download link, instead of within the request.",
     ),
 }
 

@@ -1,0 +1,141 @@
+"""``flask avg jobs ...``: a worker for RQ, the list, retry, expiry, and the member
+list exported as a job with a progress bar."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from typing import Any
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from flask_avg.core.jobs import FAILED, Job, RqRunner, ThreadRunner, runner_for
+
+
+def _state() -> Any:
+    return current_app.extensions["avg"]
+
+
+def follow(job_id: str, *, interval: float = 0.2) -> Job:
+    """Show a progress bar until job ``job_id`` ends; returns its final row."""
+    state = _state()
+    session = state.db.session
+    with click.progressbar(length=100, label="", show_percent=True) as bar:
+        shown = 0
+        while True:
+            session.expire_all()
+            job = session.get(Job, job_id)
+            if job is None:
+                raise click.ClickException("the job is gone")
+            if job.status == "running" and state.jobs.reap():
+                session.commit()
+                continue
+            bar.update(job.percent - shown)
+            shown = job.percent
+            if job.finished:
+                session.commit()
+                return job
+            session.commit()  # end the read, so the next one sees the worker's progress
+            time.sleep(interval)
+
+
+def register_commands(group: click.Group) -> None:
+    @group.group("jobs")
+    def jobs() -> None:
+        """Background jobs: worker, list, retry, expire."""
+
+    @jobs.command("worker")
+    @click.option("--burst", is_flag=True, help="Stop once the queue is empty.")
+    @with_appcontext
+    def worker(burst: bool) -> None:
+        """Run jobs from the RQ queue AVG_JOB_QUEUE names (one at a time, in this process)."""
+        runner = runner_for(current_app, web=True)
+        if not isinstance(runner, RqRunner):
+            raise click.ClickException(
+                "AVG_JOB_QUEUE names no Redis queue: jobs run without a worker"
+            )
+        from rq import Queue, SimpleWorker
+
+        connection = runner.connection()
+        queue = Queue(runner.queue, connection=connection)
+        SimpleWorker([queue], connection=connection).work(burst=burst)
+
+    @jobs.command("list")
+    @with_appcontext
+    def list_jobs() -> None:
+        """The jobs and their state, newest first."""
+        from sqlalchemy import select
+
+        state = _state()
+        state.jobs.reap()
+        state.db.session.commit()
+        rows = state.db.session.scalars(select(Job).order_by(Job.created_at.desc()).limit(200))
+        for job in rows:
+            click.echo(
+                f"{job.id}  {job.kind:24s} {job.status:8s} {job.percent:3d}%  {job.error or ''}"
+            )
+
+    @jobs.command("retry")
+    @click.argument("job_id")
+    @with_appcontext
+    def retry(job_id: str) -> None:
+        """Run a failed job again, showing its progress."""
+        state = _state()
+        job = state.jobs.get(job_id)
+        if job is None:
+            raise click.ClickException("no such job")
+        if not state.jobs.retry(job):
+            raise click.ClickException(f"the job is {job.status}, not {FAILED}")
+        state.audit.record("jobs.retried", detail={"job": job.id})
+        state.db.session.commit()
+        _run(job.id)
+
+    @jobs.command("expire")
+    @with_appcontext
+    def expire() -> None:
+        """Remove expired results and mark jobs of dead workers failed (the purge does this too)."""
+        state = _state()
+        gone, dead = state.jobs.expire(), state.jobs.reap()
+        state.db.session.commit()
+        click.echo(f"{gone} expired result(s) removed, {dead} stalled job(s) marked failed")
+
+    @jobs.command("export-members")
+    @click.option("--format", "fmt", type=click.Choice(["xlsx", "csv"]), default="xlsx")
+    @click.option("--special", is_flag=True, help="Include special categories of data.")
+    @click.option("-q", "--query", default="", help="Only members whose text columns contain this.")
+    @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True))
+    @with_appcontext
+    def export_members(fmt: str, special: bool, query: str, output: str) -> None:
+        """The member list as a job (on the queue when one is set), with a progress bar."""
+        state = _state()
+        job = state.jobs.create(
+            "export.members",
+            owner=None,
+            params={"format": fmt, "query": query[:200], "special": special},
+        )
+        state.db.session.commit()
+        job = _run(job.id)
+        path = state.jobs.result_path(job)
+        if path is None:
+            raise click.ClickException(job.error or f"the job ended {job.status}")
+        shutil.copyfile(path, output)
+        state.audit.record(
+            "jobs.download", detail={"job": job.id, "kind": job.kind, "file": output}
+        )
+        state.db.session.commit()
+        click.echo(f"{output} written")
+
+
+def _run(job_id: str) -> Job:
+    """Start the job (a thread here when no queue is set) and follow it."""
+    state = _state()
+    runner = runner_for(current_app, web=True)
+    if not isinstance(runner, RqRunner):
+        runner = ThreadRunner()
+    state.jobs.start(job_id, runner=runner)
+    job = follow(job_id)
+    if job.status == FAILED:
+        raise click.ClickException(f"the job failed: {job.error}")
+    return job
