@@ -181,9 +181,16 @@ class ThreadRunner:
 class RqRunner:
     """Enqueues the job on an RQ queue in Redis; ``flask avg jobs worker`` runs it."""
 
-    def __init__(self, url: str, queue: str = "avg") -> None:
-        self.url = "redis://" + url.removeprefix("rq://") if url.startswith("rq://") else url
-        self.queue = queue
+    def __init__(self, url: str) -> None:
+        from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+        if url.startswith("rq://"):
+            url = "redis://" + url.removeprefix("rq://")
+        parts = urlsplit(url)
+        query = dict(parse_qsl(parts.query))
+        #: the RQ queue's name: ``?queue=`` in the URL, by default ``avg``
+        self.queue = query.pop("queue", "avg")
+        self.url = urlunsplit(parts._replace(query=urlencode(query)))
 
     def connection(self) -> Any:
         from redis import Redis
@@ -194,7 +201,7 @@ class RqRunner:
         from rq import Queue
 
         queue = Queue(self.queue, connection=self.connection())
-        queue.enqueue(perform, job_id, job_id=f"avg-{job_id}", job_timeout=-1, result_ttl=0)
+        queue.enqueue(perform, job_id, job_timeout=-1, result_ttl=0, failure_ttl=3600)
 
 
 def runner_for(app: Flask, *, web: bool) -> Runner:
@@ -398,12 +405,13 @@ def _perform(job_id: str) -> None:
         current_app.logger.exception("flask-avg job %s (%s) failed", job_id, job.kind)
     else:
         hours = float(current_app.config["AVG_JOB_RESULT_HOURS"])
+        now = utcnow()
         jobs._write(
             job_id,
             status=DONE,
-            finished_at=utcnow(),
-            heartbeat_at=utcnow(),
-            expires_at=utcnow() + timedelta(hours=hours),
+            finished_at=now,
+            heartbeat_at=now,
+            expires_at=now + timedelta(hours=hours),
         )
     finally:
         state.db.session.remove()

@@ -4,6 +4,7 @@ list exported as a job with a progress bar."""
 from __future__ import annotations
 
 import shutil
+import sys
 import time
 from typing import Any
 
@@ -18,27 +19,38 @@ def _state() -> Any:
     return current_app.extensions["avg"]
 
 
+def bar(percent: int) -> str:
+    """``[#########           ]  45%``"""
+    return f"[{'#' * (percent // 5):<20}] {percent:3d}%"
+
+
 def follow(job_id: str, *, interval: float = 0.2) -> Job:
-    """Show a progress bar until job ``job_id`` ends; returns its final row."""
+    """Show a progress bar until job ``job_id`` ends; returns its final row.
+
+    On a terminal the bar is redrawn in place; in a log, a line per change.
+    """
     state = _state()
     session = state.db.session
-    with click.progressbar(length=100, label="", show_percent=True) as bar:
-        shown = 0
-        while True:
-            session.expire_all()
-            job = session.get(Job, job_id)
-            if job is None:
-                raise click.ClickException("the job is gone")
-            if job.status == "running" and state.jobs.reap():
-                session.commit()
-                continue
-            bar.update(job.percent - shown)
+    tty = sys.stdout.isatty()
+    shown = -1
+    while True:
+        session.expire_all()
+        job = session.get(Job, job_id)
+        if job is None:
+            raise click.ClickException("the job is gone")
+        if job.status == "running" and state.jobs.reap():
+            session.commit()
+            continue
+        if job.percent != shown:
             shown = job.percent
-            if job.finished:
-                session.commit()
-                return job
-            session.commit()  # end the read, so the next one sees the worker's progress
-            time.sleep(interval)
+            click.echo(("\r" if tty else "") + bar(shown), nl=not tty)
+        if job.finished:
+            session.commit()
+            if tty:
+                click.echo()
+            return job
+        session.commit()  # end the read, so the next one sees the worker's progress
+        time.sleep(interval)
 
 
 def register_commands(group: click.Group) -> None:

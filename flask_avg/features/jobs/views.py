@@ -11,8 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, abort, jsonify, render_template, send_file, url_for
-from flask_login import current_user
+from flask import Blueprint, abort, jsonify, make_response, render_template, send_file, url_for
 
 from flask_avg.core.audit import current_actor
 from flask_avg.core.forms import AvgForm
@@ -29,19 +28,17 @@ class RetryForm(AvgForm):
     """Retry a failed job (a CSRF token, nothing more)."""
 
 
-def _job(job_id: str) -> tuple[AvgState, Job] | Any:
-    """The current user's job ``job_id``, or the response refusing it."""
+def _job(job_id: str) -> tuple[AvgState, Job]:
+    """The current user's job ``job_id``; anything else ends the request here."""
     state = get_state()
     job = state.jobs.get(job_id)
     kind = state.jobs.kinds.get(job.kind) if job is not None else None
     if job is None or kind is None:
         abort(404)
-    if not current_user.is_authenticated:
-        return state.deny(kind.action)
+    if not state.can(kind.action):  # anonymous visitors: to the login page
+        abort(make_response(state.deny(kind.action)))
     if job.owner is None or job.owner != current_actor():
         abort(404)  # somebody else's job: as if there were none
-    if not state.can(kind.action):
-        return state.deny(kind.action)
     if job.status == "running" and state.jobs.reap():  # its worker died
         state.db.session.commit()
         state.db.session.refresh(job)
@@ -66,10 +63,7 @@ def _describe(state: AvgState, job: Job) -> dict[str, Any]:
 
 
 def status(job_id: str) -> Any:
-    found = _job(job_id)
-    if not isinstance(found, tuple):
-        return found
-    state, job = found
+    state, job = _job(job_id)
     kind = state.jobs.kinds[job.kind]
     return render_template(
         "avg/jobs/status.html",
@@ -81,18 +75,12 @@ def status(job_id: str) -> Any:
 
 
 def status_json(job_id: str) -> Any:
-    found = _job(job_id)
-    if not isinstance(found, tuple):
-        return found
-    state, job = found
+    state, job = _job(job_id)
     return jsonify(_describe(state, job))
 
 
 def download(job_id: str) -> Any:
-    found = _job(job_id)
-    if not isinstance(found, tuple):
-        return found
-    state, job = found
+    state, job = _job(job_id)
     path = state.jobs.result_path(job)
     if path is None:
         return render_template("avg/jobs/gone.html", job=job), 410
@@ -116,10 +104,7 @@ def download(job_id: str) -> Any:
 
 
 def retry(job_id: str) -> Any:
-    found = _job(job_id)
-    if not isinstance(found, tuple):
-        return found
-    state, job = found
+    state, job = _job(job_id)
     form = RetryForm()
     if not form.validate_on_submit():
         abort(400)
