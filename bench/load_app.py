@@ -37,13 +37,18 @@ def create() -> Flask:
 
         app = create_app(config, instance_path=os.environ.get("AVG_LOAD_INSTANCE"))
     else:
+        from flask_limiter import Limiter
+        from flask_limiter.util import get_remote_address
+
         from example_app import load_user
         from example_app.models import db
 
+        # the club's own stack as create_app builds it, without avg.init_app
         app = Flask("club")
-        app.config.update(config)
+        app.config.update(config, SESSION_COOKIE_SAMESITE="Lax", RATELIMIT_STORAGE_URI="memory://")
         db.init_app(app)
         manager = LoginManager(app)
         manager.user_loader(load_user)
+        Limiter(get_remote_address, app=app)
     app.add_url_rule("/host", "load_host_page", host_page)
     return app

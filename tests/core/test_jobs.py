@@ -51,7 +51,7 @@ def _run(jobs, kind, **params):
     job = jobs.create(kind, owner="1", params=params)
     db.session.commit()
     jobs.start(job, runner=InlineRunner())
-    db.session.expire_all()
+    db.session.commit()  # a new transaction: MariaDB shows the worker's commits
     return db.session.get(Job, job.id)
 
 
@@ -77,7 +77,7 @@ def test_a_failed_job_keeps_its_error_no_file_and_can_be_retried(app, jobs):
     db.session.commit()
     assert job.status == QUEUED and job.error is None
     jobs.start(job, runner=InlineRunner())
-    db.session.expire_all()
+    db.session.commit()  # a new transaction: MariaDB shows the worker's commits
     again = db.session.get(Job, job.id)
     assert again.status == FAILED and again.attempts == 2
     done = _run(jobs, "test.count", n=1)
@@ -87,7 +87,7 @@ def test_a_failed_job_keeps_its_error_no_file_and_can_be_retried(app, jobs):
 def test_a_job_runs_once_even_when_started_twice(app, jobs):
     job = _run(jobs, "test.count", n=2)
     jobs.start(job.id, runner=InlineRunner())
-    db.session.expire_all()
+    db.session.commit()  # a new transaction: MariaDB shows the worker's commits
     assert db.session.get(Job, job.id).attempts == 1
 
 
@@ -99,7 +99,7 @@ def test_expiry_removes_the_file(app, jobs):
     assert jobs.expire(utcnow() + timedelta(hours=49)) == 1
     db.session.commit()
     assert not path.exists()
-    db.session.expire_all()
+    db.session.commit()  # a new transaction: MariaDB shows the worker's commits
     job = db.session.get(Job, job.id)
     assert job.status == EXPIRED and jobs.result_path(job) is None
 
@@ -123,7 +123,7 @@ def test_a_running_job_without_heartbeat_is_failed_and_retryable(app, jobs):
     assert jobs.retry(job)
     db.session.commit()
     jobs.start(job, runner=InlineRunner())
-    db.session.expire_all()
+    db.session.commit()  # a new transaction: MariaDB shows the worker's commits
     assert db.session.get(Job, job.id).status == DONE
 
 
@@ -132,8 +132,7 @@ def test_the_thread_runner_runs_in_the_background(app, jobs):
     db.session.commit()
     jobs.start(job, runner=ThreadRunner())
     for _ in range(200):
-        db.session.expire_all()
-        db.session.commit()
+        db.session.commit()  # a new transaction: MariaDB shows the worker's commits
         if db.session.get(Job, job.id).status == DONE:
             break
         time.sleep(0.05)
@@ -202,8 +201,7 @@ def rq(app, jobs, tmp_path, db_url):
 def _wait(predicate, seconds=60.0):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        db.session.expire_all()
-        db.session.commit()
+        db.session.commit()  # a new transaction: MariaDB shows the worker's commits
         if predicate():
             return
         time.sleep(0.1)
@@ -214,10 +212,10 @@ def test_rq_worker_runs_the_job_with_progress(app, jobs, rq):
     job = jobs.create("test.count", owner="1", params={"n": 4})
     db.session.commit()
     jobs.start(job)  # onto the queue: nothing runs yet
-    db.session.expire_all()
+    db.session.commit()  # a new transaction: MariaDB shows the worker's commits
     assert db.session.get(Job, job.id).status == QUEUED
     out, _ = rq().communicate(timeout=120)
-    db.session.expire_all()
+    db.session.commit()  # a new transaction: MariaDB shows the worker's commits
     done = db.session.get(Job, job.id)
     assert done.status == DONE, out.decode()
     assert (done.progress, done.total) == (4, 4)
@@ -235,7 +233,7 @@ def test_rq_worker_killed_mid_job_leaves_it_failed_and_retryable(app, jobs, rq, 
     _wait(lambda: (db.session.get(Job, job.id).progress or 0) >= 2)
     worker.send_signal(signal.SIGKILL)
     worker.communicate(timeout=30)
-    db.session.expire_all()
+    db.session.commit()  # a new transaction: MariaDB shows the worker's commits
     assert db.session.get(Job, job.id).status == RUNNING  # nobody said otherwise yet
     assert jobs.reap(stale_seconds=0) == 1
     db.session.commit()
@@ -247,7 +245,7 @@ def test_rq_worker_killed_mid_job_leaves_it_failed_and_retryable(app, jobs, rq, 
     jobs.start(job)
     Path(flag).write_text("go")
     out, _ = rq().communicate(timeout=120)
-    db.session.expire_all()
+    db.session.commit()  # a new transaction: MariaDB shows the worker's commits
     job = db.session.get(Job, job.id)
     assert job.status == DONE and job.attempts == 2, out.decode()
     assert jobs.result_path(job).read_text() == "flag seen"
