@@ -104,7 +104,11 @@ class Stamps:
         """Every stamp's token: one statement, once per request."""
         found = g.get(_G_KEY) if has_app_context() else None
         if found is None:
-            found = {n: t for n, t in self._session().execute(select(Stamp.name, Stamp.token))}
+            # the table's columns, not the ORM's: no autoflush and less work per request (a
+            # change of this transaction is never read from here: see pending())
+            table = Stamp.__table__
+            rows = self._session().execute(select(table.c.name, table.c.token))
+            found = {n: t for n, t in rows}
             if has_app_context():
                 setattr(g, _G_KEY, found)
         return found  # type: ignore[no-any-return]
