@@ -347,13 +347,14 @@ class Jobs:
             (self.folder() / job.result_path).unlink(missing_ok=True)
             job.result_path = None
 
-    def _write(self, job_id: str, **values: Any) -> None:
+    def _write(self, job_id: str, **values: Any) -> int:
         """Update the job's row in a transaction of its own (a connection apart from
         the job's session, so progress shows while the job's work is uncommitted)."""
         engine: Any = self.session.get_bind(clause=Job.__table__)
         table: Any = Job.__table__
         with engine.begin() as conn:
-            conn.execute(update(table).where(table.c.id == job_id).values(**values))
+            done = conn.execute(update(table).where(table.c.id == job_id).values(**values))
+        return int(done.rowcount or 0)
 
 
 def perform(job_id: str, app: Flask | None = None) -> None:
@@ -406,12 +407,15 @@ def _perform(job_id: str) -> None:
     else:
         hours = float(current_app.config["AVG_JOB_RESULT_HOURS"])
         now = utcnow()
-        jobs._write(
+        kept = jobs._write(
             job_id,
             status=DONE,
             finished_at=now,
             heartbeat_at=now,
             expires_at=now + timedelta(hours=hours),
         )
+        if not kept and ctx._path is not None:
+            # an erasure removed the job meanwhile: its result may hold the erased
+            ctx._path.unlink(missing_ok=True)
     finally:
         state.db.session.remove()

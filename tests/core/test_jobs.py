@@ -249,3 +249,22 @@ def test_rq_worker_killed_mid_job_leaves_it_failed_and_retryable(app, jobs, rq, 
     job = db.session.get(Job, job.id)
     assert job.status == DONE and job.attempts == 2, out.decode()
     assert jobs.result_path(job).read_text() == "flag seen"
+
+
+def test_a_job_removed_while_running_leaves_no_file(app, jobs):
+    """An erasure deletes a running job's row: the file it then finishes goes too."""
+    from tests.support import jobs as kinds
+
+    def count_then_vanish(ctx):
+        kinds.count_to(ctx)
+        db.session.execute(Job.__table__.delete().where(Job.__table__.c.id == ctx.job_id))
+        db.session.commit()
+
+    jobs.kinds["test.vanish"] = kinds.Kind("test.vanish", run=count_then_vanish, action="x")
+    job = jobs.create("test.vanish", owner="1", params={"n": 2})
+    job_id = job.id
+    db.session.commit()
+    jobs.start(job_id, runner=InlineRunner())
+    db.session.commit()
+    assert db.session.get(Job, job_id) is None
+    assert list(jobs.folder().iterdir()) == []
