@@ -44,6 +44,11 @@ CASES: dict[tuple[str, ...], Args] = {
     ("erase",): lambda tmp: ["1"],
     ("export-ledger",): lambda tmp: ["-o", str(tmp / "ledger.json")],
     ("replay-erasures",): lambda tmp: [str(tmp / "ledger.json")],
+    ("jobs", "export-members"): lambda tmp: ["--format", "csv", "-o", str(tmp / "members.csv")],
+    ("jobs", "list"): lambda tmp: [],
+    ("jobs", "retry"): lambda tmp: [],
+    ("jobs", "expire"): lambda tmp: [],
+    ("jobs", "worker"): lambda tmp: [],
 }
 
 

@@ -59,6 +59,7 @@ NOT_ON_A_PAGE_HERE = {
     "avg_accountability.consent_review",  # only when a consent text changed
     "avg_self.lift_request",  # only for a restriction that was granted
     "avg_retention.retry_external",  # only when a plugin owes an erasure
+    "avg_jobs.retry",  # only on a failed job's page
 }
 #: Forms that change who can do what or remove data: posted last.
 LAST = ("avg_acl.remove_member", "avg_retention.erase")

@@ -65,6 +65,11 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "avg_export.member": ("format",),
     "avg_export.members": ("q",),
     "avg_export.audit": (),
+    "avg_jobs.static": (),
+    "avg_jobs.status": (),
+    "avg_jobs.status_json": (),
+    "avg_jobs.download": (),
+    "avg_jobs.retry": (),
 }
 
 #: Values no id, key or code can be; each replaces one URL argument at a time.

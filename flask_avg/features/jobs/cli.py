@@ -65,9 +65,8 @@ def register_commands(group: click.Group) -> None:
         """Run jobs from the RQ queue AVG_JOB_QUEUE names (one at a time, in this process)."""
         runner = runner_for(current_app, web=True)
         if not isinstance(runner, RqRunner):
-            raise click.ClickException(
-                "AVG_JOB_QUEUE names no Redis queue: jobs run without a worker"
-            )
+            click.echo("AVG_JOB_QUEUE names no Redis queue: jobs run without a worker")
+            return
         from rq import Queue, SimpleWorker
 
         connection = runner.connection()
@@ -90,19 +89,30 @@ def register_commands(group: click.Group) -> None:
             )
 
     @jobs.command("retry")
-    @click.argument("job_id")
+    @click.argument("job_ids", nargs=-1)
     @with_appcontext
-    def retry(job_id: str) -> None:
-        """Run a failed job again, showing its progress."""
+    def retry(job_ids: tuple[str, ...]) -> None:
+        """Run failed jobs again (the ones named, or every failed one), showing progress."""
+        from sqlalchemy import select
+
         state = _state()
-        job = state.jobs.get(job_id)
-        if job is None:
-            raise click.ClickException("no such job")
-        if not state.jobs.retry(job):
-            raise click.ClickException(f"the job is {job.status}, not {FAILED}")
-        state.audit.record("jobs.retried", detail={"job": job.id})
+        state.jobs.reap()
+        if job_ids:
+            found = [state.jobs.get(job_id) for job_id in job_ids]
+        else:
+            found = list(state.db.session.scalars(select(Job).where(Job.status == FAILED)))
+        todo = []
+        for job in found:
+            if job is None:
+                raise click.ClickException("no such job")
+            if not state.jobs.retry(job):
+                raise click.ClickException(f"job {job.id} is {job.status}, not {FAILED}")
+            state.audit.record("jobs.retried", detail={"job": job.id})
+            todo.append(job.id)
         state.db.session.commit()
-        _run(job.id)
+        for job_id in todo:
+            _run(job_id)
+        click.echo(f"{len(todo)} job(s) retried")
 
     @jobs.command("expire")
     @with_appcontext
