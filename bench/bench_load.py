@@ -207,13 +207,19 @@ def _club(url: str, tmp: Path, n: int) -> tuple[Any, list[tuple[int, int, str]]]
 class Tally:
     times: dict[str, list[float]] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
+    #: the first few errors: (endpoint, status or exception, start of the body)
+    seen: list[tuple[str, str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, endpoint: str, seconds: float, ok: bool) -> None:
+    def add(
+        self, endpoint: str, seconds: float, ok: bool, what: str = "", body: bytes = b""
+    ) -> None:
         with self.lock:
             self.times.setdefault(endpoint, []).append(seconds)
             if not ok:
                 self.errors[endpoint] = self.errors.get(endpoint, 0) + 1
+                if len(self.seen) < 5:
+                    self.seen.append((endpoint, what, body[:300].decode("utf-8", "replace")))
 
 
 def _p95(values: list[float]) -> float:
@@ -292,6 +298,7 @@ def load(app: Any, server: Server, people: list[tuple[int, int, str]], sizes: Si
             with erased_lock:
                 gone = member in erased
             started = time.perf_counter()
+            status, body, what = 0, b"", ""
             try:
                 if endpoint == "download":
                     status, _h, body = request(server.port, "GET", "/avg/me/export", jar)
@@ -304,9 +311,10 @@ def load(app: Any, server: Server, people: list[tuple[int, int, str]], sizes: Si
                 ok = status == 200 or (gone and status in (302, 401, 404))
                 if not ok and member in doomed and status in (302, 401, 404):
                     ok = True  # erased while this request was under way
-            except OSError:
-                ok = False
-            tally.add(endpoint, time.perf_counter() - started, ok)
+                what = str(status)
+            except OSError as exc:
+                ok, what = False, repr(exc)
+            tally.add(endpoint, time.perf_counter() - started, ok, what, body)
 
     def board() -> None:
         with app.app_context():
@@ -342,6 +350,8 @@ def load(app: Any, server: Server, people: list[tuple[int, int, str]], sizes: Si
         )
     errors = sum(tally.errors.values())
     print(f"   {len(clients)} clients, {len(erased)} erased meanwhile, a purge: {errors} errors")
+    for endpoint, what, body in tally.seen:
+        print(f"   error: {endpoint} {what} {body!r}")
     if errors:
         raise AssertionError(f"load: {tally.errors} errors")
     return erased
