@@ -25,6 +25,7 @@ from flask_avg.core import plugins as plugin_loader
 from flask_avg.core.audit import AuditLog
 from flask_avg.core.declarations import CATEGORIES, Category
 from flask_avg.core.i18n import domain
+from flask_avg.core.jobs import Jobs
 from flask_avg.core.logins import login_column
 from flask_avg.core.plugins import Plugin, Plugins
 from flask_avg.core.purposes import declare as declare_purpose
@@ -33,6 +34,7 @@ from flask_avg.core.resolver import Resolver
 from flask_avg.core.retention_categories import RETENTION_CATEGORIES, RetentionCategory
 from flask_avg.core.settings import Settings
 from flask_avg.core.signals import access_denied
+from flask_avg.core.stamps import Stamps
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -55,6 +57,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "flask_avg.features.backup:plugin",
     "flask_avg.features.guardians:plugin",
     "flask_avg.features.public_requests:plugin",
+    "flask_avg.features.jobs:plugin",
 )
 
 
@@ -89,6 +92,10 @@ class AvgState:
         self.resolver = Resolver(registry)
         self.audit = AuditLog(lambda: self.db.session, lambda: self.db.engine)
         self.settings = Settings(lambda: self.db.session)
+        #: version stamps of the per-process caches (group tree, erasure ledger)
+        self.stamps = Stamps(lambda: self.db.session)
+        #: background jobs; plugins register their kinds (see flask_avg.core.jobs)
+        self.jobs = Jobs(lambda: self.db.session)
         self.plugins = plugins
         #: the encryption keys (``AVG_ENCRYPTION_KEYS``), None when none are set
         self.keyring: crypto.Keyring | None = None
@@ -602,6 +609,7 @@ _REQUEST_CACHES = (
     "_avg_own_subjects",
     "_avg_acting",
     "_avg_settings",
+    "_avg_stamps",
     "_avg_actor_labels",
     "_avg_erased",
     "_avg_ledger_entries",

@@ -29,6 +29,7 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
             "export",
             "accountability",
             "guardians",
+            "jobs",
         ),
         "Which flask-avg blueprints to register; leave one out to mount your own instead.",
     ),
@@ -160,6 +161,28 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
         '``{"name": ("first_name", "last_name"), "number": "member_number"}``; unset: '
         "the columns named like a name (``first_name``, ``last_name``, ``name`` ...) "
         "and like a number (``member_number``, ``number`` ...).",
+    ),
+    "JOB_QUEUE": (
+        None,
+        "Where background jobs run: a Redis URL (``rq://127.0.0.1:6379/0``) for RQ, "
+        "with a worker started by ``flask avg jobs worker``; empty: in a thread of the "
+        "web process, inline in the CLI.",
+    ),
+    "JOB_RESULT_HOURS": (48, "Hours a job's result file is kept before it is removed."),
+    "JOB_DIR": (
+        None,
+        "Folder of the jobs' private result files; by default ``avg-jobs`` in the app's "
+        "instance folder. Never a static folder.",
+    ),
+    "JOB_STALE_SECONDS": (
+        300,
+        "Seconds without a heartbeat after which a running job counts as failed "
+        "(its worker died); it can then be retried.",
+    ),
+    "EXPORT_JOB_ROWS": (
+        5000,
+        "Member lists with more members than this are exported as a background job, "
+        "with a progress bar and a download link, instead of within the request.",
     ),
 }
 

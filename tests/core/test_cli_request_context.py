@@ -62,6 +62,11 @@ CASES: dict[tuple[str, ...], Args] = {
     ("rotate-keys",): lambda tmp: [],
     ("audit", "head"): lambda tmp: ["-o", str(tmp / "audit-head.json")],
     ("audit", "verify"): lambda tmp: ["--head", str(tmp / "audit-head.json")],
+    ("jobs", "export-members"): lambda tmp: ["--format", "csv", "-o", str(tmp / "members.csv")],
+    ("jobs", "list"): lambda tmp: [],
+    ("jobs", "retry"): lambda tmp: [],
+    ("jobs", "expire"): lambda tmp: [],
+    ("jobs", "worker"): lambda tmp: [],
 }
 
 

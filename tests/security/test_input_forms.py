@@ -72,6 +72,7 @@ NOT_ON_A_PAGE_HERE = {
     "avg_public.download",  # only with a download link
     "avg_public.more_proof",  # only when someone without an account asked
     "avg_core.unknown_url",  # no form: any unknown address under the prefix, its 404 page
+    "avg_jobs.retry",  # only on a failed job's page
 }
 #: Forms that change who can do what or remove data: posted last.
 LAST = ("avg_acl.remove_member", "avg_retention.erase")

@@ -80,6 +80,11 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "avg_public.download": (),
     "avg_public.board": (),
     "avg_public.more_proof": (),
+    "avg_jobs.static": (),
+    "avg_jobs.status": (),
+    "avg_jobs.status_json": (),
+    "avg_jobs.download": (),
+    "avg_jobs.retry": (),
 }
 
 #: Values no id, key or code can be; each replaces one URL argument at a time.

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.identity import host_roles, user_key
+from flask_avg.core.stamps import ACL
 from flask_avg.features.acl.models import Group, GroupMember, Rule
 
 if TYPE_CHECKING:
@@ -261,9 +262,11 @@ VERSION_KEY = "avg.acl.version"
 def bump_version(session: Session) -> str:
     """Mark the groups and rules as changed, so every process reloads them."""
     from flask_avg.core.settings import Settings
+    from flask_avg.core.stamps import bump
 
     version = uuid.uuid4().hex
     Settings(lambda: session).set(VERSION_KEY, version)
+    bump(session, ACL)
     return version
 
 
@@ -318,7 +321,11 @@ class Acl:
         return self._entry().tree
 
     def _entry(self) -> _Cached:
-        version = self.state.settings.get(VERSION_KEY)
+        # the stamp, not the settings: one cheap statement per request, shared with
+        # the erased-login guard (see flask_avg.core.stamps)
+        if self.state.stamps.pending(ACL):  # changed in this transaction: not for others
+            return _Cached(None, GroupTree.load(self.session))
+        version = self.state.stamps.get(ACL)
         cached = self._cache
         if cached is not None and version is not None and cached.version == version:
             return cached

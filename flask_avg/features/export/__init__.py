@@ -16,6 +16,11 @@ class ExportPlugin(Plugin):
     templates = str(Path(__file__).parent / "templates")
     blueprint = "export"
 
+    def init_app(self, app: Any, state: AvgState) -> None:
+        from flask_avg.features.export.jobs import register
+
+        register(state)
+
     def create_blueprint(self, state: AvgState) -> Any:
         from flask_avg.features.export.views import create_blueprint
 

@@ -23,6 +23,7 @@ from flask import (
     render_template,
     request,
     send_file,
+    url_for,
 )
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
@@ -34,8 +35,10 @@ from flask_avg.core.forms import AvgForm
 from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.jinja import NavItem
 from flask_avg.core.presenters import app_name, subject_or_404
+from flask_avg.core.redirects import safe_redirect
 from flask_avg.core.web import make_blueprint
 from flask_avg.extension import get_state, require
+from flask_avg.features.export import jobs as list_jobs
 from flask_avg.features.export.formats import (
     LIST_FORMATS,
     SEPARATORS,
@@ -201,6 +204,15 @@ def members() -> Any:
             form.q.data = request.args.get("q", "")
         return render_template("avg/export_members.html", form=form), _form_status()
     fmt = LIST_FORMATS[form.format.data]
+    if list_jobs.wanted(state, form.q.data or ""):  # a large list: a job with a progress bar
+        job = list_jobs.start(
+            state,
+            fmt.key,
+            query=form.q.data or "",
+            special=state.can("avg.special.view"),
+            owner=current_actor(),
+        )
+        return safe_redirect(url_for("avg_jobs.status", job_id=job.id))
     fh = _spool(
         state,
         lambda out: export_member_list(

@@ -41,6 +41,7 @@ from flask_avg.core.plugins import EraseContext, Erased, Plugin
 from flask_avg.core.registry import DeclaredModel
 from flask_avg.core.registry import branches as path_branches
 from flask_avg.core.sql import key_in
+from flask_avg.core.stamps import ERASURE, bump
 from flask_avg.core.types import UTCDateTime, utcnow
 from flask_avg.features.retention import selfref
 from flask_avg.features.retention.models import LedgerEntry
@@ -131,7 +132,10 @@ def _ledger(
         literal(utcnow(), UTCDateTime),
     ).where(where)
     stmt = insert(LEDGER).from_select(["model", "key", "action", "reason", "at"], source)
-    return _exec(session, stmt)
+    done = _exec(session, stmt)
+    if done:
+        bump(session, ERASURE)  # cached ledger answers of every process are stale now
+    return done
 
 
 def by_keys(plan: Plan, ids: Sequence[Any]) -> ColumnElement[bool]:

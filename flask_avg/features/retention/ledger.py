@@ -19,6 +19,7 @@ from flask import g, has_app_context
 from sqlalchemy import func, insert, select
 
 from flask_avg.core.identity import user_key
+from flask_avg.core.stamps import ERASURE, bump
 from flask_avg.core.types import utcnow
 from flask_avg.features.retention.models import LedgerEntry
 
@@ -31,6 +32,7 @@ def record(session: Any, entries: Iterable[tuple[str, str, str]], reason: str) -
     ]
     if rows:
         session.execute(insert(LEDGER), rows)
+        bump(session, ERASURE)  # every process's cached ledger answers are stale now
     return len(rows)
 
 
@@ -71,12 +73,17 @@ def _key_entries(state: Any, model: str, key: str, *, fresh: bool = False) -> li
     per request, shared by the member lookup and the erased-login guard."""
     cache = g.setdefault("_avg_ledger_entries", {})
     if fresh or (model, key) not in cache:
-        rows = state.db.session.execute(
-            select(LedgerEntry.id, LedgerEntry.action)
-            .where(LedgerEntry.model == model, LedgerEntry.key == key)
-            .order_by(LedgerEntry.id)
-        ).all()
-        cache[(model, key)] = [(int(i), str(a)) for i, a in rows]
+
+        def read() -> list[tuple[int, str]]:
+            rows = state.db.session.execute(
+                select(LedgerEntry.id, LedgerEntry.action)
+                .where(LedgerEntry.model == model, LedgerEntry.key == key)
+                .order_by(LedgerEntry.id)
+            ).all()
+            return [(int(i), str(a)) for i, a in rows]
+
+        # while nobody was erased, this process's answer from an earlier request holds
+        cache[(model, key)] = read() if fresh else state.stamps.cached(ERASURE, (model, key), read)
     return cache[(model, key)]  # type: ignore[no-any-return]
 
 
@@ -179,6 +186,7 @@ def _replay(state: Any, entries: list[dict[str, Any]], actor: str | None) -> dic
                 for e in missing
             ],
         )
+        bump(session, ERASURE)
     keys = sorted(_to_erase_again(entries, missing, subject.name))
     typed = [pk.type.python_type(k) for k in keys]
     plan = Plan(state, date.today())
@@ -243,6 +251,7 @@ def note_reused_keys(state: Any, session: Any, _context: Any) -> None:
                     for k in reused
                 ],
             )
+            bump(session, ERASURE)
     if new and has_app_context():
         g.pop("_avg_erased", None)
         g.pop("_avg_ledger_entries", None)

@@ -92,6 +92,13 @@ ROUTES: dict[str, str | tuple[str, int]] = {
     "avg_public.download": ("public", 410),
     "avg_public.board": "board",
     "avg_public.more_proof": ("board", POST_WITHOUT_CSRF),
+    # jobs: only the account that started one sees it (the job here is nobody's: 404
+    # for whoever may export the list, 403 below); the static folder has no avg.css
+    "avg_jobs.static": ("public", 404),
+    "avg_jobs.status": ("board", 404),
+    "avg_jobs.status_json": ("board", 404),
+    "avg_jobs.download": ("board", 404),
+    "avg_jobs.retry": ("board", 404),
 }
 
 
@@ -111,7 +118,17 @@ def url_arguments(users: Any) -> dict[str, Any]:
         "request_id": _a_request(users),
         "token": "not-a-token",
         "link_id": 1,
+        "job_id": _a_job(),
     }
+
+
+def _a_job() -> str:
+    """A member-list export job somebody outside the test's users started."""
+    from flask_avg.extension import get_state
+
+    job = get_state().jobs.create("export.members", owner="nobody", params={"format": "csv"})
+    db.session.commit()
+    return job.id
 
 
 def _a_board_purpose() -> str:
