@@ -17,11 +17,11 @@ are no longer members.
 from __future__ import annotations
 
 import gc
-from time import perf_counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from time import perf_counter
 from typing import Any
 
 from flask import current_app

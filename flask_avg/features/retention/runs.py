@@ -248,10 +248,7 @@ def status(state: AvgState, *, now: datetime | None = None, recent: int = 5) -> 
     last_done = next((v for v in views if v.status == "done"), None)
     if last_done is None:
         found = session.scalars(
-            select(PurgeRun)
-            .where(PurgeRun.status == "done")
-            .order_by(PurgeRun.id.desc())
-            .limit(1)
+            select(PurgeRun).where(PurgeRun.status == "done").order_by(PurgeRun.id.desc()).limit(1)
         ).first()
         last_done = _view(found, now) if found is not None else None
     silent = last_done is None or now - (last_done.finished_at or last_done.started_at) > SILENT

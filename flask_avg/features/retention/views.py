@@ -272,9 +272,7 @@ def register_commands(group: Any) -> None:
         state = current_app.extensions["avg"]
         day = date.fromisoformat(as_of) if as_of else None
         try:
-            result = purge(
-                state, day, dry_run=dry_run, actor="cli", wait=wait, trigger="scheduled"
-            )
+            result = purge(state, day, dry_run=dry_run, actor="cli", wait=wait, trigger="scheduled")
         except PurgeLocked as exc:
             click.echo(f"purge skipped: {exc}", err=True)
             sys.exit(75)
