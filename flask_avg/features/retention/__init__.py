@@ -58,7 +58,6 @@ class RetentionPlugin(Plugin):
 
     def init_app(self, app: Any, state: AvgState) -> None:
         from flask_avg.features.retention.ledger import install_login_guard, watch_reused_keys
-
         from flask_avg.features.retention.runs import schedule_times
 
         schedule_times(app.config["AVG_PURGE_SCHEDULE"])  # a wrong schedule fails at start-up
