@@ -426,8 +426,10 @@ class BatchSizer:
         return self.size
 
     def measured(self, rows: int, seconds: float) -> None:
+        if rows <= 0:
+            return
         self.history.append((rows, seconds))
-        if self.target <= 0 or rows <= 0:
+        if self.target <= 0:
             return
         if rows < self.size and seconds < self.target:
             return  # a short last batch says little about the pace

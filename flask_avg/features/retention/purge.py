@@ -122,10 +122,14 @@ def purge(
     session.commit()
     result = PurgeResult(as_of, dry_run, sizer=sizer)
     with _frozen(), Lock(state, wait=wait) as lock:
-        if not dry_run:
+        if not dry_run:  # the run's row, with the estimate its progress bar runs up to
+            total = sum(sum(models.values()) for models in estimate(state, None, as_of).values())
             if run_id is None:
                 who = None if actor == "cli" else actor
-                run_id = runs.open_run(state, trigger=trigger, actor=who, as_of=as_of)
+                run_id = runs.open_run(state, trigger=trigger, actor=who, as_of=as_of, total=total)
+            else:
+                runs.progress(session, run_id, 0, 0, total)
+                session.commit()
             result.run_id = run_id
         try:
             _run(state, session, result, lock, actor, days)
@@ -157,10 +161,6 @@ def _run(
 ) -> None:
     as_of, dry_run = result.as_of, result.dry_run
     plan = Plan(state, as_of, days)
-    if result.run_id is not None:
-        total = sum(sum(models.values()) for models in estimate(state, days, as_of).values())
-        runs.progress(session, result.run_id, 0, 0, total)
-        session.commit()
     result.batch_started = perf_counter()
     _subjects(session, plan, result, lock)
     _rows(session, plan, result, lock)

@@ -78,6 +78,7 @@ def open_run(
     actor: str | None,
     as_of: date,
     status: str = "running",
+    total: int = 0,
 ) -> int:
     """Insert a run row and commit it at once (so others see it); returns its id."""
     session = state.db.session
@@ -90,7 +91,7 @@ def open_run(
         status=status,
         as_of=as_of,
         done_rows=0,
-        total_rows=0,
+        total_rows=total,
         batches=0,
     )
     session.add(row)
