@@ -136,10 +136,10 @@ def retry_external() -> Any:
     )
 
 
-#: The advice next to the install default on the first visit: days per category
-#: (MMS and the AP's guidance for a club: one to two years after the end).
+#: The advice in days next to the install default, for the categories whose own
+#: advice names no days (MMS: one to two years after the end is safe for a club;
+#: the members' category says so in its own advice already).
 ADVICE_DAYS: dict[str, tuple[int, int]] = {
-    "members": (365, 730),
     "signups": (365, 730),
     "accounts": (365, 730),
 }
