@@ -213,7 +213,7 @@ def _view(row: PurgeRun, now: datetime) -> RunView:
 
 
 def get_run(state: AvgState, run_id: int) -> RunView | None:
-    row = state.db.session.get(PurgeRun, run_id)
+    row = state.db.session.get(PurgeRun, run_id, populate_existing=True)
     return _view(row, utcnow()) if row is not None else None
 
 
@@ -242,7 +242,10 @@ def status(state: AvgState, *, now: datetime | None = None, recent: int = 5) -> 
     """
     now = now or utcnow()
     session = state.db.session
-    rows = session.scalars(select(PurgeRun).order_by(PurgeRun.id.desc()).limit(recent)).all()
+    fresh = {"populate_existing": True}  # another process or thread writes these rows
+    rows = session.scalars(
+        select(PurgeRun).order_by(PurgeRun.id.desc()).limit(recent).execution_options(**fresh)
+    ).all()
     views = [_view(r, now) for r in rows]
     running = next((v for v in views if v.active), None)
     last = next((v for v in views if v.status in ("done", "failed", "interrupted")), None)
