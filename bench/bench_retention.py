@@ -20,7 +20,7 @@ Default sizes 10,000 and 50,000 members (about two minutes); ``--full`` uses
 10,000 and 1,000,000 members (~5,500,000 rows). ``--smoke`` (``make test``
 runs it so the benchmark cannot rot) uses 200 members, batches of 20 and 200
 and one run of each contender instead of the best of five. ``--sqlite-only``
-and ``--postgresql-only`` pick one database. When the contenders leave
+and ``--postgresql-only`` pick one database, ``--members=N`` one club size. When the contenders leave
 different row counts, or the data has no expired member, it raises.
 
 On PostgreSQL the databases are named after the process
@@ -145,7 +145,7 @@ def _rows(n: int) -> dict[str, Iterator[tuple[Any, ...]]]:
     }
 
 
-def _app(url: str, batch: int | None = None) -> Any:
+def _app(url: str, batch: int | None = None, seconds: float = 0.0) -> Any:
     from example_app import create_app
 
     config: dict[str, Any] = {
@@ -156,6 +156,8 @@ def _app(url: str, batch: int | None = None) -> Any:
     }
     if batch:
         config["AVG_PURGE_BATCH_SIZE"] = batch
+    # fixed batches unless asked: the time-sized purge is a contender of its own
+    config["AVG_PURGE_BATCH_SECONDS"] = seconds
     return create_app(config)
 
 
@@ -285,13 +287,22 @@ def _counts(url: str) -> dict[str, int]:
 # -- the three contenders -----------------------------------------------------------
 
 
-def run_engine(url: str, batch: int | None = None, *, memory: bool = False) -> tuple[float, int]:
+#: the sizes of the last engine run's transactions (subjects, then rows), for the
+#: hand-written SQL "in the same batches" as a time-sized purge
+LAST_BATCHES: list[int] = []
+
+
+def run_engine(
+    url: str, batch: int | None = None, *, memory: bool = False, seconds: float = 0.0
+) -> tuple[float, int]:
     """The purge; returns its time (or, with ``memory``, its peak Python memory in
-    bytes, traced from its start: the app is built before) and the members it erased."""
+    bytes, traced from its start: the app is built before) and the members it erased.
+    ``seconds`` > 0 sizes its batches by time (``AVG_PURGE_BATCH_SECONDS``); the sizes
+    it chose are left in :data:`LAST_BATCHES`."""
     from example_app.models import db
     from flask_avg.features.retention.service import purge
 
-    app = _app(url, batch)
+    app = _app(url, batch, seconds)
     with app.app_context():
         sa.orm.configure_mappers()  # the ORM's one-time set-up, paid by the app's first request
         if memory:
@@ -306,6 +317,7 @@ def run_engine(url: str, batch: int | None = None, *, memory: bool = False) -> t
             if memory:
                 tracemalloc.stop()
         expired = result.categories.get("members", {}).get("Member")
+        LAST_BATCHES[:] = [rows for rows, _s in result.sizer.history] if result.sizer else []
         db.engine.dispose()
     return elapsed, expired.anonymised if expired else 0
 
@@ -358,14 +370,20 @@ BATCH_SOURCES = {
 }
 
 
-def run_hand_sql(url: str, batch: int | None = None, source: str = "temporary table") -> float:
+def run_hand_sql(
+    url: str,
+    batch: int | None = None,
+    source: str = "temporary table",
+    sizes: list[int] | None = None,
+) -> float:
     """The same deletes, updates and ledger inserts in plain set-based SQL.
 
     ``batch=None``: everything in one transaction (the floor: no batch ever
     commits). ``batch=N``: the same batches as the purge, each its own
     transaction: N expired members at a time, then N expired rows at a time
     per table, as the issue asks of the purge; ``source`` names a batch's
-    members (see :data:`BATCH_SOURCES`).
+    members (see :data:`BATCH_SOURCES`). ``sizes``: the batch sizes a time-sized
+    purge chose, in order (members first, then rows), instead of one ``batch``.
     """
     from flask_avg.core.retention_categories import SEVEN_YEARS
 
@@ -394,9 +412,19 @@ def run_hand_sql(url: str, batch: int | None = None, source: str = "temporary ta
             )
             conn.commit()
         ids = list(conn.execute(sa.text(f"SELECT id {EXPIRED} ORDER BY id"), params).scalars())
-        step = batch or max(len(ids), 1)
-        for start in range(0, len(ids), step):
-            span = {"lo": ids[start], "hi": ids[min(start + step, len(ids)) - 1]}
+        plan = list(sizes or [])
+        fallback = batch or max(len(ids), 1)
+        if sizes:
+            batch = batch or plan[-1]
+
+        def step() -> int:
+            return max(1, plan.pop(0)) if plan else fallback
+
+        start = 0
+        while start < len(ids):
+            end = min(start + step(), len(ids))
+            span = {"lo": ids[start], "hi": ids[end - 1]}
+            start = end
             where = f"{EXPIRED} AND id BETWEEN :lo AND :hi"
             values = {**params, **span}
             if temporary:
@@ -417,8 +445,11 @@ def run_hand_sql(url: str, batch: int | None = None, source: str = "temporary ta
                 continue
             sql = f"SELECT id FROM {table} WHERE {cond} ORDER BY id"
             keys = list(conn.execute(sa.text(sql), params).scalars())
-            for start in range(0, len(keys), batch):
-                span = {"lo": keys[start], "hi": keys[min(start + batch, len(keys)) - 1]}
+            start = 0
+            while start < len(keys):
+                end = min(start + (step() if sizes else batch), len(keys))
+                span = {"lo": keys[start], "hi": keys[end - 1]}
+                start = end
                 sql = f"DELETE FROM {table} WHERE {cond} AND id BETWEEN :lo AND :hi"
                 conn.execute(sa.text(sql), {**params, **span})
                 conn.commit()
@@ -492,6 +523,52 @@ def run_orm_loop(url: str, sample: int) -> tuple[float, int]:
 # -- driver ------------------------------------------------------------------------
 
 
+def _time_sized(backend: Backend, n: int, repeat: int, floor: float, sizes: Sizes) -> None:
+    """The purge with batches sized by time (``AVG_PURGE_BATCH_SECONDS``, 1 s by default;
+    the smoke size asks 1 ms so that the sizes change) against hand-written SQL in the
+    very batches it chose, and against the one-transaction floor."""
+    seconds = 0.001 if sizes.members == SIZES["smoke"].members else 1.0
+    best: dict[str, float] = {}
+    left: dict[str, dict[str, int]] = {}
+    chosen: list[int] = []
+    for _ in range(repeat):
+        elapsed, left["purge"] = _timed(
+            backend, "timed", lambda url: run_engine(url, sizes.batch, seconds=seconds)[0]
+        )
+        best["purge"] = min(best.get("purge", elapsed), elapsed)
+        chosen = list(LAST_BATCHES)
+        for source in BATCH_SOURCES:
+            elapsed, left[source] = _timed(
+                backend,
+                source,
+                lambda url, s=source, c=chosen: run_hand_sql(url, None, s, sizes=c),
+            )
+            best[source] = min(best.get(source, elapsed), elapsed)
+    for tag, counts in left.items():
+        if counts != left["purge"]:
+            raise AssertionError(
+                f"time-sized batches: the purge left {left['purge']}, hand-written SQL "
+                f"({tag}) {counts}"
+            )
+    source = min(BATCH_SOURCES, key=lambda name: best[name])
+    shown = ", ".join(f"{k:,}" for k in chosen[:8]) + (", ..." if len(chosen) > 8 else "")
+    print(
+        f"  AVG_PURGE_BATCH_SECONDS={seconds:g} (first batch {sizes.batch:,}): purge "
+        f"{best['purge']:.2f} s in {len(chosen)} transaction(s) of {shown}",
+        flush=True,
+    )
+    print(
+        f"    hand-written SQL in the same batches: {best[source]:.2f} s (batch named by "
+        f"{source}): ratio {best['purge'] / best[source]:.2f}x (target <= 1.25x)",
+        flush=True,
+    )
+    print(
+        f"    against everything in one transaction ({floor:.2f} s): ratio "
+        f"{best['purge'] / floor:.2f}x (target <= 1.3x)",
+        flush=True,
+    )
+
+
 def _pg_reachable() -> bool:
     try:
         engine = sa.create_engine(sa.make_url(PG_URL).set(database="postgres"))
@@ -505,6 +582,9 @@ def _pg_reachable() -> bool:
 
 def main(args: list[str]) -> None:
     sizes = SIZES[next((k for k in ("smoke", "full") if f"--{k}" in args), "default")]
+    for arg in args:  # --members=10000 runs that one size
+        if arg.startswith("--members="):
+            sizes = Sizes((int(arg.split("=", 1)[1]),), sizes.batch, sizes.sample, sizes.repeat)
     kinds = [] if "--postgresql-only" in args else ["sqlite"]
     if "--sqlite-only" not in args and _pg_reachable():
         kinds.append("postgresql")
@@ -600,6 +680,8 @@ def _one(backend: Backend, n: int, sizes: Sizes) -> None:
                 f"    against everything in one transaction: ratio {best['purge'] / floor:.2f}x",
                 flush=True,
             )
+
+    _time_sized(backend, n, repeat, floor, sizes)
 
     url = backend.copy("orm")
     t_orm, sampled = run_orm_loop(url, sizes.sample)

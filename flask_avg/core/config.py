@@ -83,7 +83,21 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
         'the page\'s language decides (``";"`` for Dutch, ``","`` for English).',
     ),
     "EXPORT_EXPIRES_HOURS": (72, "Hours an export link stays valid."),
-    "PURGE_BATCH_SIZE": (5000, "Rows per transaction in a retention purge."),
+    "PURGE_BATCH_SIZE": (
+        5000,
+        "Rows in the retention purge's first transaction; later ones are sized to "
+        "``AVG_PURGE_BATCH_SECONDS`` (with that at 0, every transaction holds this many).",
+    ),
+    "PURGE_BATCH_SECONDS": (
+        1.0,
+        "Target duration of one purge transaction: the batch size adapts to the measured "
+        "time of the previous batches, so no batch holds its locks much longer (0 = off).",
+    ),
+    "PURGE_SCHEDULE": (
+        "03:00",
+        'Time(s) of day your cron runs ``flask avg purge`` (``"03:00"`` or ``"03:00,15:00"``, '
+        "the server's local time): the retention page shows the next run from it.",
+    ),
     "ERASE_LOCK_WAIT": (
         5.0,
         "Seconds erasing one member waits for a running retention purge to finish.",

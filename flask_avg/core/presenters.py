@@ -43,6 +43,11 @@ class ModelData:
     records: list[Record]
     deletion_date: date | None = None
 
+    @property
+    def deletion_due(self) -> bool:
+        """The deletion date has come: the rows go at the next purge (never a past date)."""
+        return self.deletion_date is not None and self.deletion_date <= date.today()
+
 
 @dataclass
 class CategoryGroup:

@@ -42,6 +42,15 @@ class Lifecycle:
         return is_erased(self.state, model_name, key, fresh=fresh)
 
 
+def _when(moment: Any) -> str:
+    """A date and time in the page's language and time zone (Flask-Babel's)."""
+    if moment is None:
+        return "–"
+    from flask_babel import format_datetime
+
+    return str(format_datetime(moment, "medium"))
+
+
 class RetentionPlugin(Plugin):
     name = "retention"
     templates = str(Path(__file__).parent / "templates")
@@ -49,7 +58,10 @@ class RetentionPlugin(Plugin):
 
     def init_app(self, app: Any, state: AvgState) -> None:
         from flask_avg.features.retention.ledger import install_login_guard, watch_reused_keys
+        from flask_avg.features.retention.runs import schedule_times
 
+        schedule_times(app.config["AVG_PURGE_SCHEDULE"])  # a wrong schedule fails at start-up
+        app.jinja_env.filters["avg_purge_time"] = _when
         state.lifecycle = Lifecycle(state)
         install_login_guard(app, state)
         watch_reused_keys(state.db)

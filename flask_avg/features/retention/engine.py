@@ -376,10 +376,16 @@ def _subject_rows(
         counts.deleted += _exec(session, delete(model.table).where(gone_where))
 
 
-def key_ranges(session: Session, model: DeclaredModel, cond: ColumnElement[bool], size: int) -> Any:
+def key_ranges(
+    session: Session,
+    model: DeclaredModel,
+    cond: ColumnElement[bool],
+    size: int | Callable[[], int],
+) -> Any:
     """Keyset batches over rows matching ``cond``: yields ``(span, cond & span, rows)``
     where ``span`` is ``lo <= pk <= hi`` and ``rows`` how many rows match
-    (``size``, fewer in the last batch).
+    (``size``, fewer in the last batch). ``size`` may be a callable, asked before
+    every batch (the purge's batches sized by time, see :class:`BatchSizer`).
 
     Only the batch's bounds are read, never the keys themselves: one query per
     batch gives its last key and the next batch's first. Every batch has the
@@ -389,15 +395,51 @@ def key_ranges(session: Session, model: DeclaredModel, cond: ColumnElement[bool]
     pk = model.primary_key[0]
     lo = session.scalar(select(func.min(pk)).where(cond))
     while lo is not None:
+        n = max(1, size() if callable(size) else size)
         from_lo = cond & (pk >= lo)
-        edge = session.scalars(select(pk).where(from_lo).order_by(pk).offset(size - 1).limit(2))
+        edge = session.scalars(select(pk).where(from_lo).order_by(pk).offset(n - 1).limit(2))
         hi, nxt, *_ = [*edge, None, None]
-        rows = size
+        rows = n
         if hi is None:  # the last batch, shorter than the others
             hi, rows = session.execute(select(func.max(pk), func.count()).where(from_lo)).one()
         span = (pk >= lo) & (pk <= hi)
         yield span, cond & span, rows
         lo = nxt
+
+
+class BatchSizer:
+    """Batches sized by time: each commit reports how many rows (or subjects) its
+    transaction changed and how long it took, and the next batch is sized to take
+    about ``target`` seconds at that pace.
+
+    The first batch holds ``start`` rows. A step changes the size by at most four
+    times up or down (one slow batch, a checkpoint, does not collapse it) and
+    never below :attr:`MIN`. ``target <= 0`` keeps every batch at ``start``.
+    """
+
+    MIN = 10
+    MAX = 1_000_000
+
+    def __init__(self, start: int, target: float) -> None:
+        self.size = max(1, int(start))
+        self.target = float(target)
+        #: (rows, seconds) of every measured batch, for benchmarks and tests
+        self.history: list[tuple[int, float]] = []
+
+    def __call__(self) -> int:
+        return self.size
+
+    def measured(self, rows: int, seconds: float) -> None:
+        if rows <= 0:
+            return
+        self.history.append((rows, seconds))
+        if self.target <= 0:
+            return
+        if rows < self.size and seconds < self.target:
+            return  # a short last batch says little about the pace
+        ideal = rows * self.target / max(seconds, 1e-6)
+        low, high = self.size / 4, self.size * 4
+        self.size = int(min(max(ideal, low, self.MIN), high, self.MAX))
 
 
 def purge_range(

@@ -12,7 +12,7 @@ running purge (whose batches may be erasing the same member).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from flask import current_app, g, has_app_context, has_request_context
@@ -24,10 +24,13 @@ from sqlalchemy.orm.exc import ObjectDeletedError
 from flask_avg.core import external
 from flask_avg.core.audit import current_actor
 from flask_avg.core.config import config_value
+from flask_avg.core.converters import add_days
 from flask_avg.core.i18n import gettext as _
 from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.logins import logins_of
 from flask_avg.core.plugins import EraseContext, ErasureRefused, SubjectContext
+from flask_avg.core.presenters import column_label
+from flask_avg.core.registry import DeclaredModel
 from flask_avg.core.signals import subject_erased
 from flask_avg.core.subjects import lock_subject
 from flask_avg.features.retention import engine, ledger
@@ -119,22 +122,68 @@ def check(state: Any, plan: Plan, subject_id: Any) -> list[Check]:
                 latest = session.scalar(select(func.max(anchor)).where(kept))
                 item.can_erase = False
                 item.until = plan.held_until(model, latest)
-                cat = plan.category(model)
-                why = str(cat.floor_reason or _("a legal retention duty"))
-                item.reason = (
-                    _(
-                        "Kept under a legal hold until %(date)s: %(reason)s",
-                        date=_fmt(item.until),
-                        reason=why,
-                    )
-                    if item.until
-                    else _(
-                        "Kept under a legal hold while the record is current: %(reason)s",
-                        reason=why,
-                    )
-                )
+                item.reason = hold_reason(state, plan, model, latest)
         checks.append(item)
     return checks
+
+
+def hold_reason(state: Any, plan: Plan, model: DeclaredModel, latest: Any) -> str:
+    """Why rows of ``model`` under a legal floor stay, honestly split in two: the law's
+    minimum (the anchor date + the legal years, with the law's reason) and, where the
+    board chose a longer period, the organisation's own choice after that.
+
+    Dates already past are never shown: the purge takes those rows at its next run.
+    """
+    cat = plan.category(model)
+    why = str(cat.floor_reason or _("a legal retention duty"))
+    if latest is None:
+        return _("Kept under a legal hold while the record is current: %(reason)s", reason=why)
+    anchor = str(anchor_label(model))
+    day = latest.date() if isinstance(latest, datetime) else latest
+    law_until = add_days(day, cat.floor_days + 1) or date.max
+    club_until = plan.held_until(model, latest) or date.max
+    today = plan.as_of
+    parts = []
+    if law_until > today:
+        parts.append(
+            _(
+                "The law requires keeping them until %(date)s (%(anchor)s + %(years)s years): "
+                "%(reason)s",
+                date=_fmt(law_until),
+                anchor=anchor,
+                years=round(cat.floor_days / 365.25),
+                reason=why,
+            )
+        )
+    if club_until > law_until:
+        choice = _(
+            "By its own choice, not by law, the %(organisation)s keeps them longer: until "
+            "%(date)s (its retention period of %(days)s days from the %(anchor)s).",
+            date=_fmt(club_until),
+            days=plan.days[model.policy.retention or ""],
+            anchor=anchor,
+        )
+        if law_until <= today:
+            choice = _(
+                "The legal duty to keep them has ended; by its own choice, not by law, the "
+                "%(organisation)s keeps them until %(date)s (its retention period of "
+                "%(days)s days from the %(anchor)s).",
+                date=_fmt(club_until),
+                days=plan.days[model.policy.retention or ""],
+                anchor=anchor,
+            )
+        parts.append(choice)
+    return " ".join(parts)
+
+
+def anchor_label(model: DeclaredModel) -> str:
+    """What a model's retention is counted from, as its declaration says: the label of
+    its anchor column ("sent at" for messages, "end date" for members)."""
+    name = model.policy.anchor
+    if not name:
+        return ""
+    text = str(column_label(model, name))
+    return text[:1].lower() + text[1:]  # it stands inside a sentence
 
 
 def forget_erased(state: Any, session: Any, logins: list[str], mine: str | None = None) -> None:

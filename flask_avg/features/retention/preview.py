@@ -28,12 +28,8 @@ def preview(
     treat them. While another purge holds the lock it falls back to
     :func:`estimate`.
     """
-    from flask_avg.features.retention.lock import PurgeLocked
-    from flask_avg.features.retention.purge import purge
-
-    try:
-        result = purge(state, as_of, dry_run=True, wait=2.0, days=days)
-    except PurgeLocked:
+    result = preview_run(state, days, as_of)
+    if result is None:
         return estimate(state, days, as_of)
     out: dict[str, dict[str, int]] = {key: {} for key in state.catalogue.retention}
     for model in state.registry:
@@ -46,6 +42,21 @@ def preview(
             if done or name in out.get(category, {}):
                 out.setdefault(category, {})[name] = done
     return out
+
+
+def preview_run(
+    state: AvgState, days: dict[str, int] | None = None, as_of: date | None = None
+) -> Any:
+    """The purge as a dry run (a :class:`~.purge.PurgeResult` with deleted and anonymised
+    counts per category and model, exactly what the purge would do), or None while
+    another purge holds the lock."""
+    from flask_avg.features.retention.lock import PurgeLocked
+    from flask_avg.features.retention.purge import purge
+
+    try:
+        return purge(state, as_of, dry_run=True, wait=2.0, days=days)
+    except PurgeLocked:
+        return None
 
 
 def estimate(

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from time import perf_counter
 from typing import Any
 
 from flask import current_app
@@ -35,10 +36,11 @@ from flask_avg.core.signals import purge_completed
 from flask_avg.core.subjects import lock_subjects
 from flask_avg.core.types import utcnow
 from flask_avg.features.acl.models import GroupMember
-from flask_avg.features.retention import engine, ledger, selfref
+from flask_avg.features.retention import engine, ledger, runs, selfref
 from flask_avg.features.retention.engine import ModelCounts
 from flask_avg.features.retention.lock import Lock
 from flask_avg.features.retention.plan import Plan
+from flask_avg.features.retention.preview import estimate
 
 
 @dataclass
@@ -61,6 +63,14 @@ class PurgeResult:
     #: subjects whose external erasure (files, ...) succeeded or failed after the run
     external_done: int = 0
     external_failed: int = 0
+    #: rows (and, in the first stage, subjects) changed in all
+    changed: int = 0
+    #: the run's row in ``avg_purge_run`` (None for a dry run)
+    run_id: int | None = None
+    #: sizes the batches by time; ``sizer.history`` holds each commit's (rows, seconds)
+    sizer: engine.BatchSizer | None = None
+    #: when the current batch's transaction began (``perf_counter()``)
+    batch_started: float = 0.0
 
     def counts(self, category: str, model: str) -> ModelCounts:
         return self.categories.setdefault(category, {}).setdefault(model, ModelCounts())
@@ -85,56 +95,51 @@ def purge(
     actor: str | None = None,
     wait: float = 600.0,
     days: dict[str, int] | None = None,
+    trigger: str = "api",
+    run_id: int | None = None,
 ) -> PurgeResult:
     """Run the retention purge as of ``as_of`` (default today).
 
     ``dry_run`` does all the work in one transaction and rolls it back, so the
-    counts are exact; ``days`` (dry runs only) tries other retention periods. Waits up to ``wait`` seconds for a running purge to
-    finish, then raises :class:`~flask_avg.features.retention.lock.PurgeLocked`.
+    counts are exact; ``days`` (dry runs only) tries other retention periods.
+    Waits up to ``wait`` seconds for a running purge to finish, then raises
+    :class:`~flask_avg.features.retention.lock.PurgeLocked`.
+
+    A real run leaves a row in ``avg_purge_run`` (:mod:`.runs`): ``trigger`` says
+    who started it (``"scheduled"``: the command from cron, ``"board"``: the
+    button, ``"api"``: the host's code); ``run_id`` continues a row the caller
+    queued (the button's background run). Batches are sized by time
+    (``AVG_PURGE_BATCH_SECONDS``, starting from ``AVG_PURGE_BATCH_SIZE``).
     """
     as_of = as_of or date.today()
     if days is not None and not dry_run:
         raise ValueError("other retention periods can only be tried in a dry run")
     actor = actor if actor is not None else current_actor()
-    size = int(config_value("PURGE_BATCH_SIZE"))
+    sizer = engine.BatchSizer(
+        int(config_value("PURGE_BATCH_SIZE")), float(config_value("PURGE_BATCH_SECONDS"))
+    )
     session = state.db.session
     session.commit()
-    result = PurgeResult(as_of, dry_run)
+    result = PurgeResult(as_of, dry_run, sizer=sizer)
     with _frozen(), Lock(state, wait=wait) as lock:
-        plan = Plan(state, as_of, days)
-        try:
-            _subjects(session, plan, result, size, lock, dry_run)
-            _rows(session, plan, result, size, lock, dry_run)
-            result.stale_accounts = _stale_accounts(session, plan, dry_run)
-            _plugins(state, session, result, actor, dry_run)
-            result.audit_entries_dropped = result.plugin_rows.get("audit", 0)
-            detail = {
-                "as_of": as_of.isoformat(),
-                "dry_run": dry_run,
-                "categories": result.totals(),
-                "days": {k: v for k, v in plan.days.items() if k in result.categories},
-                "audit_entries_dropped": result.audit_entries_dropped,
-                "stale_accounts": result.stale_accounts,
-                "refused": result.refused,
-                "plugins": {k: v for k, v in result.plugin_rows.items() if v},
-                "plugins_erased": {k: v for k, v in result.plugin_erased.items() if v},
-            }
-            state.audit.record("retention.purge", actor=actor, detail=detail)
-            if result.audit_entries_dropped:
-                state.audit.record(
-                    "audit.purged",
-                    actor=actor,
-                    detail={
-                        "dropped": result.audit_entries_dropped,
-                        "older_than_days": int(config_value("AUDIT_RETENTION_DAYS")),
-                    },
-                )
-            if dry_run:
-                session.rollback()
+        if not dry_run:  # the run's row, with the estimate its progress bar runs up to
+            total = sum(sum(models.values()) for models in estimate(state, None, as_of).values())
+            if run_id is None:
+                who = None if actor == "cli" else actor
+                run_id = runs.open_run(state, trigger=trigger, actor=who, as_of=as_of, total=total)
             else:
+                runs.progress(session, run_id, 0, 0, total)
                 session.commit()
-        except BaseException:
+            result.run_id = run_id
+        try:
+            _run(state, session, result, lock, actor, days)
+        except BaseException as exc:
             session.rollback()
+            if result.run_id is not None:
+                try:
+                    runs.fail_run(state, result.run_id, "failed", exc)
+                except Exception:  # noqa: BLE001, S110 - the purge's own error matters more
+                    session.rollback()
             raise
     if not dry_run:  # files, mailing lists: what this run queued, and earlier failures
         result.external_done, result.external_failed = external.run(state)
@@ -144,6 +149,59 @@ def purge(
         dry_run=dry_run,
     )
     return result
+
+
+def _run(
+    state: Any,
+    session: Any,
+    result: PurgeResult,
+    lock: Lock,
+    actor: str | None,
+    days: dict[str, int] | None,
+) -> None:
+    as_of, dry_run = result.as_of, result.dry_run
+    plan = Plan(state, as_of, days)
+    result.batch_started = perf_counter()
+    _subjects(session, plan, result, lock)
+    _rows(session, plan, result, lock)
+    result.stale_accounts = _stale_accounts(session, plan, dry_run)
+    _plugins(state, session, result, actor, dry_run)
+    result.audit_entries_dropped = result.plugin_rows.get("audit", 0)
+    detail = {
+        "as_of": as_of.isoformat(),
+        "dry_run": dry_run,
+        "categories": result.totals(),
+        "days": {k: v for k, v in plan.days.items() if k in result.categories},
+        "audit_entries_dropped": result.audit_entries_dropped,
+        "stale_accounts": result.stale_accounts,
+        "refused": result.refused,
+        "plugins": {k: v for k, v in result.plugin_rows.items() if v},
+        "plugins_erased": {k: v for k, v in result.plugin_erased.items() if v},
+    }
+    state.audit.record("retention.purge", actor=actor, detail=detail)
+    if result.audit_entries_dropped:
+        state.audit.record(
+            "audit.purged",
+            actor=actor,
+            detail={
+                "dropped": result.audit_entries_dropped,
+                "older_than_days": int(config_value("AUDIT_RETENTION_DAYS")),
+            },
+        )
+    if dry_run:
+        session.rollback()
+        return
+    if result.run_id is not None:
+        runs.progress(session, result.run_id, result.changed, result.batches)
+        counts = {
+            "categories": result.totals(),
+            "audit_entries_dropped": result.audit_entries_dropped,
+            "stale_accounts": result.stale_accounts,
+        }
+        runs.close_run(session, result.run_id, "done", counts)
+    session.commit()
+    if result.sizer is not None:
+        result.sizer.measured(result.pending, perf_counter() - result.batch_started)
 
 
 @contextmanager
@@ -157,17 +215,24 @@ def _frozen() -> Iterator[None]:
         gc.unfreeze()
 
 
-def _end_batch(
-    session: Any, lock: Lock, result: PurgeResult, dry_run: bool, changed: int, size: int
-) -> None:
-    """Commit once ``size`` rows changed since the last commit (small batches of
-    several models share one transaction; a batch never spans more than that)."""
+def _end_batch(session: Any, lock: Lock, result: PurgeResult, changed: int) -> None:
+    """Commit once the batch's size is reached (rows changed since the last commit)
+    or its time is up; small batches of several models share one transaction, and
+    the next batch's size follows from this one's pace (:class:`~.engine.BatchSizer`)."""
     result.batches += 1
     result.pending += changed
-    if dry_run or result.pending < size:
+    result.changed += changed
+    sizer = result.sizer
+    if result.dry_run or sizer is None:
+        return
+    elapsed = perf_counter() - result.batch_started
+    if result.pending < sizer.size and (sizer.target <= 0 or elapsed < sizer.target):
         return
     lock.refresh(session)
+    if result.run_id is not None:
+        runs.progress(session, result.run_id, result.changed, result.batches)
     session.commit()
+    sizer.measured(result.pending, perf_counter() - result.batch_started)
     result.pending = 0
     # A batch's statements are SQLAlchemy expression trees with reference cycles;
     # collecting them now keeps memory at one batch's worth, however long the run
@@ -175,18 +240,17 @@ def _end_batch(
     gc.collect()
     if engine.batch_hook is not None:
         engine.batch_hook()
+    result.batch_started = perf_counter()
 
 
-def _subjects(
-    session: Any, plan: Plan, result: PurgeResult, size: int, lock: Lock, dry_run: bool
-) -> None:
+def _subjects(session: Any, plan: Plan, result: PurgeResult, lock: Lock) -> None:
     subject = plan.registry.subject
     category = subject.policy.retention
     if not category:
         return
     cond = plan.expired(subject) & plan.not_anonymised(subject)
-    for span, batch, rows in engine.key_ranges(session, subject, cond, size):
-        if not dry_run and not result.pending:
+    for span, batch, rows in engine.key_ranges(session, subject, cond, _size(result)):
+        if not result.dry_run and not result.pending:
             # the batch's transaction starts with the lock: on MariaDB a read before it
             # (the batch's bounds) would fix a view hiding the writes the lock waited for
             session.commit()
@@ -214,7 +278,7 @@ def _subjects(
                 erased.removed + erased.anonymised
             )
         # the last, partial batch may share its transaction with the next stage
-        _end_batch(session, lock, result, dry_run, rows, size)
+        _end_batch(session, lock, result, rows)
 
 
 def _refused(session: Any, plan: Plan, batch: Any) -> list[Any]:
@@ -233,9 +297,13 @@ def _refused(session: Any, plan: Plan, batch: Any) -> list[Any]:
     return [k for k, text in zip(keys, as_text, strict=True) if text in refused]
 
 
-def _rows(
-    session: Any, plan: Plan, result: PurgeResult, size: int, lock: Lock, dry_run: bool
-) -> None:
+def _size(result: PurgeResult) -> Any:
+    """The next batch's size: the sizer's (a dry run keeps the first size)."""
+    sizer = result.sizer
+    return sizer if sizer is not None else int(config_value("PURGE_BATCH_SIZE"))
+
+
+def _rows(session: Any, plan: Plan, result: PurgeResult, lock: Lock) -> None:
     for model in plan.order:
         if model.is_subject or not model.policy.retention:
             continue
@@ -244,10 +312,10 @@ def _rows(
         cond = plan.expired(model)
         if plan.action(model) == "anonymise":
             cond = cond & plan.not_anonymised(model)
-        for _span, batch, rows in engine.key_ranges(session, model, cond, size):
+        for _span, batch, rows in engine.key_ranges(session, model, cond, _size(result)):
             counts = engine.purge_range(session, plan, model, batch, rows)
             result.counts(model.policy.retention, model.name).add(counts)
-            _end_batch(session, lock, result, dry_run, counts.deleted + counts.anonymised, size)
+            _end_batch(session, lock, result, counts.deleted + counts.anonymised)
 
 
 def _plugins(

@@ -7,7 +7,17 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import click
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.cli import with_appcontext
 
 from flask_avg.core import external
@@ -25,14 +35,20 @@ from flask_avg.core.web import make_blueprint
 from flask_avg.extension import get_state, require
 from flask_avg.features.retention import ledger as ledger_mod
 from flask_avg.features.retention.engine import ModelCounts
-from flask_avg.features.retention.erase import PURGE_RUNNING, check, refusals
+from flask_avg.features.retention.erase import PURGE_RUNNING, anchor_label, check, refusals
 from flask_avg.features.retention.plan import Plan, erase_setting
-from flask_avg.features.retention.preview import preview, shared_on_purge
+from flask_avg.features.retention.preview import preview, preview_run, shared_on_purge
 from flask_avg.features.retention.service import (
     PurgeLocked,
+    RunView,
+    confirm_settings,
     erase_subject,
+    get_run,
+    is_confirmed,
     purge,
+    purge_status,
     save_settings,
+    start_purge,
 )
 
 if TYPE_CHECKING:
@@ -120,6 +136,26 @@ def retry_external() -> Any:
     )
 
 
+#: The advice in days next to the install default, for the categories whose own
+#: advice names no days (MMS: one to two years after the end is safe for a club;
+#: the members' category says so in its own advice already).
+ADVICE_DAYS: dict[str, tuple[int, int]] = {
+    "signups": (365, 730),
+    "accounts": (365, 730),
+}
+
+
+def _anchors(state: AvgState, cats: dict[str, Any]) -> dict[str, list[tuple[Any, str]]]:
+    """Per category: (model label, what its rows are counted from), as each model
+    declares its own anchor (messages from their send date, not the end of membership)."""
+    out: dict[str, list[tuple[Any, str]]] = {key: [] for key in cats}
+    for m in state.registry:
+        key = m.policy.retention
+        if key in out and m.policy.anchor:
+            out[key].append((m.label, anchor_label(m)))
+    return out
+
+
 @require("avg.retention.manage")
 def manage() -> Any:
     state = get_state()
@@ -132,7 +168,7 @@ def manage() -> Any:
     }
     values = {key: current[key] for key in cats}
     errors: dict[str, str] = {}
-    counts = None
+    result = None
     shared_rows: list[Any] = []
     if request.method == "POST":
         if not form.validate_on_submit():
@@ -142,25 +178,79 @@ def manage() -> Any:
             choice = request.form.get(f"erase_{m.name}", erase_choice[m.name])
             if choice in ("delete", "anonymise"):
                 erase_choice[m.name] = choice
-        if not errors and request.form.get("action") == "save":
+        action = request.form.get("action")
+        if not errors and action == "confirm":
+            confirm_settings(state, values, actor=current_actor())
+            flash(_("Retention periods confirmed."), "success")
+            return redirect(url_for("avg_retention.manage"))
+        if not errors and action == "save":
             save_settings(state, values, erase_choice, actor=current_actor())
             flash(_("Retention settings saved."), "success")
             return redirect(url_for("avg_retention.manage"))
         if not errors:
-            counts = preview(state, values)
+            result = preview_run(state, values)
+            if result is None:
+                flash(str(PURGE_RUNNING), "error")
             shared_rows = shared_on_purge(state, values)
+    labels = {**state.plugins.labels(), **{m.name: m.label for m in models}}
     return render_template(
         "avg/retention/manage.html",
         form=form,
         cats=cats,
         values=values,
         errors=errors,
-        counts=counts,
+        result=result,
         shared_rows=shared_rows,
-        labels={m.name: m.label for m in models},
+        labels=labels,
         models=models,
         erase_choice=erase_choice,
+        anchors=_anchors(state, cats),
+        confirmed=is_confirmed(state),
+        advice=ADVICE_DAYS,
+        status=purge_status(state),
+        today=date.today(),
+        purge_form=ConfirmForm(),
     )
+
+
+@require("avg.retention.manage")
+def purge_now() -> Any:
+    """The board's "purge now": runs in the background; the page shows its progress."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    state = get_state()
+    run_id, thread = start_purge(state, actor=current_actor())
+    if thread is None:
+        flash(_("A purge is already running: its progress is shown below."), "info")
+    else:
+        state.audit.record("retention.purge_started", detail={"run": run_id})
+        state.db.session.commit()
+    return redirect(url_for("avg_retention.run", run_id=run_id))
+
+
+def _run_or_404(run_id: int) -> RunView:
+    found = get_run(get_state(), run_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+@require("avg.retention.manage")
+def run(run_id: int) -> Any:
+    """One purge run: a progress bar while it runs (the page refreshes itself), the
+    result once it is over."""
+    found = _run_or_404(run_id)
+    state = get_state()
+    labels = {key: cat.label for key, cat in state.catalogue.retention.items()}
+    return render_template("avg/retention/run.html", run=found, category_labels=labels)
+
+
+@require("avg.retention.manage")
+def run_status(run_id: int) -> Any:
+    """A run's progress as JSON, for a page script or a monitor (never cached)."""
+    response = jsonify(_run_or_404(run_id).as_json())
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @require("avg.members.erase")
@@ -232,6 +322,11 @@ def create_blueprint(state: AvgState) -> Blueprint:
         methods=["POST"],
     )
     bp.add_url_rule("/retention", endpoint="manage", view_func=manage, methods=["GET", "POST"])
+    bp.add_url_rule("/retention/purge", endpoint="purge_now", view_func=purge_now, methods=["POST"])
+    bp.add_url_rule("/retention/runs/<int:run_id>", endpoint="run", view_func=run)
+    bp.add_url_rule(
+        "/retention/runs/<int:run_id>.json", endpoint="run_status", view_func=run_status
+    )
     bp.add_url_rule(
         "/members/<subject_id>/erase", endpoint="erase", view_func=erase, methods=["GET", "POST"]
     )
@@ -274,7 +369,7 @@ def register_commands(group: Any) -> None:
         state = current_app.extensions["avg"]
         day = date.fromisoformat(as_of) if as_of else None
         try:
-            result = purge(state, day, dry_run=dry_run, actor="cli", wait=wait)
+            result = purge(state, day, dry_run=dry_run, actor="cli", wait=wait, trigger="scheduled")
         except PurgeLocked as exc:
             click.echo(f"purge skipped: {exc}", err=True)
             sys.exit(75)
