@@ -48,6 +48,9 @@ class Board:
     stats: list[Stat] = field(default_factory=list)
     charts: list[Markup] = field(default_factory=list)
     consent_rates: list[tuple[str, int, int, int | None]] = field(default_factory=list)
+    #: the purge's last and next run and its warning (retention's PurgeStatus), for the
+    #: retention managers: a purge cron forgot must show on the board's home page
+    purge: Any = None
 
 
 def months(today: date, n: int = MONTHS) -> list[tuple[int, int]]:
@@ -209,6 +212,8 @@ def build(state: AvgState, today: date | None = None) -> Board:
             )
         )
         board.charts.append(members_chart(figures))
+    if state.can("avg.retention.manage") and _url("avg_retention.manage"):
+        board.purge = retention.purge_status(state)
     if state.can("avg.breaches.manage"):
         running = breaches.running(state.db.session, now)
         late = sum(1 for _b, clock in running if clock.status == breaches.OVERDUE)
