@@ -335,12 +335,11 @@ def request_queue() -> Any:
 
 
 def _correction(state: AvgState, req: reqs.DataRequest) -> dict[str, Any] | None:
-    """A correction request as the board sees it: the field's label, the current value
-    and the value asked for (``error`` when it does not fit the field)."""
+    """A correction request as the board sees it: the current value and the value
+    asked for (``error`` when it does not fit the field)."""
     if req.kind != reqs.CORRECTION or not req.field:
         return None
     info: dict[str, Any] = {
-        "label": reqs.field_label_of(req) or req.field,
         "current": None,
         "known": False,
         "requested": req.new_value,
@@ -360,7 +359,9 @@ def _correction(state: AvgState, req: reqs.DataRequest) -> dict[str, Any] | None
             "This is special-category data; only a board member allowed to see it can apply the correction."
         )
         return info
-    member = reqs.subject_of(state, req)
+    # an erased member's row holds only placeholders: there is no current value to show
+    erased = state.is_erased(state.registry.subject.name, str(req.subject))
+    member = None if erased else reqs.subject_of(state, req)
     row = service.own_row(state, model, member) if member is not None else None
     if row is not None:
         info["current"] = model.value(row, column)
@@ -674,8 +675,10 @@ def record_request() -> Any:
         abort(400)
     found = None
     if member is None and search.validate() and search.q.data:
-        found = members_service.list_page(state, search.q.data, 1, special=False, page_size=20)
+        # current and former members: both may ask; an erased one shows without a choice
+        found = members_service.list_page(state, search.q.data, 1, special=False, status="all")
     model = state.registry.subject
+    naming = found.naming if found is not None else None
     return render_template(
         "avg/request_record.html",
         form=form,
@@ -683,7 +686,7 @@ def record_request() -> Any:
         found=found,
         member=member,
         member_key=service.subject_id(state, member) if member is not None else None,
-        key_name=model.primary_key[0].name,
+        number_label=column_label(model, naming.number) if naming and naming.number else None,
         labels={c: column_label(model, c) for c in model.columns},
         today=utcnow().date(),
     ), status

@@ -71,6 +71,10 @@ def _link(smtp_server, address: str, n: int = -1) -> str:
 
 def test_known_and_unknown_addresses_get_the_same_answer_and_work(mail_app, client, smtp_server):
     known = member_with_login(1)
+    # the audit chain's lock row is created by the database's first entry: write that one
+    # before measuring, or the first address measured pays two statements the other does not
+    get_state().audit.record("test.warm_up")
+    db.session.commit()
     pages, counts = [], []
     for address in (known.member.email, "nobody@example.org"):
         client.get("/avg/ask")  # the same warm-up before each

@@ -37,7 +37,8 @@ def test_member_asks_a_correction_and_the_board_applies_it(live_server, page):
 
     browser_login(page, base, "lid@example.org")
     page.goto(base + "/avg/me")
-    assert page.locator("td[data-field=last_name]").first.inner_text() == "Van der Berg-Janssen"
+    # /avg/me shows the member's own data as cards: label and value in a <dl>
+    assert page.locator("dd[data-field=last_name]").first.inner_text() == "Van der Berg-Janssen"
     page.goto(base + "/avg/me/requests")
     done = page.locator("table.avg-my-requests tr[data-status=completed]").first
     assert "Klaar: je hoeft niets meer te doen." in done.inner_text()

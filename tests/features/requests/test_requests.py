@@ -314,7 +314,10 @@ def test_deadline_overdue_view_and_dashboard_counts_with_time_frozen(app):
         html = board.get("/avg/requests").get_data(as_text=True)
         assert f'<tr data-request="{late.id}" class="avg-overdue">' in html
         assert f'<tr data-request="{fresh.id}">' in html
-        assert html.count("te laat") == 2  # the deadline cell and the status of the late one
+        menu, page = html.split('id="avg-main"', 1)
+        # the menu's badge counts the late one for screen readers too
+        assert '1<span class="avg-visually-hidden"> te laat</span>' in menu
+        assert page.count("te laat") == 2  # the counts line and the late one's deadline cell
         # overdue requests come first (ordered by deadline)
         assert html.index(f'data-request="{late.id}"') < html.index(f'data-request="{fresh.id}"')
         detail = board.get(f"/avg/requests/{late.id}").get_data(as_text=True)

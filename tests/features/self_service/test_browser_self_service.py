@@ -18,6 +18,20 @@ def logout(page) -> None:
     page.get_by_role("button", name="Uitloggen").click()
 
 
+def send_erasure(page, section) -> None:
+    """Send the erasure form: the page asks first, in words, and the member agrees."""
+    questions: list[str] = []
+
+    def agree(dialog) -> None:
+        questions.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", agree)
+    with page.expect_navigation():
+        section.get_by_role("button", name=re.compile("Verzoek versturen")).click()
+    assert questions == ["Ons vragen je gegevens te wissen? Daarna kun je niet meer inloggen."]
+
+
 def member_files_erasure(page, base: str) -> None:
     """As lid@example.org: read my data in Dutch, correct my phone, ask for erasure."""
     browser_login(page, base, "lid@example.org")
@@ -54,8 +68,7 @@ def member_files_erasure(page, base: str) -> None:
     page.wait_for_url(base + "/avg/me/requests")
     section = page.locator("#avg-new-erasure")
     section.get_by_label("Je wachtwoord").fill("avg-demo")
-    section.get_by_role("button", name=re.compile("Verzoek versturen")).click()
-    page.wait_for_url(base + "/avg/me/requests")
+    send_erasure(page, section)
     assert page.get_by_text("We hebben je verzoek ontvangen.").is_visible()
     row = page.locator("table.avg-my-requests tr[data-status=received]")
     assert "Verwijdering van mijn gegevens" in row.inner_text()
@@ -83,6 +96,6 @@ def test_wrong_password_files_nothing(live_server, page):
     page.goto(base + "/avg/me/requests")
     section = page.locator("#avg-new-erasure")
     section.get_by_label("Je wachtwoord").fill("fout")
-    section.get_by_role("button", name=re.compile("Verzoek versturen")).click()
+    send_erasure(page, section)
     assert page.get_by_text("Dat wachtwoord klopt niet.").is_visible()
     assert page.locator("table.avg-my-requests").count() == 0
