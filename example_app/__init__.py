@@ -120,6 +120,9 @@ def create_app(config: dict[str, Any] | None = None, *, instance_path: str | Non
         app.config["AVG_ENCRYPTION_KEYS"] = os.environ.get(
             "AVG_ENCRYPTION_KEYS"
         ) or instance_encryption_keys(app.instance_path)
+    # the public request page for people without an account is opt-in: the club opts in,
+    # a setting of its site like the ones above (the documented integration is below)
+    app.config.setdefault("AVG_BLUEPRINTS", (*DEFAULTS["BLUEPRINTS"][0], "public_requests"))
     # failed logins per address and per account; RATELIMIT_STORAGE_URI (e.g. redis://...)
     # shares the counts between processes, the default memory:// counts per process
     app.config.setdefault("CLUB_LOGIN_LIMIT", "5 per minute;30 per hour")
@@ -133,8 +136,6 @@ def create_app(config: dict[str, Any] | None = None, *, instance_path: str | Non
     app.config.setdefault("AVG_CLUB_NAME", "Sportvereniging De Wielewaal")
     app.config.setdefault("AVG_CLUB_CONTACT", "privacy@wielewaal.example.org")
     app.config.setdefault("AVG_NOUNS", "club")
-    # the public request page for people without an account is opt-in: the club opts in
-    app.config.setdefault("AVG_BLUEPRINTS", (*DEFAULTS["BLUEPRINTS"][0], "public_requests"))
     avg.init_app(app)
     # --- end of flask-avg integration --------------------------------------
 

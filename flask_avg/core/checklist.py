@@ -163,7 +163,9 @@ def _mail(app: Flask, state: AvgState) -> CheckLine:
         "mail",
         label,
         WARN,
-        _l("No mail is configured: notifications to members and the board go to the log only."),
+        _l(
+            "No mail is configured: notifications to %(subjects)s and the board go to the log only."
+        ),
     )
 
 

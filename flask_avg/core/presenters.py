@@ -12,9 +12,10 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app
-from sqlalchemy import Select, String, or_, select
+from sqlalchemy import Select, String, false, or_, select
 
 from flask_avg.core.converters import MAX_DAYS, add_days, in_id_range
+from flask_avg.core.crypto import is_encrypted
 from flask_avg.core.declarations import LEGAL_BASES, Personal
 from flask_avg.core.i18n import localise
 from flask_avg.core.registry import DeclaredModel
@@ -163,16 +164,38 @@ def member_list_query(state: AvgState, columns: list[str], query: str = "") -> S
 def search_condition(state: AvgState, columns: list[str], query: str = "") -> Any:
     """The subjects one of whose text ``columns`` contains ``query`` (None: no search).
 
-    ``%`` and ``_`` in the query are plain characters, not wildcards."""
-    table = state.registry.subject.table
+    ``%`` and ``_`` in the query are plain characters, not wildcards. SQL cannot look
+    inside an encrypted column (:mod:`flask_avg.core.crypto`), so those among ``columns``
+    are read, decrypted and matched here; the subjects found join the condition by key."""
+    subject = state.registry.subject
+    table = subject.table
     query = query.strip()
     if not query:
         return None
     text_cols = [table.c[n] for n in columns if isinstance(table.c[n].type, String)]
-    if not text_cols:
+    sealed = [table.c[n] for n in columns if is_encrypted(table.c[n])]
+    if not text_cols and not sealed:
         return None
     escaped = query.replace("/", "//").replace("%", "/%").replace("_", "/_")
-    return or_(*(c.ilike(f"%{escaped}%", escape="/") for c in text_cols))
+    found: list[Any] = [c.ilike(f"%{escaped}%", escape="/") for c in text_cols]
+    if sealed:
+        keys = _decrypted_matches(state, sealed, query)
+        found.append(subject.primary_key[0].in_(keys) if keys else false())
+    return or_(*found)
+
+
+def _decrypted_matches(state: AvgState, columns: list[Any], query: str) -> list[Any]:
+    """Keys of the subjects one of whose encrypted ``columns`` contains ``query``
+    (case-insensitive), decrypted in Python a batch at a time."""
+    pk = state.registry.subject.primary_key[0]
+    needle = query.casefold()
+    stmt = select(pk, *columns).where(or_(*(c.is_not(None) for c in columns)))
+    keys: list[Any] = []
+    result = state.db.session.execute(stmt.execution_options(yield_per=1000))
+    for row in result:
+        if any(value is not None and needle in value.casefold() for value in row[1:]):
+            keys.append(row[0])
+    return keys
 
 
 #: Column names read, in order, as the parts of a person's name when the host names none.

@@ -62,7 +62,10 @@ def test_a_non_club_host_sees_no_club_words_on_the_board_pages(app, client):
     register = client.get("/avg/register").get_data(as_text=True)
     assert "every organisation" in register and "every club" not in register
     members = client.get("/avg/members").get_data(as_text=True)
-    assert "<h1>Users <small>" in members and "Members" not in members
+    assert '<h1>Users <small class="avg-muted">' in members and "Members" not in members
+    dashboard = client.get("/avg/dashboard").get_data(as_text=True)
+    assert "notifications to users and the board" in dashboard
+    assert "notifications to members" not in dashboard
 
 
 def test_unused_retention_categories_are_hidden(app, client):

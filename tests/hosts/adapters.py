@@ -104,7 +104,8 @@ class ClubHost(Host):
         self.db.session.commit()
         self._built[built.user.id] = built
         assert isinstance(built.member, Member)
-        return Person(built.user.id, member_id, built.user.email, password)
+        name = f"{built.member.first_name} {built.member.last_name}"
+        return Person(built.user.id, member_id, built.user.email, password, name=name)
 
     def link(self, a: Person, b: Person) -> None:
         from tests.support.factories import message

@@ -33,6 +33,14 @@ class Person:
     subject_id: Any
     email: str
     password: str
+    #: the person's name on the board's pages when the host's records name people
+    name: str | None = None
+
+    @property
+    def actor_label(self) -> str:
+        """How the audit log names this person as the one who acted: "Name (e-mail)"
+        when the host's records name people, else the login's e-mail."""
+        return f"{self.name} ({self.email})" if self.name else self.email
 
 
 class Host:

@@ -271,7 +271,7 @@ def test_audit_log_shows_who_acted_by_name_never_a_token(
     board_client = app.test_client()
     host.login(board_client, board)
     page = board_client.get("/avg/audit?action=self.export").get_data(as_text=True)
-    assert f"<td>{me.email}</td>" in page
+    assert f"<td>{me.actor_label}</td>" in page
     secret = getattr(host.user(me.user_id), "fs_uniquifier", None)
     assert secret is None or secret not in page
 

@@ -194,10 +194,19 @@ def test_an_erasure_request_for_the_last_super_user_stays_open(app, users):
     db.session.add(req)
     db.session.commit()
     board = client_for(app, users["board"])
+    # "complete" never erases in one click: it leads to the erasure's preview ...
     token = csrf_token(board, f"/avg/requests/{req.id}")
     response = board.post(
         f"/avg/requests/{req.id}", data={"csrf_token": token, "status": "completed"}
     )
+    assert response.status_code == 302
+    assert response.location.endswith(f"/avg/requests/{req.id}/erase")
+    # ... which already says why this erasure is refused ...
+    preview = board.get(f"/avg/requests/{req.id}/erase")
+    assert preview.status_code == 200 and REFUSED_NL in preview.get_data(as_text=True)
+    # ... and confirming it anyway is refused: the request stays open
+    token = csrf_token(board, f"/avg/requests/{req.id}/erase")
+    response = board.post(f"/avg/requests/{req.id}/erase", data={"csrf_token": token})
     assert response.status_code == 409
     assert REFUSED_NL in response.get_data(as_text=True)
     db.session.rollback()

@@ -46,7 +46,7 @@ def register(state: AvgState) -> None:
             KIND,
             run=run,
             action="avg.members.export",
-            label=_l("Member list export"),
+            label=_l("Export of the list of %(subjects)s"),
             all_subjects=True,
         )
     )

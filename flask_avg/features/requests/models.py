@@ -68,8 +68,8 @@ IDENTITY_CHECKS: dict[str, Any] = {
     "email_verified": _l("Control of the e-mail address verified"),
     "id_document": _l("Identity document shown"),
     "known_person": _l("Known to the board in person"),
-    "callback": _l("Called back on the number in the member records"),
-    "signature": _l("Signature compared with the member records"),
+    "callback": _l("Called back on the number in the records of %(the_subject)s"),
+    "signature": _l("Signature compared with the records of %(the_subject)s"),
     "other": _l("Other (see the note)"),
 }
 #: the checks a board member can choose when recording a request by hand

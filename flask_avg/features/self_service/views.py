@@ -349,7 +349,7 @@ def _correction(state: AvgState, req: reqs.DataRequest) -> dict[str, Any] | None
     try:
         model, column = field_policy.split_key(state, req.field)
     except KeyError:
-        info["error"] = _("This field is no longer one of the member's own fields.")
+        info["error"] = _("This field is no longer one %(the_subject)s may edit.")
         return info
     if model.columns[column].special and not state.can("avg.special.view"):
         # a special category (health, ...): only for those allowed to see it
@@ -466,11 +466,11 @@ def apply_correction(request_id: int) -> Any:
         flash(_("This value is already in use."), "error")
         status = 409
     except service.ProfileMissing:
-        flash(_("This part of the member's data cannot be created here."), "error")
+        flash(_("This part of the data of %(the_subject)s cannot be created here."), "error")
         status = 409
     else:
         flash(
-            _("The correction has been applied; the member has been told.")
+            _("The correction has been applied; %(the_subject)s has been told.")
             if changed
             else _("The field already had this value; the request is completed."),
             "success",
@@ -569,7 +569,7 @@ def extend_request(request_id: int) -> Any:
         return _detail_page(state, req), 409
     flash(
         _(
-            "The deadline is now %(date)s; the member has been told why.",
+            "The deadline is now %(date)s; %(the_subject)s has been told why.",
             date=format_date(req.deadline, "long"),
         ),
         "success",
@@ -658,7 +658,7 @@ def record_request() -> Any:
                     return redirect(url_for("avg_self.request_queue"))
                 except reqs.RequestError:
                     state.db.session.rollback()
-                    error = _("This member already has an open request of this kind.")
+                    error = _("%(This_subject)s already has an open request of this kind.")
                 else:
                     flash(_("The request has been recorded."), "success")
                     return redirect(url_for("avg_self.request_detail", request_id=req.id))
@@ -700,7 +700,7 @@ def lift_request(request_id: int) -> Any:
     if not form.validate_on_submit():
         abort(400)
     if reqs.lift_request(state, req, actor=current_actor()):
-        flash(_("Lifted; the member has been told."), "success")
+        flash(_("Lifted; %(the_subject)s has been told."), "success")
     return redirect(url_for("avg_self.request_detail", request_id=req.id))
 
 

@@ -25,6 +25,8 @@ ROUTES: dict[str, str | tuple[str, int]] = {
     "avg_core.static": "public",
     "avg_core.set_language": ("public", 302),
     "avg_core.index": "member",
+    # any other URL under the prefix: flask-avg's 404 page, for anyone
+    "avg_core.unknown_url": ("public", 404),
     # self-service
     "avg_self.me": "member",
     # the board's member pages
@@ -119,6 +121,7 @@ def url_arguments(users: Any) -> dict[str, Any]:
         "token": "not-a-token",
         "link_id": 1,
         "job_id": _a_job(),
+        "path": "no-such-page",
     }
 
 
