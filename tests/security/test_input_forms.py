@@ -52,6 +52,7 @@ FORMS = {
     "avg_self.extend_request",
     "avg_retention.erase",
     "avg_retention.manage",
+    "avg_retention.purge_now",
     "avg_guardians.member_guardians",
     "avg_public.public_request",
 }
@@ -75,7 +76,7 @@ NOT_ON_A_PAGE_HERE = {
     "avg_jobs.retry",  # only on a failed job's page
 }
 #: Forms that change who can do what or remove data: posted last.
-LAST = ("avg_acl.remove_member", "avg_retention.erase")
+LAST = ("avg_acl.remove_member", "avg_retention.erase", "avg_retention.purge_now")
 
 
 def _all_flask_avg_form_classes() -> list[type]:

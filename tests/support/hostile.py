@@ -274,6 +274,7 @@ def url_args(users: Any) -> dict[str, Any]:
         "token": "not-a-token",
         "link_id": 1,
         "job_id": _a_job(users),
+        "run_id": 1,
     }
 
 

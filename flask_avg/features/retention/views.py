@@ -323,9 +323,9 @@ def create_blueprint(state: AvgState) -> Blueprint:
     )
     bp.add_url_rule("/retention", endpoint="manage", view_func=manage, methods=["GET", "POST"])
     bp.add_url_rule("/retention/purge", endpoint="purge_now", view_func=purge_now, methods=["POST"])
-    bp.add_url_rule("/retention/runs/<int:run_id>", endpoint="run", view_func=run)
+    bp.add_url_rule("/retention/runs/<avg_id:run_id>", endpoint="run", view_func=run)
     bp.add_url_rule(
-        "/retention/runs/<int:run_id>.json", endpoint="run_status", view_func=run_status
+        "/retention/runs/<avg_id:run_id>.json", endpoint="run_status", view_func=run_status
     )
     bp.add_url_rule(
         "/members/<subject_id>/erase", endpoint="erase", view_func=erase, methods=["GET", "POST"]

@@ -75,6 +75,9 @@ ROUTES: dict[str, str | tuple[str, int]] = {
     "avg_retention.manage": "board",
     "avg_retention.erase": "board",
     "avg_retention.retry_external": ("board", POST_WITHOUT_CSRF),
+    "avg_retention.purge_now": ("board", POST_WITHOUT_CSRF),
+    "avg_retention.run": ("board", 404),  # no purge ran in this club
+    "avg_retention.run_status": ("board", 404),
     # export: a GET shows the buttons, the download itself is a CSRF-checked POST
     "avg_export.me": "member",
     "avg_export.member": "board",
@@ -121,6 +124,7 @@ def url_arguments(users: Any) -> dict[str, Any]:
         "token": "not-a-token",
         "link_id": 1,
         "job_id": _a_job(),
+        "run_id": 1,
         "path": "no-such-page",
     }
 

@@ -56,7 +56,7 @@ def test_board_confirms_periods_and_purges_now(live_server, page, tmp_path):
 
     page.get_by_role("link", name="Terug naar bewaartermijnen").click()
     last = page.locator("[data-purge-last]")
-    assert "gestart door bestuur@example.org" in last.inner_text()
+    assert "gestart door Noor El Amrani (bestuur@example.org)" in last.inner_text()  # by name
     assert page.locator("[data-purge-warning]").count() == 0
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
