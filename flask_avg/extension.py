@@ -15,9 +15,10 @@ from typing import Any, Protocol, TypeVar
 import flask_babel
 from flask import Flask, abort, current_app, g, redirect, render_template, request, url_for
 from flask_babel import Babel
-from flask_login import current_user
+from flask_login import current_user, logout_user
 from flask_principal import Identity, Principal, identity_loaded
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
+from sqlalchemy.orm.exc import ObjectDeletedError
 
 from flask_avg.core import config as cfg
 from flask_avg.core import converters, crypto, external, identity, jinja
@@ -546,11 +547,30 @@ def require(action: str) -> Callable[[F], F]:
             state: AvgState = current_app.extensions["avg"]
             if not state.can(action):
                 return state.deny(action)
-            return view(*args, **kwargs)
+            try:
+                return view(*args, **kwargs)
+            except ObjectDeletedError:
+                if not _user_deleted(state):
+                    raise
+                # the user's own erasure committed while this request ran (after the view's
+                # commit expired the user, before the page read it again): the way out,
+                # as for any erased session, rather than a 500
+                logout_user()
+                return state.deny(action)
 
         return wrapped  # type: ignore[return-value]
 
     return decorator
+
+
+def _user_deleted(state: AvgState) -> bool:
+    """Whether the logged-in user's row is gone (rolls the request's transaction back)."""
+    user = current_user._get_current_object()  # type: ignore[attr-defined]
+    found = inspect(user, raiseerr=False)
+    if found is None or found.identity is None:
+        return False
+    state.db.session.rollback()
+    return state.db.session.get(type(user), found.identity) is None
 
 
 def _outside_requests_too(babel: Any) -> None:

@@ -10,8 +10,9 @@ pages. Primary and foreign keys are copied as they are, so every foreign key sti
 resolves; unique columns get values derived from the row's key, so unique
 constraints hold. Secrets (declared, or named like one) are nulled or get a fresh
 random value; columns declared ``encrypted`` are blanked; flask-avg's records
-about people (audit log, erasure ledger, requests, consent records, mails) are
-left empty, its configuration (settings, groups, rules, consent texts) is kept.
+about people (audit log, erasure ledger, requests, consent records, mails, jobs)
+are left empty, its configuration (settings, groups, rules, consent texts) and
+its version stamps are kept.
 With ``strict``, undeclared text columns in which the scan finds personal data
 are blanked too.
 """
@@ -53,9 +54,10 @@ if TYPE_CHECKING:
     from flask_avg.extension import AvgState
 
 #: flask-avg's tables copied as they are: configuration, not records about people
+#: (``avg_stamp`` holds the version stamps' tokens, seeded when the table is made)
 KEPT_OWN = frozenset(
     {"avg_setting", "avg_group", "avg_group_member", "avg_rule"}
-    | {"avg_consent_purpose", "avg_consent_text"}
+    | {"avg_consent_purpose", "avg_consent_text", "avg_stamp"}
 )
 
 

@@ -6,6 +6,12 @@ safe copy uses it for ``--strict`` and ``flask avg inventory --scan`` for CI.
 The live database is reflected (so tables no model knows show up too) and each
 table's text columns are read in batches of ``batch_size`` rows, streamed, never
 loaded whole; ``sample`` reads only the first rows of every table.
+
+Columns stored encrypted (type :class:`flask_avg.core.crypto.Encrypted`) are
+listed as encrypted and not read: their stored values are ciphertext, in which
+no recogniser can find anything, and the scan does not decrypt Art. 9 data in
+bulk to look inside. Such a column is declared by construction (``init_app``
+checks it).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Enum, MetaData, String, Table, select
 
+from flask_avg.core.crypto import is_encrypted
 from flask_avg.core.models import AvgBase
 from flask_avg.features.scan.detect import CATEGORIES, KINDS, find, mask, require
 
@@ -42,6 +49,8 @@ class ColumnScan:
     own: bool = False
     #: why the column was reviewed as not personal (``not_personal``, ``--ignore``)
     reviewed: str = ""
+    #: stored encrypted: listed, never read (its values are ciphertext)
+    encrypted: bool = False
     values: int = 0
     #: values holding personal data of any kind
     personal: int = 0
@@ -84,6 +93,11 @@ class ScanReport:
     def mismatched(self) -> list[ColumnScan]:
         return [c for c in self.columns if c.mismatched]
 
+    @property
+    def encrypted(self) -> list[ColumnScan]:
+        """Columns stored encrypted: listed, not read."""
+        return [c for c in self.columns if c.encrypted]
+
     def column(self, table: str, column: str) -> ColumnScan:
         for c in self.columns:
             if c.table == table and c.column == column:
@@ -115,6 +129,12 @@ def _reviewed(state: AvgState, table: str, column: str, ignore: Iterable[str]) -
         return str(model_table.info[NOT_PERSONAL_KEY])
     col = model_table.c.get(column)
     return str(col.info.get(NOT_PERSONAL_KEY, "")) if col is not None else ""
+
+
+def _encrypted(state: AvgState, table: str, column: str) -> bool:
+    model_table = state.db.metadata.tables.get(table)
+    col = model_table.c.get(column) if model_table is not None else None
+    return col is not None and is_encrypted(col)
 
 
 def reflect(state: AvgState) -> list[Table]:
@@ -157,11 +177,15 @@ def scan(
                 declared.get((table.name, c.name)),
                 own=table.name in own or table.name.startswith("avg_"),
                 reviewed=_reviewed(state, table.name, c.name, ignore),
+                encrypted=_encrypted(state, table.name, c.name),
             )
             for c in cols
         ]
         report.columns.extend(found)
-        query = select(*cols)
+        found = [entry for entry in found if not entry.encrypted]
+        if not found:
+            continue
+        query = select(*(c for c in cols if c.name in {entry.column for entry in found}))
         if sample is not None:
             query = query.limit(sample)
         with state.db.engine.connect() as conn:
@@ -195,7 +219,12 @@ def _count(entry: ColumnScan, kinds: dict[str, list[str]]) -> None:
 def render(report: ScanReport, *, everything: bool = False) -> list[str]:
     """The report as lines of text: one per column holding personal data."""
     lines = []
-    for c in report.columns if everything else report.found:
+    for c in report.columns:
+        if not (everything or c.counts or c.encrypted):
+            continue
+        if c.encrypted:
+            lines.append(f"{c.name} (encrypted): not read")
+            continue
         if c.own:
             status = "flask-avg's own"
         elif c.declared:
@@ -215,6 +244,7 @@ def render(report: ScanReport, *, everything: bool = False) -> list[str]:
     lines.append(
         f"{report.values} value(s) in {report.tables} table(s) scanned in {report.seconds:.1f} s; "
         f"{len(report.found)} column(s) hold personal data, {len(report.undeclared)} undeclared, "
-        f"{len(report.mismatched)} declared under another category."
+        f"{len(report.mismatched)} declared under another category, "
+        f"{len(report.encrypted)} encrypted (not read)."
     )
     return lines

@@ -44,7 +44,8 @@ def test_examples_are_masked():
 
 def _seed(app):
     one = full_member(1)
-    one.member.medical_notes = f"Astma; BSN {VALID_BSN}"  # declared health: a mismatch
+    one.member.city = f"Utrecht, BSN {VALID_BSN}"  # declared address: a mismatch
+    one.member.medical_notes = f"Astma; BSN {VALID_BSN}"  # encrypted: listed, never read
     db.session.add(
         SignUp(
             member_id=one.member.id,
@@ -67,9 +68,13 @@ def test_scan_reports_declared_undeclared_and_mismatched(app):
         email = report.column("members", "email")
         assert email.declared == "contact" and email.counts == {"email": 1}
         assert not email.mismatched
+        city = report.column("members", "city")
+        assert city.counts == {"bsn": 1} and city.mismatched == ["bsn"]
+        assert city.examples == {"bsn": ["1******33"]}
         notes = report.column("members", "medical_notes")
-        assert notes.counts == {"bsn": 1} and notes.mismatched == ["bsn"]
-        assert notes.examples == {"bsn": ["1******33"]}
+        assert notes.declared == "health" and notes.encrypted
+        assert notes.values == 0 and notes.counts == {}
+        assert [c.name for c in report.encrypted] == ["members.medical_notes"]
         team = report.column("teams", "name")
         assert team.declared is None and team.undeclared and team.counts == {"email": 1}
         extra = report.column("scan_extra", "note")
@@ -82,7 +87,8 @@ def test_scan_reports_declared_undeclared_and_mismatched(app):
         assert result.exit_code == 1, result.output
         assert "teams.name (UNDECLARED)" in result.output
         assert VALID_BSN not in result.output and "jan@example.nl" not in result.output
-        assert "MISMATCH: bsn in a health column" in result.output
+        assert "MISMATCH: bsn in a address column" in result.output
+        assert "members.medical_notes (encrypted): not read" in result.output
         ok = runner.invoke(
             args=["avg", "scan", "--strict", "--ignore", "teams.name", "--ignore", "scan_extra"]
         )

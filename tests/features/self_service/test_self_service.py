@@ -6,6 +6,7 @@ import re
 from html import unescape
 
 import pytest
+import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
 from example_app.models import Member, User, db
@@ -13,6 +14,7 @@ from flask_avg.core.jinja import format_value
 from flask_avg.core.signals import personal_data_changed
 from flask_avg.extension import get_state
 from flask_avg.features.requests.service import ProcessingLimit
+from flask_avg.features.self_service import service
 from flask_avg.features.self_service.field_policy import editable_columns, setting_key
 from tests.support.app import csrf_token, login
 from tests.support.factories import message
@@ -324,3 +326,29 @@ def test_every_self_service_route_is_guarded(app):
         assert member.get(url).status_code == 403, url
     assert member.post("/avg/requests/1/lift").status_code == 403
     assert len(audit(outcome="denied")) == len(BOARD_PAGES) + 1
+
+
+def test_a_member_erased_while_their_page_is_made_is_logged_out_not_shown_an_error(
+    app, monkeypatch
+):
+    # the board's erasure commits between the page's own commit (the audit entry, which
+    # expires the user object) and the rendering, which reads the user again
+    built = member_with_login(1)
+    client = logged_in(app.test_client(), built)
+    user_id, member_id = built.user.id, built.member.id
+    real = service.view_own_data
+
+    def erased_meanwhile(state, subject):
+        data = real(state, subject)
+        with db.engine.begin() as conn:
+            conn.execute(sa.update(Member).where(Member.id == member_id).values(user_id=None))
+            conn.execute(sa.delete(User).where(User.id == user_id))
+        return data
+
+    monkeypatch.setattr(service, "view_own_data", erased_meanwhile)
+    response = client.get("/avg/me")
+    assert response.status_code == 302, response.status_code
+    assert "/login" in response.headers["Location"]
+    monkeypatch.undo()
+    again = client.get("/avg/me")  # the session ended with the account
+    assert again.status_code == 302 and "/login" in again.headers["Location"]
