@@ -76,7 +76,11 @@ NOT_ON_A_PAGE_HERE = {
     "avg_jobs.retry",  # only on a failed job's page
 }
 #: Forms that change who can do what or remove data: posted last.
-LAST = ("avg_acl.remove_member", "avg_retention.erase", "avg_retention.purge_now")
+LAST = ("avg_acl.remove_member", "avg_retention.erase")
+#: Forms with no field but the CSRF token that start background work (a purge thread that
+#: would go on changing the club under the next checks): listed, never posted here; their
+#: permission and CSRF checks are in the route suite, their work in the retention tests.
+NOT_POSTED = {"avg_retention.purge_now"}
 
 
 def _all_flask_avg_form_classes() -> list[type]:
@@ -117,6 +121,7 @@ def test_control_characters_are_refused_by_every_form_and_never_stored(app):
     users = make_users()
     client = client_for(app, users["super_user"])
     forms = discover_forms(app, client, url_args(users))
+    forms = [f for f in forms if f.endpoint not in NOT_POSTED]
     forms.sort(key=lambda f: f.endpoint in LAST)
     failures = []
     for n, form in enumerate(forms, start=1):
