@@ -8,6 +8,7 @@ flask-avg's own features are plugins like any other, named in
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any, Protocol, TypeVar
@@ -18,6 +19,7 @@ from flask_babel import Babel
 from flask_login import current_user, logout_user
 from flask_principal import Identity, Principal, identity_loaded
 from sqlalchemy import func, inspect, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import ObjectDeletedError
 
 from flask_avg.core import config as cfg
@@ -548,7 +550,7 @@ def require(action: str) -> Callable[[F], F]:
             if not state.can(action):
                 return state.deny(action)
             try:
-                return view(*args, **kwargs)
+                return _retrying_deadlocks(state, view, args, kwargs)
             except ObjectDeletedError:
                 if not _user_deleted(state):
                     raise
@@ -561,6 +563,37 @@ def require(action: str) -> Callable[[F], F]:
         return wrapped  # type: ignore[return-value]
 
     return decorator
+
+
+#: how often a view runs when the database picks its transaction as a deadlock's victim
+DEADLOCK_ATTEMPTS = 3
+
+
+def _retrying_deadlocks(state: AvgState, view: Any, args: Any, kwargs: Any) -> Any:
+    """Run ``view``; when the database broke a deadlock by rolling this request's
+    transaction back (MariaDB 1213, PostgreSQL 40P01), run it again from the start.
+
+    Nothing of the failed attempt was stored, so running it again is what the user
+    asked for: a member filing a request while the board erases them then meets the
+    erasure, instead of a server error. Other errors are raised at once."""
+    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+        try:
+            return view(*args, **kwargs)
+        except DBAPIError as exc:
+            if attempt == DEADLOCK_ATTEMPTS or not is_deadlock(exc):
+                raise
+            state.db.session.rollback()
+            time.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def is_deadlock(exc: DBAPIError) -> bool:
+    """Whether the database rolled the transaction back to break a deadlock."""
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlstate", None) in ("40P01", "40001"):  # psycopg
+        return True
+    code = getattr(orig, "args", (None,))[0] if getattr(orig, "args", None) else None
+    return code in (1213, 1205)  # pymysql: deadlock, lock wait timeout
 
 
 def _user_deleted(state: AvgState) -> bool:

@@ -26,6 +26,7 @@ from flask_avg.features.breaches.models import Breach
 from flask_avg.features.export.jobs import KIND as EXPORT_JOB
 from flask_avg.features.guardians import service as guardians
 from flask_avg.features.requests import service as reqs
+from flask_avg.features.retention import runs
 from tests.support.app import REQUIRE_SERVERS, browser_login
 
 pytestmark = pytest.mark.browser
@@ -79,10 +80,14 @@ def seed_ids(app: Any) -> dict[str, str]:
         board = db.session.scalars(db.select(User).where(User.email == ROLES[1])).one()
         job = state.jobs.create(EXPORT_JOB, owner=str(board.id), params={"format": "csv"})
         db.session.commit()
+        run_id = runs.open_run(state, trigger="board", actor=str(board.id), as_of=utcnow().date())
+        runs.close_run(db.session, run_id, "done", {"deleted": 0, "anonymised": 0})
+        db.session.commit()
         return {
             "token": "a-stale-link",
             "avg_guardians.accept:token": invitation,
             "job_id": job.id,
+            "run_id": str(run_id),
             "subject_id": str(member.id),
             "request_id": str(req.id),
             "breach_id": str(breach.id),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from flask_babel import force_locale, format_date
 
@@ -72,8 +72,9 @@ def test_board_sees_members_but_not_health_without_need_to_know(app, client):
 
 
 def test_deletion_date_follows_retention_setting(app, client):
+    ended = date.today() - timedelta(days=100)
     a = _with_password(full_member(1), "a@example.org")
-    a.member.end_date = date(2024, 1, 1)
+    a.member.end_date = ended
     state = get_state()
     state.settings.set("retention.members.days", 365)
     db.session.commit()
@@ -81,8 +82,14 @@ def test_deletion_date_follows_retention_setting(app, client):
     client.get("/avg/lang/en")
     html = client.get("/avg/me").get_data(as_text=True)
     with app.test_request_context(), force_locale("en"):  # the language the member chose
-        expected = format_date(date(2024, 12, 31), "long")
+        expected = format_date(ended + timedelta(days=365), "long")
     assert expected in html
+
+    # a date already past is never shown: the data goes at the next purge
+    state.settings.set("retention.members.days", 30)
+    db.session.commit()
+    html = client.get("/avg/me").get_data(as_text=True)
+    assert "at the next purge" in html
 
 
 def test_a_host_overrides_a_features_page_by_its_path(app, tmp_path):
