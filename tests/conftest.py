@@ -32,6 +32,7 @@ from tests.support.app import (
     server_errors,
     server_url,
     server_urls,
+    serving,
 )
 
 
@@ -93,26 +94,13 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[Any]:
     """The example club on SQLite with a small demo club, served on a free local port."""
-    import threading
-
-    from werkzeug.serving import make_server
-
     from example_app.demo import seed
 
     application = make_app(f"sqlite:///{tmp_path / 'live.db'}", SERVER_NAME=None)
     with application.app_context():
         seed(n_members=25)
-    server = make_server("127.0.0.1", 0, application, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    server.url = f"http://127.0.0.1:{server.server_port}"  # type: ignore[attr-defined]
-    server.app = application  # type: ignore[attr-defined]
-    yield server
-    server.shutdown()
-    thread.join(timeout=5)
-    server.server_close()
-    with application.app_context():
-        db.engine.dispose()
+    with serving(application) as server:
+        yield server
 
 
 @pytest.fixture

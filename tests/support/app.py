@@ -9,9 +9,12 @@ process), so two runs on one machine do not trample each other.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -192,6 +195,28 @@ def login(client: FlaskClient, email: str, password: str = "avg-demo") -> None:
 
 
 # -- browser tests ---------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def serving(application: Flask) -> Iterator[Any]:
+    """``application`` served on a free local port in a thread, as a browser test's site:
+    the server carries ``url`` and ``app``; the engine's connections go when it stops."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, application, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.url = f"http://127.0.0.1:{server.server_port}"  # type: ignore[attr-defined]
+    server.app = application  # type: ignore[attr-defined]
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        server.server_close()
+        with application.app_context():
+            db.engine.dispose()
+
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

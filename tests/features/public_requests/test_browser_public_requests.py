@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from example_app.models import Member, db
-from tests.support.app import browser_login, make_app
+from tests.support.app import browser_login, make_app, serving
 from tests.support.smtp import SmtpServer, smtp_server, text_of
 
 __all__ = ["smtp_server"]  # the fixture, used by name
@@ -24,8 +23,6 @@ LINK = re.compile(r"https?://[^/\s]+(/avg/ask/(?:verify|download)/\S+)")
 
 @pytest.fixture
 def public_site(tmp_path: Path, smtp_server: SmtpServer) -> Iterator[Any]:
-    from werkzeug.serving import make_server
-
     from example_app.demo import seed
 
     application = make_app(
@@ -36,17 +33,8 @@ def public_site(tmp_path: Path, smtp_server: SmtpServer) -> Iterator[Any]:
     )
     with application.app_context():
         seed(n_members=8)
-    server = make_server("127.0.0.1", 0, application, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    server.url = f"http://127.0.0.1:{server.server_port}"  # type: ignore[attr-defined]
-    server.app = application  # type: ignore[attr-defined]
-    yield server
-    server.shutdown()
-    thread.join(timeout=5)
-    server.server_close()
-    with application.app_context():
-        db.engine.dispose()
+    with serving(application) as server:
+        yield server
 
 
 def _link(smtp_server: SmtpServer, address: str) -> str:
