@@ -4,6 +4,7 @@ desktop, and a form with data-avg-confirm asks before it is sent."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.support.app import browser_login
 
@@ -16,15 +17,15 @@ def test_the_menu_is_folded_on_a_phone_and_open_on_a_desktop(live_server, page):
     page.goto(live_server.url + "/avg/requests")
     menu = page.get_by_role("navigation", name="Privacymenu")
     dashboard = menu.get_by_role("link", name="Dashboard")
-    assert not dashboard.is_visible()
+    expect(dashboard).to_be_hidden()
     menu.get_by_text("Menu", exact=True).click()
-    assert dashboard.is_visible()
+    expect(dashboard).to_be_visible()
     current = menu.locator('[aria-current="page"]')
     assert current.inner_text() == "Privacyverzoeken"
     page.set_viewport_size({"width": 1280, "height": 800})
     page.goto(live_server.url + "/avg/requests")
-    assert menu.get_by_role("link", name="Dashboard").is_visible()
-    assert not menu.get_by_text("Menu", exact=True).is_visible()
+    expect(menu.get_by_role("link", name="Dashboard")).to_be_visible()
+    expect(menu.get_by_text("Menu", exact=True)).to_be_hidden()
 
 
 def test_a_form_with_a_confirmation_question_asks_first(live_server, page):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from example_app.models import Member, db
@@ -28,10 +29,10 @@ def test_member_withdraws_newsletter_consent(live_server, page):
     assert "Je gaf toestemming op" in section.inner_text()
     section.get_by_role("button", name="Toestemming intrekken").click()
     page.wait_for_url(live_server.url + "/avg/me*")
-    assert page.get_by_role("status").filter(has_text="ingetrokken").is_visible()
+    expect(page.get_by_role("status").filter(has_text="ingetrokken")).to_be_visible()
     section = page.locator("form[data-purpose=newsletter]")
     assert "Je hebt je toestemming ingetrokken" in section.inner_text()
-    assert section.get_by_role("button", name="Toestemming geven").is_visible()
+    expect(section.get_by_role("button", name="Toestemming geven")).to_be_visible()
     with live_server.app.app_context():
         assert not consent.has_consent(get_state(), member_id, "newsletter")
 
@@ -39,7 +40,7 @@ def test_member_withdraws_newsletter_consent(live_server, page):
 def test_board_records_a_breach_and_sees_the_clock(live_server, page):
     browser_login(page, live_server.url, "bestuur@example.org")
     page.goto(live_server.url + "/avg/dashboard")
-    assert page.get_by_text("Er wacht geen datalek op een melding.").is_visible()
+    expect(page.get_by_text("Er wacht geen datalek op een melding.")).to_be_visible()
     page.get_by_role("link", name="Datalek vastleggen").click()
     page.get_by_label("Korte omschrijving").fill("USB-stick met ledenlijst verloren")
     page.get_by_label("Aard van het lek (wat er gebeurde)").fill("Stick verloren in de kantine")
@@ -49,10 +50,10 @@ def test_board_records_a_breach_and_sees_the_clock(live_server, page):
     ).check()  # the example labels its models in Dutch and English
     page.get_by_role("button", name="Opslaan").click()
     page.wait_for_url(re.compile(r".*/avg/breaches/\d+$"))  # the saved breach's own page
-    assert page.get_by_text("Het datalek is opgeslagen.").is_visible()
-    assert page.get_by_text(re.compile(r"betrokkenen, geteld")).is_visible()
+    expect(page.get_by_text("Het datalek is opgeslagen.")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"betrokkenen, geteld"))).to_be_visible()
     page.get_by_role("link", name="Dashboard").click()
     panel = page.locator("#avg-panel-breaches")
-    assert panel.get_by_text("USB-stick met ledenlijst verloren").is_visible()
+    expect(panel.get_by_text("USB-stick met ledenlijst verloren")).to_be_visible()
     clock = panel.locator("[data-clock=open]")
     assert re.fullmatch(r"Nog (71|72) u \d+ min om te melden bij de AP", clock.inner_text().strip())

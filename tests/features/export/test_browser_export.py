@@ -6,6 +6,7 @@ import json
 
 import openpyxl
 import pytest
+from playwright.sync_api import expect
 
 from tests.support.app import browser_login
 
@@ -33,7 +34,7 @@ def test_board_clicks_export_and_receives_a_valid_xlsx(live_server, page, tmp_pa
 def test_member_downloads_own_json(live_server, page, tmp_path):
     browser_login(page, live_server.url, "lid@example.org")
     page.goto(live_server.url + "/avg/me")
-    assert page.get_by_role("heading", name="Je gegevens downloaden").is_visible()
+    expect(page.get_by_role("heading", name="Je gegevens downloaden")).to_be_visible()
     with page.expect_download() as info:
         page.get_by_role("button", name="JSON").click()
     target = tmp_path / "me.json"

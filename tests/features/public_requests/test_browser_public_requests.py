@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from example_app.models import Member, db
@@ -51,12 +52,12 @@ def test_access_request_without_an_account(public_site, page, smtp_server):
     page.get_by_label("Wat vraag je?").select_option("access")
     page.get_by_role("button", name="Versturen").click()
     page.wait_for_url(base + "/avg/ask/sent")
-    assert page.get_by_role("heading", name="Kijk in je e-mail").is_visible()
+    expect(page.get_by_role("heading", name="Kijk in je e-mail")).to_be_visible()
 
     verify = _link(smtp_server, address)
     page.goto(base + verify)
     page.get_by_role("button", name="Bevestigen").click()
-    assert page.locator("#avg-public-confirmed").is_visible()
+    expect(page.locator("#avg-public-confirmed")).to_be_visible()
     # the link works once
     assert page.goto(base + verify).status == 410
 
@@ -73,4 +74,4 @@ def test_access_request_without_an_account(public_site, page, smtp_server):
     page.context.clear_cookies()
     browser_login(page, base, "bestuur@example.org")
     page.goto(base + "/avg/public-requests")
-    assert page.get_by_text("identiteit: e-mail geverifieerd").first.is_visible()
+    expect(page.get_by_text("identiteit: e-mail geverifieerd").first).to_be_visible()

@@ -4,6 +4,7 @@ requested value and applies it; the member sees the new value and the request co
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.features.self_service.test_browser_self_service import logout
 from tests.support.app import browser_login
@@ -32,7 +33,7 @@ def test_member_asks_a_correction_and_the_board_applies_it(live_server, page):
     assert page.locator("dd.avg-requested-value").inner_text() == "Van der Berg-Janssen"
     assert page.locator("dd.avg-current-value").inner_text() != "Van der Berg-Janssen"
     page.get_by_role("button", name="Correctie doorvoeren").click()
-    assert page.get_by_text("De correctie is doorgevoerd").is_visible()
+    expect(page.get_by_text("De correctie is doorgevoerd")).to_be_visible()
     logout(page)
 
     browser_login(page, base, "lid@example.org")

@@ -6,6 +6,7 @@ The member files the request, the board completes it through the erasure engine.
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.features.self_service.test_browser_self_service import logout, member_files_erasure
 from tests.support.app import browser_login
@@ -23,12 +24,12 @@ def test_board_completes_erasure_and_member_cannot_log_in(live_server, page):
     assert page.get_by_role("heading", level=1).inner_text().startswith("Privacyverzoek")
     # never one click: the erasure preview, then a confirmed danger button
     page.get_by_role("link", name="Wissen vooraf bekijken").click()
-    assert page.locator("table.avg-erase-preview").is_visible()
+    expect(page.locator("table.avg-erase-preview")).to_be_visible()
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Dit lid nu wissen").click()
-    assert page.get_by_text("Het verzoek is nu: Afgehandeld").is_visible()
+    expect(page.get_by_text("Het verzoek is nu: Afgehandeld")).to_be_visible()
     # what was removed, anonymised and retained, with the legal reason for what is kept
-    assert page.locator("table.avg-erasure-result").is_visible()
+    expect(page.locator("table.avg-erasure-result")).to_be_visible()
     retained = page.locator("table.avg-erasure-result tr[data-part=retained]")
     assert retained.count() >= 1
     logout(page)
@@ -37,5 +38,5 @@ def test_board_completes_erasure_and_member_cannot_log_in(live_server, page):
     page.get_by_label("E-mail").fill("lid@example.org")
     page.get_by_label("Wachtwoord").fill("avg-demo")
     page.get_by_role("button", name="Inloggen").click()
-    assert page.get_by_text("Onbekend e-mailadres of verkeerd wachtwoord.").is_visible()
+    expect(page.get_by_text("Onbekend e-mailadres of verkeerd wachtwoord.")).to_be_visible()
     assert page.url.startswith(base + "/login")

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from example_app.models import db
@@ -35,21 +36,21 @@ def test_board_confirms_periods_and_purges_now(live_server, page, tmp_path):
     shots = _shots(tmp_path)
     browser_login(page, live_server.url, "bestuur@example.org")
     page.goto(live_server.url + "/avg/retention")
-    assert page.get_by_role("heading", name="Bevestig de bewaartermijnen").is_visible()
-    assert page.get_by_role("alert").filter(has_text="nog geen opschoning").is_visible()
+    expect(page.get_by_role("heading", name="Bevestig de bewaartermijnen")).to_be_visible()
+    expect(page.get_by_role("alert").filter(has_text="nog geen opschoning")).to_be_visible()
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
         page.screenshot(path=str(shots / f"retention-first-visit-{width}.png"), full_page=True)
     page.get_by_role("button", name="Deze termijnen bevestigen").click()
     page.wait_for_url(live_server.url + "/avg/retention")
-    assert page.get_by_role("status").filter(has_text="Bewaartermijnen bevestigd").is_visible()
+    expect(page.get_by_role("status").filter(has_text="Bewaartermijnen bevestigd")).to_be_visible()
     assert page.locator("[data-first-visit]").count() == 0
 
     page.on("dialog", lambda dialog: dialog.accept())  # the confirmation question, if asked
     page.get_by_role("button", name="Nu opschonen").click()
     page.wait_for_url(re.compile(r".*/avg/retention/runs/\d+$"))
     page.locator("[data-status=done]").wait_for(timeout=60_000)  # the page refreshes itself
-    assert page.get_by_text("De opschoning is klaar").is_visible()
+    expect(page.get_by_text("De opschoning is klaar")).to_be_visible()
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
         page.screenshot(path=str(shots / f"retention-run-{width}.png"), full_page=True)

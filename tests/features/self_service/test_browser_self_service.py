@@ -8,6 +8,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from playwright.sync_api import expect
 
 from tests.support.app import browser_login
 
@@ -37,9 +38,9 @@ def member_files_erasure(page, base: str) -> None:
     browser_login(page, base, "lid@example.org")
     page.get_by_role("link", name="je gegevens").click()
     page.wait_for_url(base + "/avg/me")
-    assert page.get_by_role("heading", name="Mijn gegevens", level=1).is_visible()
-    assert page.get_by_role("heading", name="Wat we bewaren en waarom").is_visible()
-    assert page.get_by_role("heading", name="Mijn privacyverzoeken").is_visible()
+    expect(page.get_by_role("heading", name="Mijn gegevens", level=1)).to_be_visible()
+    expect(page.get_by_role("heading", name="Wat we bewaren en waarom")).to_be_visible()
+    expect(page.get_by_role("heading", name="Mijn privacyverzoeken")).to_be_visible()
     assert page.locator("[data-field=email]").first.inner_text() == "lid@example.org"
 
     page.get_by_role("link", name="Mijn gegevens corrigeren").click()
@@ -48,9 +49,9 @@ def member_files_erasure(page, base: str) -> None:
     phone.fill("06-12345678")
     page.get_by_role("button", name="Opslaan").click()
     page.wait_for_url(base + "/avg/me")
-    assert (
-        page.get_by_role("status").filter(has_text="Je wijzigingen zijn opgeslagen.").is_visible()
-    )
+    expect(
+        page.get_by_role("status").filter(has_text="Je wijzigingen zijn opgeslagen.")
+    ).to_be_visible()
     assert page.locator("[data-field=phone]").first.inner_text() == "06-12345678"
 
     # One click: my data as Excel, with the corrected phone number in it.
@@ -69,7 +70,7 @@ def member_files_erasure(page, base: str) -> None:
     section = page.locator("#avg-new-erasure")
     section.get_by_label("Je wachtwoord").fill("avg-demo")
     send_erasure(page, section)
-    assert page.get_by_text("We hebben je verzoek ontvangen.").is_visible()
+    expect(page.get_by_text("We hebben je verzoek ontvangen.")).to_be_visible()
     row = page.locator("table.avg-my-requests tr[data-status=received]")
     assert "Verwijdering van mijn gegevens" in row.inner_text()
     logout(page)
@@ -83,7 +84,7 @@ def test_member_corrects_phone_and_files_erasure_board_sees_it(live_server, page
     page.goto(base + "/avg/")
     page.get_by_role("link", name="Privacyverzoeken").first.click()
     page.wait_for_url(base + "/avg/requests")
-    assert page.get_by_role("heading", name="Privacyverzoeken", level=1).is_visible()
+    expect(page.get_by_role("heading", name="Privacyverzoeken", level=1)).to_be_visible()
     row = page.locator("table.avg-request-queue tbody tr")
     assert row.count() == 1
     assert "Verwijdering van mijn gegevens" in row.inner_text()
@@ -97,5 +98,5 @@ def test_wrong_password_files_nothing(live_server, page):
     section = page.locator("#avg-new-erasure")
     section.get_by_label("Je wachtwoord").fill("fout")
     send_erasure(page, section)
-    assert page.get_by_text("Dat wachtwoord klopt niet.").is_visible()
+    expect(page.get_by_text("Dat wachtwoord klopt niet.")).to_be_visible()
     assert page.locator("table.avg-my-requests").count() == 0
