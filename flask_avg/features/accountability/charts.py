@@ -23,8 +23,14 @@ COLOURS = (
     "var(--avg-chart-3, #6a994e)",
     "var(--avg-chart-4, #8d6a9f)",
 )
-WIDTH, HEIGHT = 640, 240
-PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 40, 8, 12, 48
+WIDTH, HEIGHT = 640, 280
+PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 40, 8, 12, 84
+#: text size in the SVG's own units; on a phone the chart is drawn about half size
+FONT = 14
+#: the average width of a character at ``FONT`` (a rough measure, for fitting labels)
+CHAR_W = FONT * 0.56
+#: a category label takes at most this many lines under its bar
+LABEL_LINES = 3
 
 
 @dataclass
@@ -39,6 +45,34 @@ def _nice_max(value: int) -> int:
         return 1
     magnitude = 10 ** (len(str(int(value))) - 1)
     return next(step * magnitude for step in (1, 2, 5, 10) if step * magnitude >= value)
+
+
+def _ticks(top: int) -> list[int]:
+    """Whole numbers on the axis: zero, the half when it is whole, and the top."""
+    return [0, top // 2, top] if top % 2 == 0 else [0, top]
+
+
+def _wrap(label: str, width: float) -> list[str]:
+    """``label`` in at most :data:`LABEL_LINES` lines of ``width``; the rest cut with an ellipsis."""
+    fits = max(int(width // CHAR_W), 3)
+    lines: list[str] = []
+    for word in label.split():
+        if lines and len(lines[-1]) + 1 + len(word) <= fits:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    if len(lines) > LABEL_LINES:
+        lines = lines[:LABEL_LINES]
+        lines[-1] += "\u2026"
+    return [line if len(line) <= fits else line[: fits - 1] + "\u2026" for line in lines]
+
+
+def _label_step(labels: Sequence[str], slot: float) -> int:
+    """Show every n-th label when one line of each does not fit its slot (months, say)."""
+    widest = max((len(label) for label in labels), default=0) * CHAR_W + 6
+    if widest <= slot or any(" " in label and len(label) > 12 for label in labels):
+        return 1
+    return int(-(-widest // slot))
 
 
 def bar_chart(
@@ -65,15 +99,17 @@ def bar_chart(
     groups = 1 if stacked else max(len(series), 1)
     bar_w = max(slot * 0.7 / groups, 1)
     parts: list[str] = []
-    # the axis: zero, half and top
-    for frac in (0, 0.5, 1):
-        y = PAD_TOP + plot_h * (1 - frac)
+    # the axis: whole numbers only
+    for tick in _ticks(top):
+        y = PAD_TOP + plot_h * (1 - tick / top)
         parts.append(
             f'<line x1="{PAD_LEFT}" y1="{y:.1f}" x2="{WIDTH - PAD_RIGHT}" y2="{y:.1f}" '
             'stroke="currentColor" stroke-opacity="0.2"/>'
-            f'<text x="{PAD_LEFT - 4}" y="{y + 4:.1f}" text-anchor="end" font-size="11" '
-            f'fill="currentColor">{round(top * frac)}</text>'
+            f'<text x="{PAD_LEFT - 4}" y="{y + 5:.1f}" text-anchor="end" font-size="{FONT}" '
+            f'fill="currentColor">{tick}</text>'
         )
+    # months get every n-th label (the last one always); states wrap onto two lines
+    step = _label_step(labels, slot)
     for i, label in enumerate(labels):
         x0 = PAD_LEFT + slot * i + slot * 0.15
         base: float = PAD_TOP + plot_h
@@ -90,20 +126,28 @@ def bar_chart(
                 )
             if stacked:
                 base = y
+        if (len(labels) - 1 - i) % step:
+            continue
+        centre = PAD_LEFT + slot * i + slot / 2
+        lines = [label] if step > 1 else _wrap(label, slot - 4)
+        spans = "".join(
+            f'<tspan x="{centre:.1f}" dy="{0 if k == 0 else FONT + 2}">{escape(line)}</tspan>'
+            for k, line in enumerate(lines)
+        )
         parts.append(
-            f'<text x="{PAD_LEFT + slot * i + slot / 2:.1f}" y="{HEIGHT - PAD_BOTTOM + 16}" '
-            f'text-anchor="middle" font-size="11" fill="currentColor">{escape(label)}</text>'
+            f'<text y="{HEIGHT - PAD_BOTTOM + FONT + 4}" text-anchor="middle" '
+            f'font-size="{FONT}" fill="currentColor">{spans}</text>'
         )
     # the legend, under the labels
     x = PAD_LEFT
     for j, s in enumerate(series):
         parts.append(
-            f'<rect x="{x}" y="{HEIGHT - 18}" width="10" height="10" '
+            f'<rect x="{x}" y="{HEIGHT - 17}" width="12" height="12" '
             f'style="fill: {COLOURS[j % len(COLOURS)]}"/>'
-            f'<text x="{x + 14}" y="{HEIGHT - 9}" font-size="11" fill="currentColor">'
+            f'<text x="{x + 17}" y="{HEIGHT - 6}" font-size="{FONT}" fill="currentColor">'
             f"{escape(s.name)}</text>"
         )
-        x += 24 + 7 * len(s.name)
+        x += 34 + CHAR_W * len(s.name)
     label = escape(f"{title}. {summary}" if summary else title)
     svg = (
         f'<svg class="avg-chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '

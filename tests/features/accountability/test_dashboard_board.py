@@ -198,3 +198,34 @@ def test_english_dashboard(app: Flask, client):
     page = client.get("/avg/dashboard").get_data(as_text=True)
     assert "Open requests" in page and "Requests per month" in page
     assert "Members by retention state" in page and "Consent over time" in page
+
+
+def test_month_labels_are_thinned_so_they_never_overlap():
+    months = [f"mnd {2025 + (m > 0)}-{m:02d}" for m in range(12)]
+    svg = str(bar_chart("c", "t", months, [Series("n", [1] * 12)]))
+    shown = [m for m in months if f">{m}</tspan>" in svg]
+    # every other month at most, and always the newest one
+    assert months[-1] in shown
+    assert len(shown) <= 6
+    # every bar is still there, with its month in the bar's own tooltip
+    assert svg.count("<rect ") >= 12 + 1
+    assert all(f"<title>{m}, n: 1</title>" in svg for m in months)
+
+
+def test_long_state_labels_wrap_instead_of_running_into_each_other():
+    labels = [
+        "Huidig",
+        "Voormalig, binnen de bewaartermijn",
+        "Bij de volgende opschoning",
+        "Gewist",
+    ]
+    svg = str(bar_chart("c", "t", labels, [Series("n", [3, 2, 1, 0])]))
+    assert ">Voormalig, binnen</tspan>" in svg
+    assert ">de bewaartermijn</tspan>" in svg
+
+
+def test_the_axis_shows_whole_numbers_once():
+    svg = str(bar_chart("c", "t", ["a"], [Series("n", [1])]))
+    ticks = [t for t in ("0", "1") if f'fill="currentColor">{t}</text>' in svg]
+    assert ticks == ["0", "1"]
+    assert svg.count('fill="currentColor">0</text>') == 1
