@@ -302,7 +302,10 @@ def _refused(session: Any, plan: Plan, batch: Any) -> tuple[list[Any], tuple[lis
         return [], ([], [])
     as_text = [str(k) for k in keys]
     logins = logins_of(state, subjects)
-    ctx = EraseContext(state, session, subjects, as_text, logins, "retention", None, plan.as_of)
+    # copies: what a plugin does with its context never changes what the erasure reads
+    ctx = EraseContext(
+        state, session, subjects, list(as_text), list(logins), "retention", None, plan.as_of
+    )
     refused = {key for refusal in state.plugins.refuse(ctx) for key in refusal.keys}
     return [k for k, text in zip(keys, as_text, strict=True) if text in refused], (as_text, logins)
 
