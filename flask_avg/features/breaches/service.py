@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app
-from sqlalchemy import DateTime, func, select, union
+from sqlalchemy import DateTime, func, select, text, union, union_all
 from sqlalchemy.orm import Session
 
 from flask_avg.core.audit import current_actor
@@ -111,7 +111,10 @@ def count_affected(
     The dates narrow each model on its retention anchor column where it has
     one (e.g. "the invoices of 2020"); models without an anchor count whole.
     """
-    selects = []
+    subject = state.registry.subject
+    key = subject.primary_key[0]
+    selects: list[Any] = []
+    direct = True  # every select reads link columns (no resolver subquery)
     for name in models:
         model = state.registry.get(name)
         conditions: list[Any] = []
@@ -125,14 +128,52 @@ def count_affected(
                     conditions.append(anchor <= datetime.combine(end, time.max))
                 else:
                     conditions.append(anchor <= end)
-        selects.append(state.resolver.owners_of(model, *conditions))
+        links = _direct_links(model, key)
+        if links is None:  # a longer path (a payment's invoice's member): the resolver's
+            selects.append(state.resolver.owners_of(model, *conditions))
+            direct = False
+            continue
+        # the model points to the member itself: read the links from the model's rows
+        # alone (its index on them), as a hand-written count(DISTINCT member_id) does
+        selects += [select(col).where(*conditions, col.is_not(None)) for col in links]
     if not selects:
         return 0
-    combined: Any = selects[0]
-    if len(selects) > 1:
-        combined = union(*selects)
-    total = state.db.session.scalar(select(func.count()).select_from(combined.subquery()))
-    return int(total or 0)
+    session = state.db.session
+    if not _links_checked(session):
+        # members whose key the rows name: a link to a member that does not exist
+        # (SQLite without its foreign keys switched on) is not a person
+        owners: Any = selects[0] if len(selects) == 1 else union_all(*selects)
+        stmt = select(func.count()).select_from(subject.table).where(key.in_(owners))
+        return int(session.scalar(stmt) or 0)
+    if len(selects) == 1 and direct:
+        # one link column: count(DISTINCT member_id), as one would write it by hand
+        col = selects[0].selected_columns[0]
+        return int(session.scalar(selects[0].with_only_columns(func.count(col.distinct()))) or 0)
+    # every link is a real member (foreign keys checked): UNION drops the repeats
+    return int(session.scalar(select(func.count()).select_from(union(*selects).subquery())) or 0)
+
+
+def _links_checked(session: Session) -> bool:
+    """Whether the database checks foreign keys: always, but on SQLite only with
+    ``PRAGMA foreign_keys=ON`` on the connection (a host may leave it off)."""
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite":
+        return True
+    return bool(session.execute(text("PRAGMA foreign_keys")).scalar())
+
+
+def _direct_links(model: Any, key: Any) -> list[Any] | None:
+    """The model's columns naming the member directly when every path of the model is
+    one such column (``invoices.member_id``; a message's sender and recipient), else None."""
+    links: list[Any] = []
+    for path in model.paths:
+        if len(path) != 1 or not path[0].up:
+            return None
+        for src, dst in path[0].pairs:
+            if dst is not key or not any(fk.column is key for fk in src.foreign_keys):
+                return None
+            links.append(src)
+    return links or None
 
 
 #: Columns of the export, in the order of seed 004 art. 5.

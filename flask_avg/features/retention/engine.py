@@ -153,6 +153,7 @@ def erase_subjects(
     purging: bool = False,
     owners: ColumnElement[bool] | None = None,
     actor: str | None = None,
+    read: tuple[list[str], list[str]] | None = None,
 ) -> BatchResult:
     """Erase what the subjects matching ``batch`` own, except rows under a legal hold.
 
@@ -162,7 +163,9 @@ def erase_subjects(
     ``purging``: the caller's per-model stage follows and deletes the expired
     held rows (see :meth:`Plan.left_to_rows`).
     Every plugin erases what it holds on these subjects first, and the external
-    erasures they owe are queued. Writes the ledger; does not commit.
+    erasures they owe are queued. ``read``: the subjects' keys and login ids as
+    text, when the caller read them in this transaction already (the purge's
+    refusal check), saving the two queries. Writes the ledger; does not commit.
     """
     out = BatchResult()
     resolver = plan.resolver
@@ -171,9 +174,12 @@ def erase_subjects(
     # 0. the plugins, while the subjects' rows (and links to their logins) are intact
     state = plan.state
     subjects = select(pk).where(batch)
-    as_text = [str(k) for k in session.scalars(subjects)]
+    if read is not None:
+        as_text, logins = read
+    else:
+        as_text = [str(k) for k in session.scalars(subjects)]
+        logins = logins_of(state, subjects) if as_text else []
     if as_text:
-        logins = logins_of(state, subjects)
         ctx = EraseContext(state, session, subjects, as_text, logins, reason, actor, plan.as_of)
         out.plugins = state.plugins.erase(ctx)
         external.queue(state, session, select(cast(pk, String(64))).where(batch), reason)

@@ -42,6 +42,9 @@ from flask_avg.features.retention.lock import Lock
 from flask_avg.features.retention.plan import Plan
 from flask_avg.features.retention.preview import estimate
 
+#: seconds between two collections of a purge's garbage (see :func:`_end_batch`)
+COLLECT_EVERY = 1.0
+
 
 @dataclass
 class PurgeResult:
@@ -71,6 +74,8 @@ class PurgeResult:
     sizer: engine.BatchSizer | None = None
     #: when the current batch's transaction began (``perf_counter()``)
     batch_started: float = 0.0
+    #: when the garbage was last collected (``perf_counter()``)
+    collected: float = 0.0
 
     def counts(self, category: str, model: str) -> ModelCounts:
         return self.categories.setdefault(category, {}).setdefault(model, ModelCounts())
@@ -235,9 +240,11 @@ def _end_batch(session: Any, lock: Lock, result: PurgeResult, changed: int) -> N
     sizer.measured(result.pending, perf_counter() - result.batch_started)
     result.pending = 0
     # A batch's statements are SQLAlchemy expression trees with reference cycles;
-    # collecting them now keeps memory at one batch's worth, however long the run
-    # (cheap: what existed before the purge is frozen, see _frozen()).
-    gc.collect()
+    # collecting them keeps memory at about a second's worth of batches, however long
+    # the run (cheap: what existed before the purge is frozen, see _frozen()).
+    if perf_counter() - result.collected >= COLLECT_EVERY:
+        gc.collect()
+        result.collected = perf_counter()
     if engine.batch_hook is not None:
         engine.batch_hook()
     result.batch_started = perf_counter()
@@ -256,11 +263,13 @@ def _subjects(session: Any, plan: Plan, result: PurgeResult, lock: Lock) -> None
             session.commit()
         lock_subjects(plan.state, batch)  # writes for these members take turns with the batch
         owners = span & plan.expired(subject)
-        refused = _refused(session, plan, batch)
+        refused, read = _refused(session, plan, batch)
+        known: tuple[list[str], list[str]] | None = read
         if refused:  # they stay, counted, until a later purge may take them
             result.refused += len(refused)
             batch = batch & subject.primary_key[0].not_in(refused)
             owners = owners & subject.primary_key[0].not_in(refused)
+            known = None  # read again without them
         done = engine.erase_subjects(
             session,
             plan,
@@ -269,6 +278,7 @@ def _subjects(session: Any, plan: Plan, result: PurgeResult, lock: Lock) -> None
             count_held=False,
             purging=True,
             owners=owners,
+            read=known,
         )
         for name, counts in done.counts.items():
             result.counts(category, name).add(counts)
@@ -281,20 +291,23 @@ def _subjects(session: Any, plan: Plan, result: PurgeResult, lock: Lock) -> None
         _end_batch(session, lock, result, rows)
 
 
-def _refused(session: Any, plan: Plan, batch: Any) -> list[Any]:
-    """Keys of the batch's subjects a plugin will not let go now (the last Super User)."""
+def _refused(session: Any, plan: Plan, batch: Any) -> tuple[list[Any], tuple[list[str], list[str]]]:
+    """Keys of the batch's subjects a plugin will not let go now (the last Super User),
+    and the batch's keys and login ids as text (read once, for the erasure too)."""
     state = plan.state
     pk = plan.registry.subject.primary_key[0]
     subjects = select(pk).where(batch)
     keys = list(session.scalars(subjects))
     if not keys:
-        return []
+        return [], ([], [])
     as_text = [str(k) for k in keys]
+    logins = logins_of(state, subjects)
+    # copies: what a plugin does with its context never changes what the erasure reads
     ctx = EraseContext(
-        state, session, subjects, as_text, logins_of(state, subjects), "retention", None, plan.as_of
+        state, session, subjects, list(as_text), list(logins), "retention", None, plan.as_of
     )
     refused = {key for refusal in state.plugins.refuse(ctx) for key in refusal.keys}
-    return [k for k, text in zip(keys, as_text, strict=True) if text in refused]
+    return [k for k, text in zip(keys, as_text, strict=True) if text in refused], (as_text, logins)
 
 
 def _size(result: PurgeResult) -> Any:

@@ -73,6 +73,61 @@ def test_people_affected_are_counted_from_the_declarations(app):
     assert {a.member.id, b.member.id, c.member.id}
 
 
+def test_people_affected_through_direct_links_count_each_member_once(app):
+    """Messages name two members (sender, recipient): both count, once each, and a
+    member linked from several rows and models still counts once."""
+    from example_app.models import Member, Message
+
+    a, b, c = full_member(1), full_member(2), full_member(3)
+    lone = Member(
+        member_number="T0099",
+        first_name="A",
+        last_name="B",
+        email="x@example.org",
+        start_date=date(2020, 1, 1),
+    )
+    db.session.add(lone)
+    db.session.flush()
+    sent = datetime(2021, 6, 1, 12, 0)
+    db.session.add_all(
+        [
+            Message(sender_id=lone.id, recipient_id=a.member.id, sent_at=sent, subject_line="x"),
+            Message(sender_id=lone.id, recipient_id=None, sent_at=sent, subject_line="y"),
+        ]
+    )
+    db.session.commit()
+    state = get_state()
+    on_the_day = (date(2021, 6, 1), date(2021, 6, 1))
+    assert breaches.count_affected(state, ["Message"], *on_the_day) == 2
+    assert breaches.count_affected(state, ["Message", "Invoice"], *on_the_day) == 2
+    # every member has invoices; the lone member's messages add one person
+    assert breaches.count_affected(state, ["Invoice", "Message"]) == 4
+    assert breaches.count_affected(state, ["Invoice", "Payment", "Message"]) == 4
+    assert {b.member.id, c.member.id}
+
+
+def test_a_link_to_no_member_is_no_person(app):
+    """On SQLite with foreign keys off (a host may leave them off), a row can name a
+    member that does not exist: it is not counted."""
+    full_member(1)
+    db.session.commit()
+    state = get_state()
+    assert breaches.count_affected(state, ["Invoice"], date(2020, 1, 1), date(2020, 12, 31)) == 1
+    if db.engine.dialect.name != "sqlite":
+        return  # the other databases always check foreign keys: no such row can exist
+    conn = db.session.connection()
+    conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    try:
+        conn.exec_driver_sql(
+            "INSERT INTO invoices (member_id, number, invoice_date, description, amount) "
+            "VALUES (999999, 'X-1', '2020-05-01', 'Nobody', 1)"
+        )
+        assert breaches.count_affected(state, ["Invoice"], date(2020, 1, 1), None) == 1
+    finally:
+        db.session.rollback()
+        db.session.connection().exec_driver_sql("PRAGMA foreign_keys=ON")
+
+
 def test_board_records_a_breach_with_a_computed_count(app, client):
     from example_app.demo import seed
 
