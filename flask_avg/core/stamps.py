@@ -118,7 +118,7 @@ class Stamps:
             sql = self._sql.get(conn.dialect.name)
             if sql is None:
                 sql = self._sql[conn.dialect.name] = str(_READ.compile(dialect=conn.dialect))
-            found = dict(conn.exec_driver_sql(sql).tuples().all())
+            found = {name: token for name, token in conn.exec_driver_sql(sql)}
             if has_app_context():
                 setattr(g, _G_KEY, found)
         return found  # type: ignore[no-any-return]
