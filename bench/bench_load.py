@@ -385,7 +385,8 @@ def load(app: Any, server: Server, people: list[tuple[int, int, str]], sizes: Si
             state = app.extensions["avg"]
             for member in sorted(doomed):
                 time.sleep(sizes.seconds * 1.5 / max(len(doomed), 1))
-                result = state.erase_subject(member, actor="load-bench")
+                # the board waits for a purge under way, as the CLI's --wait does
+                result = state.erase_subject(member, actor="load-bench", wait=600)
                 state.db.session.commit()
                 with erased_lock:
                     erased.add(member)
@@ -407,8 +408,21 @@ def load(app: Any, server: Server, people: list[tuple[int, int, str]], sizes: Si
                 rows[model] = rows.get(model, 0) + counts.deleted
         outcome.purged_rows = rows
 
+    def failing_loudly(work: Callable[[], None], name: str) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                work()
+            except Exception as exc:
+                tally.add(name, 0.0, False, repr(exc))
+                raise
+
+        return run
+
     threads = [threading.Thread(target=client, args=(m, c)) for m, _u, c in clients]
-    threads += [threading.Thread(target=board), threading.Thread(target=purge)]
+    threads += [
+        threading.Thread(target=failing_loudly(board, "board")),
+        threading.Thread(target=failing_loudly(purge, "purge")),
+    ]
     started = time.perf_counter()
     for t in threads:
         t.start()
