@@ -3,14 +3,18 @@
 A user in 10 groups (nested, with allow and deny rules) and 50 actions. Each
 timed iteration is one request context: the user is loaded, logged in, and
 Flask-Principal's ``identity_changed`` fires so ``identity_loaded`` hands out
-the needs; then one permission is checked.
+the needs; then one permission is checked. The user is set on the request as
+Flask-Login's user loader does for a session that is already logged in, not with
+``login_user()``, whose login-time work (its signal, flask-avg's login
+watermark) a logged-in user's request never runs.
 
 * ``principal``: a bare Flask-Principal app whose ``identity_loaded`` handler
   adds the same needs from a dict in memory: the least any app can do.
 * ``principal+query``: the same, reading the user's groups with one query, as
   a hand-written Flask-Principal integration would.
-* ``flask-avg``: flask-avg's ACL (tree cached per process, version stamp read
-  from ``avg_setting``, one membership query, member record lookup).
+* ``flask-avg``: flask-avg's ACL: the version stamps read (one statement), the
+  tree, the user's memberships and needs from the process cache; no member record
+  lookup, since the user's groups inherit from ``member`` already.
 * ``flask-avg, no cache``: the tree and rules reloaded on every request.
 
 Ratios are against ``principal``, measured in the same run on the same SQLite file.
@@ -147,8 +151,11 @@ def one_round(app: Flask, user_id: int, n: int, before: Callable[[], None] | Non
         if before is not None:
             before()
         with app.test_request_context("/"):
+            # the user as Flask-Login's loader hands it to a request (a session that is
+            # logged in already): login_user() would run the login's own work (signals,
+            # flask-avg's login watermark) that a request of a logged-in user never runs
             user = db.session.get(User, user_id)
-            login_user(user)
+            app.login_manager._update_request_context_with_user(user)  # type: ignore[attr-defined]
             identity_changed.send(app, identity=Identity(user_id))
             if not permission.can():
                 raise AssertionError("the bench user must be allowed avg.members.export")

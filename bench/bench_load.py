@@ -12,16 +12,21 @@ harness cannot rot; with ``--sqlite-only`` on a SQLite file).
    throughputs.
 2. **Load**: every client is a member with a session of their own, asking for a host
    page, their data page (``/avg/me``) and their data as a download; meanwhile the
-   board erases some of those members and the retention purge runs. Throughput and
+   board erases some of those members and the retention purge runs; some correct their
+   phone number through ``/avg/me/edit``. Throughput and
    p95 per endpoint, and errors: a 5xx, a refused connection, or any answer other
    than the page (or, once the member is erased, the way out of it).
 3. **Consistency**: no orphans (rows pointing at a member who is gone), no half-erased
-   member (in the ledger but not anonymised), every erased member's session rejected.
-   An inconsistency raises.
+   member (in the ledger but not anonymised), every erased member's session rejected,
+   every correction the site acknowledged stored (the member's last acknowledged value
+   is in their row, unless they were erased), the purge's and the erasures' counts equal
+   to the rows gone from each declared model. Each check is printed; a failed one
+   raises, so the process exits non-zero.
 """
 
 from __future__ import annotations
 
+import html
 import http.client
 import os
 import random
@@ -37,6 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
 
@@ -47,6 +53,11 @@ PG_URL = os.environ.get(
 DB_NAME = f"avg_bench_{os.getpid()}_load"
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+#: the correction form's own fields (``f_<column>``) and their current values
+FIELD = re.compile(r"<input\b[^>]*>")
+ATTR = re.compile(r'(name|value)="([^"]*)"')
+#: the field every correction changes
+CORRECTED = "phone"
 
 
 @dataclass(frozen=True)
@@ -278,13 +289,46 @@ def overhead(
     return ratio
 
 
-def load(app: Any, server: Server, people: list[tuple[int, int, str]], sizes: Sizes) -> set[int]:
-    """Members at work while the board erases some of them and a purge runs; returns
-    the members erased."""
+@dataclass
+class Outcome:
+    """What the load did, for the consistency checks."""
+
+    erased: set[int] = field(default_factory=set)
+    #: member -> the last value of :data:`CORRECTED` the site acknowledged (a redirect
+    #: to the member's page after "saved")
+    corrected: dict[int, str] = field(default_factory=dict)
+    corrections: int = 0
+    #: model name -> rows the board's erasures removed
+    erased_rows: dict[str, int] = field(default_factory=dict)
+    #: model name -> rows the purge deleted (None when it did not run)
+    purged_rows: dict[str, int] | None = None
+
+
+def _correct(port: int, jar: dict[str, str], value: str) -> tuple[int, dict[str, str], bytes]:
+    """Post the correction form with :data:`CORRECTED` set to ``value`` and every other
+    field as the form shows it."""
+    status, headers, body = request(port, "GET", "/avg/me/edit", jar)
+    page = body.decode("utf-8", "replace")
+    token = TOKEN.search(page)
+    if status != 200 or token is None:
+        return status, headers, body
+    form = {"csrf_token": token.group(1)}
+    for tag in FIELD.findall(page):
+        attrs = dict(ATTR.findall(tag))
+        name = attrs.get("name", "")
+        if name.startswith("f_") or name == "subject":
+            form[name] = html.unescape(attrs.get("value", ""))
+    form[f"f_{CORRECTED}"] = value
+    return request(port, "POST", "/avg/me/edit", jar, urlencode(form))
+
+
+def load(app: Any, server: Server, people: list[tuple[int, int, str]], sizes: Sizes) -> Outcome:
+    """Members at work while the board erases some of them and a purge runs."""
     rng = random.Random(2026)
     clients = people[: sizes.clients]
     doomed = {m for m, _u, _c in rng.sample(clients, min(sizes.erasures, len(clients)))}
-    erased: set[int] = set()
+    outcome = Outcome()
+    erased = outcome.erased
     erased_lock = threading.Lock()
     tally = Tally()
     stop = time.monotonic() + sizes.seconds * 2
@@ -292,13 +336,22 @@ def load(app: Any, server: Server, people: list[tuple[int, int, str]], sizes: Si
     def client(member: int, cookie: str) -> None:
         jar = {"session": cookie}
         pick = random.Random(member)
+        tries = 0
         while time.monotonic() < stop:
             roll = pick.random()
-            endpoint = "/host" if roll < 0.5 else "/avg/me" if roll < 0.8 else "download"
+            endpoint = (
+                "/host"
+                if roll < 0.45
+                else "/avg/me"
+                if roll < 0.7
+                else "correction"
+                if roll < 0.85
+                else "download"
+            )
             with erased_lock:
                 gone = member in erased
             started = time.perf_counter()
-            status, body, what = 0, b"", ""
+            status, body, what, value = 0, b"", "", ""
             try:
                 if endpoint == "download":
                     status, _h, body = request(server.port, "GET", "/avg/me/export", jar)
@@ -306,10 +359,21 @@ def load(app: Any, server: Server, people: list[tuple[int, int, str]], sizes: Si
                     if status == 200 and found:
                         form = f"format=json&csrf_token={found.group(1)}"
                         status, _h, body = request(server.port, "POST", "/avg/me/export", jar, form)
+                elif endpoint == "correction":
+                    tries += 1
+                    value = f"06{member % 10_000:04d}{tries:04d}"
+                    status, headers, body = _correct(server.port, jar, value)
+                    if status == 302 and headers.get("Location", "").rstrip("/").endswith(
+                        "/avg/me"
+                    ):
+                        with erased_lock:
+                            outcome.corrected[member] = value
+                            outcome.corrections += 1
+                        status = 200
                 else:
                     status, _h, body = request(server.port, "GET", endpoint, jar)
                 ok = status == 200 or (gone and status in (302, 401, 404))
-                if not ok and member in doomed and status in (302, 401, 404):
+                if not ok and member in doomed and status in (302, 401, 404, 410):
                     ok = True  # erased while this request was under way
                 what = str(status)
             except OSError as exc:
@@ -321,22 +385,44 @@ def load(app: Any, server: Server, people: list[tuple[int, int, str]], sizes: Si
             state = app.extensions["avg"]
             for member in sorted(doomed):
                 time.sleep(sizes.seconds * 1.5 / max(len(doomed), 1))
-                state.erase_subject(member, actor="load-bench")
+                # the board waits for a purge under way, as the CLI's --wait does
+                result = state.erase_subject(member, actor="load-bench", wait=600)
                 state.db.session.commit()
                 with erased_lock:
                     erased.add(member)
+                    for model, counts in result.summary().items():
+                        removed = counts.get("removed", 0)
+                        outcome.erased_rows[model] = outcome.erased_rows.get(model, 0) + removed
             state.db.session.remove()
 
     def purge() -> None:
         time.sleep(sizes.seconds / 4)
         with app.app_context():
             state = app.extensions["avg"]
-            state.purge(actor="load-bench")
+            result = state.purge(actor="load-bench")
             state.db.session.commit()
             state.db.session.remove()
+        rows: dict[str, int] = {}
+        for models in result.categories.values():
+            for model, counts in models.items():
+                rows[model] = rows.get(model, 0) + counts.deleted
+        outcome.purged_rows = rows
+
+    def failing_loudly(work: Callable[[], None], name: str) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                work()
+            except Exception as exc:
+                tally.add(name, 0.0, False, repr(exc))
+                raise
+
+        return run
 
     threads = [threading.Thread(target=client, args=(m, c)) for m, _u, c in clients]
-    threads += [threading.Thread(target=board), threading.Thread(target=purge)]
+    threads += [
+        threading.Thread(target=failing_loudly(board, "board")),
+        threading.Thread(target=failing_loudly(purge, "purge")),
+    ]
     started = time.perf_counter()
     for t in threads:
         t.start()
@@ -349,18 +435,42 @@ def load(app: Any, server: Server, people: list[tuple[int, int, str]], sizes: Si
             f"   errors {tally.errors.get(endpoint, 0)}"
         )
     errors = sum(tally.errors.values())
-    print(f"   {len(clients)} clients, {len(erased)} erased meanwhile, a purge: {errors} errors")
+    print(
+        f"   {len(clients)} clients, {len(erased)} erased meanwhile, a purge, "
+        f"{outcome.corrections} corrections acknowledged: {errors} errors"
+    )
     for endpoint, what, body in tally.seen:
         print(f"   error: {endpoint} {what} {body!r}")
     if errors:
         raise AssertionError(f"load: {tally.errors} errors")
-    return erased
+    return outcome
+
+
+def row_counts(app: Any) -> dict[str, int]:
+    """The rows of every declared model, by model name."""
+    with app.app_context():
+        state = app.extensions["avg"]
+        session = state.db.session
+        counts = {
+            model.name: int(
+                session.scalar(sa.select(sa.func.count()).select_from(model.table)) or 0
+            )
+            for model in state.registry
+        }
+        session.remove()
+    return counts
 
 
 def consistency(
-    app: Any, server: Server, people: list[tuple[int, int, str]], erased: set[int]
+    app: Any,
+    server: Server,
+    people: list[tuple[int, int, str]],
+    outcome: Outcome,
+    before: dict[str, int],
 ) -> None:
-    """No orphans, no half-erased member, every erased member's session rejected."""
+    """No orphans, no half-erased member, every erased member's session rejected, every
+    acknowledged correction stored, the purge's counts equal to the rows gone."""
+    erased = outcome.erased
     from flask_avg.features.retention.models import LedgerEntry
     from flask_avg.features.retention.plan import Plan
 
@@ -405,19 +515,63 @@ def consistency(
                 or 0
             )
         missing = {str(m) for m in erased} - keys
+        # every correction the site acknowledged is what the member's row holds now
+        # (members erased meanwhile, by the board or the purge, have nothing left to hold it)
+        kept = {m: v for m, v in outcome.corrected.items() if str(m) not in keys}
+        stored = dict(
+            session.execute(
+                sa.select(pk, subject.table.c[CORRECTED]).where(pk.in_(list(kept)))
+            ).all()
+        )
+        lost = sorted(m for m, value in kept.items() if stored.get(m) != value)
         session.remove()
+    # the rows gone from each declared model (the host's tables of personal data) are the
+    # rows the purge and the board's erasures say they deleted: nothing else deletes or
+    # adds any during the load (plugins' own tables are counted by their plugins)
+    after = row_counts(app)
+    purged = outcome.purged_rows or {}
+    mismatched = {
+        name: (
+            before[name] - after[name],
+            purged.get(name, 0),
+            outcome.erased_rows.get(name, 0),
+        )
+        for name in before
+        if before[name] - after[name] != purged.get(name, 0) + outcome.erased_rows.get(name, 0)
+    }
     rejected = 0
     for member, _u, cookie in people:
         if member in erased:
             status, _h, _b = request(server.port, "GET", "/avg/me", {"session": cookie})
             rejected += status in (302, 401)
-    print(
-        f"   consistency: {orphans} orphan rows, {half} half-erased members, "
-        f"{len(missing)} erasures missing from the ledger, "
-        f"{rejected} of {len(erased)} erased sessions rejected"
-    )
-    if orphans or half or missing or rejected != len(erased):
-        raise AssertionError("the load left the club inconsistent")
+    checks = [
+        ("no orphan rows", not orphans, f"{orphans} orphan rows"),
+        ("no half-erased member", not half, f"{half} half-erased members"),
+        ("every erasure in the ledger", not missing, f"{len(missing)} missing"),
+        (
+            "erased sessions rejected",
+            rejected == len(erased),
+            f"{rejected} of {len(erased)} rejected",
+        ),
+        (
+            "every acknowledged correction stored",
+            not lost,
+            f"{len(kept) - len(lost)} of {len(kept)} members' last corrections stored",
+        ),
+        (
+            "purge counts equal rows gone",
+            outcome.purged_rows is not None and not mismatched,
+            f"{sum(purged.get(n, 0) for n in before)} rows purged, "
+            f"{sum(outcome.erased_rows.get(n, 0) for n in before)} erased, "
+            f"{sum(before.values()) - sum(after.values())} gone"
+            + (f"; per model (gone, purged, erased): {mismatched}" if mismatched else ""),
+        ),
+    ]
+    for label, passed, detail in checks:
+        print(f"   consistency: {label:38s} {'ok' if passed else 'FAILED'}  ({detail})")
+    failed = [label for label, passed, _detail in checks if not passed]
+    if failed:
+        raise AssertionError(f"the load left the club inconsistent: {', '.join(failed)}")
 
 
 def main(args: list[str]) -> None:
@@ -440,8 +594,9 @@ def main(args: list[str]) -> None:
             servers.append(bare)
             overhead(with_avg, bare, people, sizes)
             bare.stop()
-            erased = load(app, with_avg, people, sizes)
-            consistency(app, with_avg, people, erased)
+            before = row_counts(app)
+            outcome = load(app, with_avg, people, sizes)
+            consistency(app, with_avg, people, outcome, before)
             with app.app_context():
                 app.extensions["sqlalchemy"].engine.dispose()
         finally:

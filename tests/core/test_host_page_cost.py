@@ -16,10 +16,10 @@ from example_app.models import db
 from flask_avg.extension import get_state
 from tests.support.acl import client_for, make_users
 
-#: flask-avg's own 'my data' page, the host's user loader included: 25 with the audit
-#: chain's turn (2), the guardian switcher (1) and "what your guardian did" (1); four of
-#: them re-read the member, account and consents after the page's audit commit
-MY_DATA_STATEMENTS = 25
+#: flask-avg's own 'my data' page, the host's user loader included: 23 with the audit
+#: chain's turn (2), the guardian switcher (1) and "what your guardian did" (1); the
+#: member and their account are not read again after the page's audit commit
+MY_DATA_STATEMENTS = 23
 
 
 @contextmanager

@@ -202,3 +202,45 @@ def test_erased_sessions_and_remember_cookies_end_and_a_reused_id_works(app):
         db.session.scalars(select(GroupMember).where(GroupMember.user_id == str(user_id))).all()
         == []
     )
+
+
+def test_group_needs_include_the_groups_inherited_from_and_only_those(app):
+    from flask_avg.features.acl.service import group_need
+
+    users = make_users()
+    acl = get_state().acl
+    with app.test_request_context("/"):
+        board = acl.identity_needs(users["board"])
+        member = acl.identity_needs(users["member"])
+    # board inherits from member, registered and public (Joomla's authorised groups)
+    for key in ("board", "member", "registered", "public"):
+        assert group_need(key) in board, key
+    assert group_need("administrator") not in board
+    assert group_need("member") in member and group_need("board") not in member
+    # an account without a member record is registered, not a member
+    loose = User(email="loose@example.org", password_hash="x", active=True)
+    db.session.add(loose)
+    db.session.commit()
+    with app.test_request_context("/"):
+        needs = acl.identity_needs(loose)
+    assert group_need("registered") in needs and group_need("member") not in needs
+
+
+def test_needs_are_worked_out_when_a_permission_reads_them(app):
+    from flask_principal import ActionNeed, Identity
+
+    from flask_avg.features.acl.service import LazyNeeds
+
+    users = make_users()
+    acl = get_state().acl
+    with app.test_request_context("/"):
+        from flask_login import login_user
+
+        login_user(users["board"])
+        identity = acl.load_needs(Identity(users["board"].id))
+        assert isinstance(identity.provides, LazyNeeds)
+        identity.provides.add(RoleNeed("host-role"))  # another handler's need: not read yet
+        assert repr(identity.provides) == "LazyNeeds(<not read yet>)"
+        assert Permission(ActionNeed("avg.members.view")).allows(identity)
+        assert RoleNeed("host-role") in identity.provides
+        assert not Permission(ActionNeed("avg.acl.manage")).allows(identity)

@@ -16,13 +16,13 @@ from __future__ import annotations
 import itertools
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, MutableSet
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flask import g, has_request_context
 from flask_login import current_user
-from flask_principal import ActionNeed, Identity, Need, Permission
+from flask_principal import ActionNeed, Identity, Need
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
@@ -291,9 +291,73 @@ class _Cached:
         self.allowed: dict[Any, frozenset[str]] = {}
         #: user id -> explicit group ids
         self.memberships: dict[str, list[int]] = {}
+        #: (frozenset of group ids, number of actions) -> the needs they give
+        self.needs: dict[Any, frozenset[Any]] = {}
+        self._inherited: dict[frozenset[int], frozenset[int]] = {}
+
+    def inherited(self, group_ids: Iterable[int]) -> frozenset[int]:
+        """The groups and every group they inherit from (their ancestors)."""
+        key = frozenset(group_ids)
+        found = self._inherited.get(key)
+        if found is None:
+            found = frozenset(grp.id for gid in key for grp in self.tree.ancestors(gid))
+            if len(self._inherited) >= MAX_CACHED_USERS:
+                self._inherited.clear()
+            self._inherited[key] = found
+        return found
 
 
 MAX_CACHED_USERS = 50_000
+
+
+class LazyNeeds(MutableSet[Any]):
+    """An identity's ``provides`` whose flask-avg needs are worked out when first read.
+
+    Flask-Principal reads ``provides`` only when a permission is checked
+    (``Permission.allows`` intersects it); other ``identity_loaded`` handlers
+    (Flask-Security's, the host's) may ``add`` to it before, which costs nothing.
+    It behaves as the set it becomes: every set method reads the needs first.
+    """
+
+    __slots__ = ("_base", "_load", "_set")
+
+    def __init__(self, base: Iterable[Any], load: Any) -> None:
+        self._base = set(base)
+        self._load = load
+        self._set: set[Any] | None = None
+
+    def ready(self) -> set[Any]:
+        """The needs as a plain set (worked out now if not yet)."""
+        if self._set is None:
+            self._base.update(self._load())
+            self._set, self._load = self._base, None
+        return self._set
+
+    def __contains__(self, need: object) -> bool:
+        return need in self.ready()
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.ready())
+
+    def __len__(self) -> int:
+        return len(self.ready())
+
+    def add(self, need: Any) -> None:
+        self._base.add(need)
+
+    def discard(self, need: Any) -> None:
+        self.ready().discard(need)
+
+    def update(self, *others: Iterable[Any]) -> None:
+        for other in others:
+            self._base.update(other)
+
+    def __getattr__(self, name: str) -> Any:
+        # the rest of set's API (union, intersection, copy, issubset...) on the needs
+        return getattr(self.ready(), name)
+
+    def __repr__(self) -> str:
+        return repr(self.ready()) if self._set is not None else "LazyNeeds(<not read yet>)"
 
 
 class Acl:
@@ -351,12 +415,22 @@ class Acl:
         ``memberships`` is a cache of explicit memberships by user id, valid for
         one ACL version; without it they are read from the session.
         """
+        gids = self._group_ids(user, tree, memberships)
+        if user is not None and getattr(user, "is_authenticated", False):
+            member = tree.by_key(MEMBER)
+            if member is not None and self.state.subject_for(user) is not None:
+                gids = sorted({*gids, member.id})
+        return gids
+
+    def _group_ids(
+        self, user: Any, tree: GroupTree, memberships: dict[str, list[int]] | None
+    ) -> list[int]:
+        """:meth:`user_group_ids` without the implicit ``member`` group, which takes a
+        look at the user's member record."""
         implicit = [PUBLIC]
         explicit: list[int] = []
         if user is not None and getattr(user, "is_authenticated", False):
             implicit.append(REGISTERED)
-            if self.state.subject_for(user) is not None:
-                implicit.append(MEMBER)
             user_id = user_key(user) or ""
             known = memberships.get(user_id) if memberships is not None else None
             if known is None:
@@ -383,31 +457,54 @@ class Acl:
             return []
         return [mapping[role] for role in host_roles(user) if role in mapping]
 
-    def identity_needs(self, user: Any) -> set[Any]:
+    def identity_needs(self, user: Any) -> frozenset[Any]:
+        """The needs of ``user``: ``Need("avg_group", key)`` for each of their groups and
+        the groups those inherit from (Joomla's authorised groups), and an
+        ``ActionNeed`` per allowed action; cached per combination of groups.
+
+        The user's member record (for the implicit ``member`` group) is looked up only
+        when their other groups do not already inherit from ``member``: a board
+        member's needs come from the process cache without a statement.
+        """
         entry = self._entry()
         tree = entry.tree
-        gids = self.user_group_ids(user, tree, entry.memberships)
+        gids = self._group_ids(user, tree, entry.memberships)
+        if user is not None and getattr(user, "is_authenticated", False):
+            member = tree.by_key(MEMBER)
+            if (
+                member is not None
+                and member.id not in entry.inherited(gids)
+                and self.state.subject_for(user) is not None
+            ):
+                gids = sorted({*gids, member.id})
         cache_key = (frozenset(gids), len(self.state.actions))
-        allowed = entry.allowed.get(cache_key)
-        if allowed is None:
-            allowed = frozenset(tree.allowed_actions(gids, self.state.actions))
-            entry.allowed[cache_key] = allowed
-        # namespaced: a host's own role checks (RoleNeed("board"), Flask-Security's
-        # @roles_required) must never pass because of a flask-avg group
-        needs: set[Any] = {group_need(tree.groups[gid].key) for gid in gids if gid in tree.groups}
-        needs |= {ActionNeed(a) for a in allowed}
+        needs = entry.needs.get(cache_key)
+        if needs is None:
+            allowed = tree.allowed_actions(gids, self.state.actions)
+            # namespaced: a host's own role checks (RoleNeed("board"), Flask-Security's
+            # @roles_required) must never pass because of a flask-avg group
+            groups = {group_need(tree.groups[gid].key) for gid in entry.inherited(gids)}
+            needs = frozenset(groups | {ActionNeed(a) for a in allowed})
+            if len(entry.needs) >= MAX_CACHED_USERS:
+                entry.needs.clear()
+            entry.needs[cache_key] = needs
         return needs
 
     def load_needs(self, identity: Identity) -> Identity:
         """Give ``identity`` the current user's group and action needs (once per request).
 
-        Connected to Flask-Principal's ``identity_loaded``; also called lazily
-        for anonymous visitors, for whom Principal sends no signal.
+        Connected to Flask-Principal's ``identity_loaded``; also called for anonymous
+        visitors, for whom Principal sends no signal. The needs are worked out when
+        the identity's ``provides`` is first read (a permission checked), not before:
+        a page that checks none costs nothing (see :class:`LazyNeeds`).
         """
         if g.get("_avg_identity") is identity:
             return identity
-        user = current_user if has_request_context() else None
-        identity.provides.update(self.identity_needs(user))
+        user = current_user._get_current_object() if has_request_context() else None  # type: ignore[attr-defined]
+        provides = identity.provides
+        if isinstance(provides, LazyNeeds):
+            provides = provides.ready()
+        identity.provides = LazyNeeds(provides, lambda: self.identity_needs(user))
         g._avg_identity = identity
         return identity
 
@@ -427,7 +524,9 @@ class Acl:
         if action not in self.state.actions:
             raise KeyError(f"unknown flask-avg action {action!r}; register it first")
         if user is None:
-            return Permission(ActionNeed(action)).allows(self.current_identity())
+            # what Permission(ActionNeed(action)).allows(identity) answers, without
+            # building a Permission and intersecting sets on every check
+            return ActionNeed(action) in self.current_identity().provides
         return self.decide_for(user, action).allowed
 
     def decide_for(self, user: Any, action: str, tree: GroupTree | None = None) -> Decision:

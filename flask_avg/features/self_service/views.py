@@ -137,7 +137,14 @@ def me() -> Any:
     subject = state.subject_for(current_user)
     if subject is None:
         return render_template("avg/no_subject.html"), 404
-    data = service.view_own_data(state, subject)
+    # the page shows what the audit entry says was seen: what was read before its commit,
+    # not read again after it (the member, their account and consents: four statements)
+    session = state.db.session()
+    expire, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        data = service.view_own_data(state, subject)
+    finally:
+        session.expire_on_commit = expire
     return render_template(
         "avg/me.html",
         data=data,
