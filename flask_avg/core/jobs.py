@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import sys
 import threading
 import uuid
 from collections.abc import Callable
@@ -555,19 +556,27 @@ def run_in_cli(
         job = jobs.create(kind, owner=None, subject=subject, params=params)
         jobs.session.commit()
     job_id = job.id
+    # on a terminal click's bar, redrawn in place; in a log (cron) a line per tenth
+    tty = sys.stdout.isatty()
     with click.progressbar(length=100, label=label, show_percent=True, show_eta=False) as bar:
         shown = 0
 
-        def listener(done: int, total: int | None) -> None:
+        def show(percent: int) -> None:
             nonlocal shown
-            percent = min(100, done * 100 // total) if total else 0
-            if percent > shown:
+            if percent <= shown:
+                return
+            if tty:
                 bar.update(percent - shown)
-                shown = percent
+            elif percent // 10 > shown // 10:
+                click.echo(f"{label}: {percent // 10 * 10}%")
+            shown = percent
+
+        def listener(done: int, total: int | None) -> None:
+            show(min(100, done * 100 // total) if total else 0)
 
         row, value = jobs.run_inline(job_id, listener)
         if row is not None and row.status == DONE:
-            bar.update(100 - shown)
+            show(100)
     if row is None:
         raise click.ClickException("the job was removed while it ran")
     if check and row.status != DONE:
