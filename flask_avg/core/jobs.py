@@ -262,6 +262,9 @@ class Jobs:
     def __init__(self, session_factory: Callable[[], Session]) -> None:
         self._session = session_factory
         self.kinds: dict[str, Kind] = {}
+        #: a runner of the host's own for every job a page starts (Celery); None: the
+        #: one ``AVG_JOB_QUEUE`` names (:func:`runner_for`)
+        self.runner: Runner | None = None
         from flask_avg.core.i18n import lazy_gettext as _l
 
         # the kernel's own long work; features register theirs in their ``init_app``
@@ -320,7 +323,7 @@ class Jobs:
         the runner's handle (the thread runner's thread, else None)."""
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
         job_id = job if isinstance(job, str) else job.id
-        return (runner or runner_for(app, web=web)).submit(app, job_id)
+        return (runner or self.runner or runner_for(app, web=web)).submit(app, job_id)
 
     def run_inline(
         self, job: Job | str, listener: Callable[[int, int | None], None] | None = None
