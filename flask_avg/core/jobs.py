@@ -504,6 +504,8 @@ def _perform(
     ctx = JobContext(jobs, job)
     ctx.listener = listener
     value: Any = None
+    stale = float(current_app.config["AVG_JOB_STALE_SECONDS"])
+    pulse = _Pulse(session.get_bind(clause=Job.__table__), job_id, max(1.0, stale / 4))
     try:
         if kind is None:
             raise JobFailed(f"unknown job kind {job.kind!r}")
@@ -533,9 +535,41 @@ def _perform(
             # an erasure removed the job meanwhile: its result may hold the erased
             ctx._path.unlink(missing_ok=True)
     finally:
+        pulse.stop()
         if own_session:
             state.db.session.remove()
     return value
+
+
+class _Pulse:
+    """A running job's heartbeat every ``interval`` seconds from a thread of its own,
+    so a long step without progress (one large table scanned, a copy) is not taken for
+    a dead worker; it stops with the process, so a killed worker still goes stale."""
+
+    def __init__(self, engine: Any, job_id: str, interval: float) -> None:
+        self._engine, self._job_id, self._interval = engine, job_id, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._beat, name=f"avg-job-pulse-{job_id[:8]}", daemon=True
+        )
+        self._thread.start()
+
+    def _beat(self) -> None:
+        table: Any = Job.__table__
+        while not self._stop.wait(self._interval):
+            try:
+                with self._engine.begin() as conn:
+                    conn.execute(
+                        update(table)
+                        .where(table.c.id == self._job_id, table.c.status == RUNNING)
+                        .values(heartbeat_at=utcnow())
+                    )
+            except Exception:  # noqa: BLE001, S112 - a busy database: the next beat tries again
+                continue
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
 
 
 def run_in_cli(
