@@ -24,7 +24,14 @@ STEPS = 10
 def register_kind(state: AvgState) -> None:
     """Make the scan a job kind (the scan plugin's ``init_app``)."""
     state.jobs.register(
-        Kind(KIND, run=run, action="avg.register.manage", label=_l("Scan for personal data"))
+        Kind(
+            KIND,
+            run=run,
+            action="avg.register.manage",
+            label=_l("Scan for personal data"),
+            # the report's examples are masked values of anybody: any erasure removes it
+            all_subjects=True,
+        )
     )
 
 

@@ -151,3 +151,17 @@ def test_key_rotation_without_keys_makes_no_job(app):
     result = app.test_cli_runner().invoke(args=["avg", "rotate-keys"])
     assert result.exit_code == 1 and "no encryption keys" in result.output
     assert _jobs(ROTATE_KEYS) == []
+
+
+def test_an_erasure_removes_the_scan_report(app, results):
+    from tests.support.factories import full_member
+
+    someone = full_member(1).member
+    db.session.commit()
+    assert app.test_cli_runner().invoke(args=["avg", "scan"]).exit_code == 0
+    (job,) = _jobs("scan")
+    path = get_state().jobs.result_path(job)
+    assert path is not None
+    get_state().erase_subject(someone.id, actor="cli")
+    db.session.commit()
+    assert _jobs("scan") == [] and not path.exists()
