@@ -3,21 +3,20 @@
 ``flask avg check --security`` prints it with an exit code for CI, and the board's
 dashboard shows the same lines. Each line has a verdict: ``ok``, ``warn`` (worth a
 look, not wrong in every setting) or ``fail`` (fix before going live).
+
+The kernel checks the configuration; plugins add lines about what they know
+(:meth:`~flask_avg.core.plugins.Plugin.checklist`: the retention plugin's purge
+line comes from the purge runs the retention page shows).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask
-from sqlalchemy import select
 
 from flask_avg.core.i18n import lazy_gettext as _l
-from flask_avg.core.models import AuditEntry
-from flask_avg.core.types import utcnow
 
 if TYPE_CHECKING:
     from flask_avg.extension import AvgState
@@ -37,8 +36,6 @@ WEAK_SECRETS = {
     "testing",
     "super-secret",
 }
-#: a purge older than this is reported: nothing is deleted if cron was forgotten
-PURGE_STALE_AFTER = timedelta(days=2)
 
 
 @dataclass(frozen=True)
@@ -117,44 +114,6 @@ def _https(app: Flask) -> CheckLine:
     )
 
 
-def _purge(state: AvgState) -> CheckLine:
-    label = _l("Retention purge")
-    rows = state.db.session.execute(
-        select(AuditEntry.at, AuditEntry.detail_json)
-        .where(AuditEntry.action == "retention.purge")
-        .order_by(AuditEntry.id.desc())
-        .limit(20)
-    ).all()
-    for at, detail in rows:
-        try:
-            dry = bool(json.loads(detail or "{}").get("dry_run"))
-        except ValueError:
-            dry = False
-        if dry:
-            continue
-        if at.tzinfo is None:
-            from datetime import UTC
-
-            at = at.replace(tzinfo=UTC)
-        if utcnow() - at <= PURGE_STALE_AFTER:
-            return CheckLine("purge", label, OK)
-        return CheckLine(
-            "purge",
-            label,
-            FAIL,
-            _l(
-                "The last purge ran more than two days ago: is the daily job "
-                "(flask avg purge) still scheduled?"
-            ),
-        )
-    return CheckLine(
-        "purge",
-        label,
-        FAIL,
-        _l("The purge has never run: schedule flask avg purge daily (cron or a worker)."),
-    )
-
-
 def _mail(app: Flask, state: AvgState) -> CheckLine:
     label = _l("Mail")
     if state.ext._mail_sender is not None or app.config.get("MAIL_SERVER"):
@@ -189,7 +148,7 @@ def run(app: Flask, state: AvgState) -> list[CheckLine]:
         _cookies(app),
         _debug(app),
         _https(app),
-        _purge(state),
+        *state.plugins.checklist(state),
         _mail(app, state),
         _encryption(state),
     ]

@@ -134,6 +134,7 @@ def rotate_keys(batch_size: int) -> None:
     AVG_ENCRYPTION_KEYS until this reports nothing left.
     """
     from flask_avg.core import crypto
+    from flask_avg.core.jobs import ROTATE_KEYS, run_in_cli
 
     keyring = _state().keyring
     try:
@@ -145,21 +146,17 @@ def rotate_keys(batch_size: int) -> None:
         return
     if keyring is None:
         raise click.ClickException("no encryption keys: set AVG_ENCRYPTION_KEYS")
-    todo = {item.name: crypto.pending(item, keyring) for item in plan}
-    total = sum(todo.values())
-    done = 0
-    with click.progressbar(length=total, label=f"re-encrypting under key {keyring.primary}") as bar:
-        for item in plan:
-            if todo[item.name]:
-                done += crypto.rotate_column(
-                    item, keyring, batch_size=batch_size, on_batch=bar.update
-                )
-    left = sum(crypto.pending(item, keyring) for item in plan)
-    click.echo(
-        f"{done} value(s) re-encrypted under key {keyring.primary} in {len(plan)} column(s); "
-        f"{left} left"
+    # a job: its row records progress and outcome; a killed run is failed and retryable
+    _job, out = run_in_cli(
+        ROTATE_KEYS,
+        {"batch_size": batch_size},
+        label=f"re-encrypting under key {keyring.primary}",
     )
-    if left:
+    click.echo(
+        f"{out['done']} value(s) re-encrypted under key {out['key']} in {out['columns']} "
+        f"column(s); {out['left']} left"
+    )
+    if out["left"]:
         raise SystemExit(1)
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import sys
 import threading
 import uuid
 from collections.abc import Callable
@@ -106,6 +107,10 @@ class Kind:
     result with ``ctx.result_file``. ``action`` is the ACL action needed to see the
     job and download its result (besides being its owner). ``all_subjects``: the
     result holds data of every subject (a member list), so any erasure removes it.
+    ``link(job)``: a page of the kind's own that shows what the job did (the purge
+    run's page), or None. ``on_failed(session, job)``: told, inside the caller's
+    transaction, when :meth:`Jobs.reap` marks the job failed (its worker died), so
+    the kind's own record of the work says so too.
     """
 
     name: str
@@ -113,6 +118,8 @@ class Kind:
     action: str
     label: Any = None
     all_subjects: bool = False
+    link: Callable[[Job], str | None] | None = None
+    on_failed: Callable[[Session, Job], None] | None = None
 
 
 class JobContext:
@@ -125,18 +132,45 @@ class JobContext:
         self.owner = job.owner
         self._last = 0.0
         self._path: Path | None = None
+        #: the last total reported (a report may leave it out)
+        self.total: int | None = None
+        #: called with ``(done, total)`` on every report (the CLI's progress bar)
+        self.listener: Callable[[int, int | None], None] | None = None
+
+    def _tell(self, done: int, total: int | None) -> int | None:
+        if total is not None:
+            self.total = total
+        if self.listener is not None:
+            self.listener(done, self.total)
+        return self.total
 
     def progress(self, done: int, total: int | None = None) -> None:
         """Report ``done`` of ``total`` units; committed in a transaction of its own,
         at most every :data:`HEARTBEAT` seconds (the last report always)."""
         import time
 
+        total = self._tell(done, total)
         now = time.monotonic()
         last = total is not None and done >= total
         if not last and now - self._last < HEARTBEAT:
             return
         self._last = now
         self.jobs._write(self.job_id, progress=done, total=total, heartbeat_at=utcnow())
+
+    def progress_in(self, session: Session, done: int, total: int | None = None) -> None:
+        """Report progress inside ``session``'s transaction, committed with the work it
+        counts (a purge batch): never claims work that was rolled back, and on SQLite
+        never waits for the write lock that transaction holds."""
+        total = self._tell(done, total)
+        table: Any = Job.__table__
+        values: dict[str, Any] = {"progress": done, "heartbeat_at": utcnow()}
+        if total is not None:
+            values["total"] = total
+        session.execute(update(table).where(table.c.id == self.job_id).values(**values))
+
+    def beat(self) -> None:
+        """A heartbeat without progress (waiting for a lock): the job is alive."""
+        self.jobs._write(self.job_id, heartbeat_at=utcnow())
 
     def result_file(self, name: str, content_type: str) -> IO[bytes]:
         """Open the job's private result file for writing; ``name`` is what the
@@ -152,9 +186,11 @@ class JobContext:
 
 
 class Runner(Protocol):
-    """Runs a queued job somewhere: :func:`perform` with the job's id, in an app context."""
+    """Runs a queued job somewhere: :func:`perform` with the job's id, in an app context.
 
-    def submit(self, app: Flask, job_id: str) -> None: ...
+    ``submit`` may return a handle on the work (the thread runner's thread)."""
+
+    def submit(self, app: Flask, job_id: str) -> Any: ...
 
 
 class InlineRunner:
@@ -171,11 +207,12 @@ class ThreadRunner:
     heartbeat stops and :meth:`Jobs.reap` marks it failed, retryable.
     """
 
-    def submit(self, app: Flask, job_id: str) -> None:
+    def submit(self, app: Flask, job_id: str) -> threading.Thread:
         thread = threading.Thread(
             target=perform, args=(job_id, app), name=f"avg-job-{job_id[:8]}", daemon=True
         )
         thread.start()
+        return thread
 
 
 class RqRunner:
@@ -225,6 +262,15 @@ class Jobs:
     def __init__(self, session_factory: Callable[[], Session]) -> None:
         self._session = session_factory
         self.kinds: dict[str, Kind] = {}
+        #: a runner of the host's own for every job a page starts (Celery); None: the
+        #: one ``AVG_JOB_QUEUE`` names (:func:`runner_for`)
+        self.runner: Runner | None = None
+        from flask_avg.core.i18n import lazy_gettext as _l
+
+        # the kernel's own long work; features register theirs in their ``init_app``
+        self.register(
+            Kind(ROTATE_KEYS, run=rotate_keys, action="avg.acl.manage", label=_l("Key rotation"))
+        )
 
     @property
     def session(self) -> Session:
@@ -272,11 +318,24 @@ class Jobs:
         self.session.add(job)
         return job
 
-    def start(self, job: Job | str, *, web: bool = True, runner: Runner | None = None) -> None:
-        """Hand a committed job to the runner (``runner`` or the configured one)."""
+    def start(self, job: Job | str, *, web: bool = True, runner: Runner | None = None) -> Any:
+        """Hand a committed job to the runner (``runner`` or the configured one); returns
+        the runner's handle (the thread runner's thread, else None)."""
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
         job_id = job if isinstance(job, str) else job.id
-        (runner or runner_for(app, web=web)).submit(app, job_id)
+        return (runner or self.runner or runner_for(app, web=web)).submit(app, job_id)
+
+    def run_inline(
+        self, job: Job | str, listener: Callable[[int, int | None], None] | None = None
+    ) -> tuple[Job | None, Any]:
+        """Run a committed job now, in this thread (a CLI command): ``listener`` hears
+        every progress report. Returns the job's final row (None if it was removed) and
+        what the kind's ``run`` returned (None when it failed: the row says why)."""
+        job_id = job if isinstance(job, str) else job.id
+        value = _perform(job_id, listener, own_session=False)
+        session = self.session
+        session.commit()  # a new transaction sees the job's last writes (MariaDB's snapshot)
+        return session.get(Job, job_id, populate_existing=True), value
 
     def get(self, job_id: str) -> Job | None:
         if not isinstance(job_id, str) or len(job_id) != 32 or not job_id.isalnum():
@@ -304,13 +363,21 @@ class Jobs:
             else float(current_app.config["AVG_JOB_STALE_SECONDS"])
         )
         cutoff = utcnow() - timedelta(seconds=seconds)
-        done = self.session.execute(
+        stale = [Job.status == RUNNING, Job.heartbeat_at < cutoff]
+        session = self.session
+        told = [k.name for k in self.kinds.values() if k.on_failed is not None]
+        found = list(session.scalars(select(Job).where(*stale, Job.kind.in_(told)))) if told else []
+        done = session.execute(
             update(Job)
-            .where(Job.status == RUNNING, Job.heartbeat_at < cutoff)
+            .where(*stale)
             .values(status=FAILED, error="the worker stopped", finished_at=utcnow()),
             execution_options={"synchronize_session": False},
         )
-        self.session.expire_all()
+        session.expire_all()
+        for job in found:
+            hook = self.kinds[job.kind].on_failed
+            if hook is not None:
+                hook(session, job)
         return int(getattr(done, "rowcount", 0) or 0)
 
     def expire(self, now: datetime | None = None) -> int:
@@ -357,6 +424,43 @@ class Jobs:
         return int(done.rowcount or 0)
 
 
+#: the kernel's job kind re-encrypting every encrypted column (``flask avg rotate-keys``)
+ROTATE_KEYS = "crypto.rotate"
+
+
+def rotate_keys(ctx: JobContext) -> dict[str, Any]:
+    """Re-encrypt every encrypted column under the primary key, ``params["batch_size"]``
+    rows per transaction, reporting values done of those pending. Returns the key,
+    the columns, the values re-encrypted and those left (changed meanwhile)."""
+    from flask_avg.core import crypto
+
+    state = current_app.extensions["avg"]
+    keyring = state.keyring
+    if keyring is None:
+        raise JobFailed("no encryption keys: set AVG_ENCRYPTION_KEYS")
+    try:
+        plan = crypto.rotation_plan(state.db)
+    except crypto.CryptoError as err:
+        raise JobFailed(str(err)) from None
+    batch_size = int(ctx.params.get("batch_size") or 1000)
+    todo = {item.name: crypto.pending(item, keyring) for item in plan}
+    total = sum(todo.values())
+    seen = done = 0
+    ctx.progress(0, total)
+
+    def step(rows: int) -> None:
+        nonlocal seen
+        seen += rows
+        ctx.progress(min(seen, total), total)
+
+    for item in plan:
+        if todo[item.name]:
+            done += crypto.rotate_column(item, keyring, batch_size=batch_size, on_batch=step)
+    left = sum(crypto.pending(item, keyring) for item in plan)
+    ctx.progress(total, total)
+    return {"key": keyring.primary, "columns": len(plan), "done": done, "left": left}
+
+
 def perform(job_id: str, app: Flask | None = None) -> None:
     """Run job ``job_id`` to its end (what every runner calls).
 
@@ -371,7 +475,15 @@ def perform(job_id: str, app: Flask | None = None) -> None:
         _perform(job_id)
 
 
-def _perform(job_id: str) -> None:
+def _perform(
+    job_id: str,
+    listener: Callable[[int, int | None], None] | None = None,
+    *,
+    own_session: bool = True,
+) -> Any:
+    """Run the job; returns what its kind's ``run`` returned (None when it failed).
+    ``own_session``: the job's session ends with it (a worker, a thread); inline in a
+    command the command's session goes on."""
     state = current_app.extensions["avg"]
     jobs: Jobs = state.jobs
     session = jobs.session
@@ -385,15 +497,19 @@ def _perform(job_id: str) -> None:
     )
     session.commit()
     if not getattr(claimed, "rowcount", 0):
-        return  # gone, or another worker has it
+        return None  # gone, or another worker has it
     job = session.get(Job, job_id)
     assert job is not None
     kind = jobs.kinds.get(job.kind)
     ctx = JobContext(jobs, job)
+    ctx.listener = listener
+    value: Any = None
+    stale = float(current_app.config["AVG_JOB_STALE_SECONDS"])
+    pulse = _Pulse(session.get_bind(clause=Job.__table__), job_id, max(1.0, stale / 4))
     try:
         if kind is None:
             raise JobFailed(f"unknown job kind {job.kind!r}")
-        kind.run(ctx)
+        value = kind.run(ctx)
         session.commit()
     except Exception as exc:  # the job's own failure: recorded, not raised
         session.rollback()
@@ -404,6 +520,7 @@ def _perform(job_id: str) -> None:
             job_id, status=FAILED, error=message[:MAX_ERROR], finished_at=utcnow(), result_path=None
         )
         current_app.logger.exception("flask-avg job %s (%s) failed", job_id, job.kind)
+        value = None
     else:
         hours = float(current_app.config["AVG_JOB_RESULT_HOURS"])
         now = utcnow()
@@ -418,4 +535,89 @@ def _perform(job_id: str) -> None:
             # an erasure removed the job meanwhile: its result may hold the erased
             ctx._path.unlink(missing_ok=True)
     finally:
-        state.db.session.remove()
+        pulse.stop()
+        if own_session:
+            state.db.session.remove()
+    return value
+
+
+class _Pulse:
+    """A running job's heartbeat every ``interval`` seconds from a thread of its own,
+    so a long step without progress (one large table scanned, a copy) is not taken for
+    a dead worker; it stops with the process, so a killed worker still goes stale."""
+
+    def __init__(self, engine: Any, job_id: str, interval: float) -> None:
+        self._engine, self._job_id, self._interval = engine, job_id, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._beat, name=f"avg-job-pulse-{job_id[:8]}", daemon=True
+        )
+        self._thread.start()
+
+    def _beat(self) -> None:
+        table: Any = Job.__table__
+        while not self._stop.wait(self._interval):
+            try:
+                with self._engine.begin() as conn:
+                    conn.execute(
+                        update(table)
+                        .where(table.c.id == self._job_id, table.c.status == RUNNING)
+                        .values(heartbeat_at=utcnow())
+                    )
+            except Exception:  # noqa: BLE001, S112 - a busy database: the next beat tries again
+                continue
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+
+def run_in_cli(
+    kind: str,
+    params: dict[str, Any] | None = None,
+    *,
+    label: str,
+    subject: str | None = None,
+    check: bool = True,
+    job: Job | None = None,
+) -> tuple[Job, Any]:
+    """What a ``flask avg`` command does with long work: create the job (owner None:
+    the command line), run it inline with click's progress bar fed from the job's
+    progress, and return its final row and the kind's return value. A failed job
+    ends the command with its error and how to retry it (``check=False``: returned,
+    for the command to say so itself). ``job``: one the command created (committed)."""
+    import click
+
+    jobs: Jobs = current_app.extensions["avg"].jobs
+    if job is None:
+        job = jobs.create(kind, owner=None, subject=subject, params=params)
+        jobs.session.commit()
+    job_id = job.id
+    # on a terminal click's bar, redrawn in place; in a log (cron) a line per tenth
+    tty = sys.stdout.isatty()
+    with click.progressbar(length=100, label=label, show_percent=True, show_eta=False) as bar:
+        shown = 0
+
+        def show(percent: int) -> None:
+            nonlocal shown
+            if percent <= shown:
+                return
+            if tty:
+                bar.update(percent - shown)
+            elif percent // 10 > shown // 10:
+                click.echo(f"{label}: {percent // 10 * 10}%")
+            shown = percent
+
+        def listener(done: int, total: int | None) -> None:
+            show(min(100, done * 100 // total) if total else 0)
+
+        row, value = jobs.run_inline(job_id, listener)
+        if row is not None and row.status == DONE:
+            show(100)
+    if row is None:
+        raise click.ClickException("the job was removed while it ran")
+    if check and row.status != DONE:
+        raise click.ClickException(
+            f"job {job_id} {row.status}: {row.error or ''} (flask avg jobs retry {job_id})"
+        )
+    return row, value

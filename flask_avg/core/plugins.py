@@ -11,7 +11,8 @@ As in Joomla's privacy plugins, each plugin is asked about one data subject
   set of subjects given as a query (one member, or a purge batch of thousands);
 * :meth:`Plugin.erase_external`: remove what lives outside the database (files, a
   mailing service), after the database commit; a failure is recorded and retried;
-* :meth:`Plugin.purge`: its own retention, once per retention purge.
+* :meth:`Plugin.purge`: its own retention, once per retention purge;
+* :meth:`Plugin.checklist`: lines of its own for the security checklist.
 
 A plugin also names its ACL actions, its blueprint and CLI commands. flask-avg's
 own features are plugins of exactly this kind (``flask_avg.features.*``).
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from flask import Blueprint, Flask
     from flask.cli import AppGroup
 
+    from flask_avg.core.checklist import CheckLine
     from flask_avg.extension import AvgState
 
 #: The entry-point group installed packages offer plugins in.
@@ -253,6 +255,11 @@ class Plugin:
         """Drop this plugin's own records past their retention; returns rows dropped."""
         return 0
 
+    def checklist(self, state: AvgState) -> Iterable[CheckLine]:
+        """Lines of its own for the security checklist (``flask avg check --security``
+        and the board's dashboard), read from what only this plugin knows."""
+        return ()
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
 
@@ -321,6 +328,9 @@ class Plugins:
 
     def erase(self, ctx: EraseContext) -> list[tuple[Plugin, Erased]]:
         return [(p, done) for p in self for done in p.erase(ctx)]
+
+    def checklist(self, state: AvgState) -> list[CheckLine]:
+        return [line for p in self for line in p.checklist(state)]
 
     def labels(self) -> dict[str, Any]:
         """Every plugin's table labels, for result pages."""

@@ -268,3 +268,31 @@ def test_a_job_removed_while_running_leaves_no_file(app, jobs):
     db.session.commit()
     assert db.session.get(Job, job_id) is None
     assert list(jobs.folder().iterdir()) == []
+
+
+def test_a_long_step_without_progress_still_beats(app, jobs, tmp_path):
+    """One long step (a large table scanned) reports no progress: the job's pulse keeps
+    its heartbeat going, so it is not taken for a dead worker meanwhile."""
+    from tests.support import jobs as kinds
+
+    flag = tmp_path / "go"
+
+    def silent(ctx):
+        while not flag.exists():
+            time.sleep(0.05)
+
+    app.config["AVG_JOB_STALE_SECONDS"] = 2  # a beat every second
+    jobs.kinds["test.silent"] = kinds.Kind("test.silent", run=silent, action="x")
+    job = jobs.create("test.silent", owner="1")
+    db.session.commit()
+    thread = jobs.start(job, runner=ThreadRunner())
+    try:
+        _wait(lambda: db.session.get(Job, job.id, populate_existing=True).status == RUNNING)
+        first = db.session.get(Job, job.id).heartbeat_at
+        _wait(lambda: db.session.get(Job, job.id, populate_existing=True).heartbeat_at > first)
+        assert db.session.get(Job, job.id).status == RUNNING
+    finally:
+        flag.write_text("go")
+        thread.join(timeout=60)
+    db.session.commit()
+    assert db.session.get(Job, job.id, populate_existing=True).status == DONE

@@ -2,7 +2,9 @@
 
 ``flask --app tests.support.jobs:worker_app avg jobs worker --burst`` with
 ``AVG_TEST_JOB_DB`` (the test's database URL), ``AVG_TEST_JOB_QUEUE`` (the Redis
-URL with its queue) and ``AVG_TEST_JOB_DIR`` (the result folder) in the environment.
+URL with its queue) and ``AVG_TEST_JOB_DIR`` (the result folder) in the environment; with
+``AVG_TEST_JOB_SLOW_PURGE`` (seconds) a purge runs one member per batch and
+sleeps that long after each (a purge to kill mid-run).
 """
 
 from __future__ import annotations
@@ -62,10 +64,18 @@ def register(app: Flask) -> None:
 def worker_app() -> Any:
     from tests.support.app import make_app
 
+    slow = os.environ.get("AVG_TEST_JOB_SLOW_PURGE")
+    config: dict[str, Any] = {}
+    if slow:
+        from flask_avg.features.retention import engine
+
+        config = {"AVG_PURGE_BATCH_SIZE": 1, "AVG_PURGE_BATCH_SECONDS": 0}
+        engine.batch_hook = lambda: time.sleep(float(slow))
     app = make_app(
         os.environ["AVG_TEST_JOB_DB"],
         AVG_JOB_QUEUE=os.environ["AVG_TEST_JOB_QUEUE"],
         AVG_JOB_DIR=os.environ["AVG_TEST_JOB_DIR"],
+        **config,
     )
     register(app)
     return app

@@ -16,6 +16,11 @@ class AccountabilityPlugin(Plugin):
     templates = str(Path(__file__).parent / "templates")
     blueprint = "accountability"
 
+    def init_app(self, app: Any, state: AvgState) -> None:
+        from flask_avg.features.accountability.register_job import register_kind
+
+        register_kind(state)
+
     def create_blueprint(self, state: AvgState) -> Any:
         from flask_avg.features.accountability.views import create_blueprint
 

@@ -30,12 +30,25 @@ def register(group: Any) -> None:
         """The register of processing activities (Art. 30): print it, or -o FILE.xlsx."""
         from flask_avg.features.accountability import register
 
-        reg = register.build(_state())
-        if output:
-            with open(output, "wb") as fh:
-                fh.write(register.to_excel(reg))
+        if output:  # a job: its row records it, its result file is audited when copied out
+            import shutil
+
+            from flask_avg.core.jobs import run_in_cli
+            from flask_avg.features.accountability.register_job import KIND
+
+            state = _state()
+            job, _n = run_in_cli(KIND, label="register")
+            path = state.jobs.result_path(job)
+            if path is None:
+                raise click.ClickException("the register's result file is gone")
+            shutil.copyfile(path, output)
+            state.audit.record(
+                "jobs.download", detail={"job": job.id, "kind": job.kind, "file": output}
+            )
+            state.db.session.commit()
             click.echo(f"Register written to {output}.")
             return
+        reg = register.build(_state())
         for act in reg.activities:
             click.echo(act.purpose)
             click.echo("  basis: " + "; ".join(str(b) for b in act.bases))

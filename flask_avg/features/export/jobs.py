@@ -1,8 +1,8 @@
 """The board's member list as a background job (``export.members``), for large clubs.
 
 The same columns, search and cell safety as the in-request export
-(:func:`~flask_avg.features.export.service.export_member_list`), written into the
-job's private result file. Rows are read in keyset pages (``key > last`` in
+(:func:`~flask_avg.features.export.service.export_member_list`), written by the
+same writers (:mod:`.lists`) into the job's private result file. Rows are read in keyset pages (``key > last`` in
 pages of :data:`~flask_avg.features.export.lists.CHUNK`) rather than one long
 cursor, so the job reports its progress between pages, and on SQLite the
 progress writes are never blocked by a reader of the same file.
@@ -10,28 +10,24 @@ progress writes are never blocked by a reader of the same file.
 
 from __future__ import annotations
 
-import csv
-import io
-import tempfile
 from collections.abc import Iterator
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, func, select
 
 from flask_avg.core.i18n import lazy_gettext as _l
 from flask_avg.core.jobs import JobContext, Kind
 from flask_avg.core.presenters import app_name, member_list_query
-from flask_avg.features.export.document import translated
-from flask_avg.features.export.formats import LIST_FORMATS, csv_delimiter
-from flask_avg.features.export.lists import CHUNK, member_columns, member_headers
-from flask_avg.features.export.safety import neutralise, safe_filename, text_value
-from flask_avg.features.export.service import record_list_export
-from flask_avg.features.export.writers import (
-    WORKBOOK_OPTIONS,
-    cell_formats,
-    column_width,
-    write_cell,
+from flask_avg.features.export.formats import LIST_FORMATS
+from flask_avg.features.export.lists import (
+    CHUNK,
+    member_columns,
+    member_headers,
+    write_members_csv,
+    write_members_xlsx,
 )
+from flask_avg.features.export.safety import safe_filename
+from flask_avg.features.export.service import record_list_export
 
 if TYPE_CHECKING:
     from flask_avg.extension import AvgState
@@ -115,54 +111,11 @@ def run(ctx: JobContext) -> int:
     headers = member_headers(state, columns)
     total = count(state, query)
     name = f"{safe_filename(app_name(), 'club')}-members.{fmt.extension}"
+    write = write_members_xlsx if fmt.key == "xlsx" else write_members_csv
     with ctx.result_file(name, fmt.mimetype) as out:
-        rows = _pages(state, stmt, ctx, total)
-        n = _xlsx(out, headers, rows) if fmt.key == "xlsx" else _csv(out, headers, rows)
+        n = write(state, stmt, headers, out, rows=_pages(state, stmt, ctx, total))
     record_list_export(
         state, "export.members", fmt.key, n, actor=ctx.owner, filtered=bool(query), job=ctx.job_id
     )
     state.db.session.commit()
-    return n
-
-
-def _xlsx(out: IO[bytes], headers: list[tuple[str, str]], rows: Iterator[Any]) -> int:
-    import xlsxwriter
-
-    with tempfile.TemporaryDirectory(prefix="avg-export-") as scratch:
-        book = xlsxwriter.Workbook(
-            out, {**WORKBOOK_OPTIONS, "constant_memory": True, "tmpdir": scratch}
-        )
-        try:
-            sheet = book.add_worksheet(translated("%(Subjects)s")[:31])
-            head = book.add_format({"bold": True, "bottom": 1})
-            formats = cell_formats(book)
-            for i, (label, kind) in enumerate(headers):
-                width = column_width(label, [], kind) if kind.startswith("date") else 22
-                sheet.set_column(i, i, width)
-                sheet.write_string(0, i, neutralise(label), head)
-            sheet.freeze_panes(1, 0)
-            n = 0
-            for row in rows:
-                n += 1
-                for i, value in enumerate(row):
-                    write_cell(sheet, n, i, value, formats)
-            if n:
-                sheet.autofilter(0, 0, n, len(headers) - 1)
-        finally:
-            book.close()
-    return n
-
-
-def _csv(out: IO[bytes], headers: list[tuple[str, str]], rows: Iterator[Any]) -> int:
-    text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="", write_through=False)
-    writer = csv.writer(
-        text, delimiter=csv_delimiter(), quoting=csv.QUOTE_ALL, lineterminator="\r\n"
-    )
-    writer.writerow([neutralise(label) for label, _kind in headers])
-    n = 0
-    for row in rows:
-        writer.writerow([text_value(v) for v in row])
-        n += 1
-    text.flush()
-    text.detach()
     return n

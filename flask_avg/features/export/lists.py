@@ -1,7 +1,7 @@
 """The board's bulk exports: the member list and the audit log, in constant memory.
 
-Rows come from the database in chunks (``yield_per``) and go straight into an
-xlsxwriter workbook in ``constant_memory`` mode or a CSV writer, which write
+Rows come from the database in chunks (``yield_per``; the background job's own
+keyset pages, :mod:`.jobs`) and go straight into an xlsxwriter workbook in ``constant_memory`` mode or a CSV writer, which write
 into an anonymous temporary file (no name on disk, gone when closed). Memory
 stays flat whether the club has a hundred members or a hundred thousand.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import IO, TYPE_CHECKING, Any
 
 from sqlalchemy import Select, select
@@ -60,9 +60,16 @@ def spooled() -> IO[bytes]:
 
 
 def write_members_xlsx(
-    state: AvgState, stmt: Select[Any], headers: list[tuple[str, str]], out: IO[bytes]
+    state: AvgState,
+    stmt: Select[Any],
+    headers: list[tuple[str, str]],
+    out: IO[bytes],
+    rows: Iterable[Any] | None = None,
 ) -> int:
-    """The member list as one worksheet, written row by row; returns the row count."""
+    """The member list as one worksheet, written row by row; returns the row count.
+
+    ``rows`` are the rows of ``stmt`` read some other way (the background job reads
+    them in keyset pages, reporting progress); by default ``stmt`` in chunks."""
     import xlsxwriter
 
     # constant_memory keeps each sheet's rows in a scratch file; put those in a
@@ -71,12 +78,12 @@ def write_members_xlsx(
         book = xlsxwriter.Workbook(
             out, {**WORKBOOK_OPTIONS, "constant_memory": True, "tmpdir": scratch}
         )
-        return _fill_members_sheet(state, book, stmt, headers)
+        if rows is None:
+            rows = _chunks(state.db.session, stmt)
+        return _fill_members_sheet(book, rows, headers)
 
 
-def _fill_members_sheet(
-    state: AvgState, book: Any, stmt: Select[Any], headers: list[tuple[str, str]]
-) -> int:
+def _fill_members_sheet(book: Any, rows: Iterable[Any], headers: list[tuple[str, str]]) -> int:
     try:
         sheet = book.add_worksheet(translated("%(Subjects)s")[:31])
         head = book.add_format({"bold": True, "bottom": 1})
@@ -86,7 +93,7 @@ def _fill_members_sheet(
             sheet.write_string(0, i, neutralise(label), head)
         sheet.freeze_panes(1, 0)
         n = 0
-        for row in _chunks(state.db.session, stmt):
+        for row in rows:
             n += 1
             for i, value in enumerate(row):
                 write_cell(sheet, n, i, value, formats)
@@ -103,15 +110,17 @@ def write_members_csv(
     headers: list[tuple[str, str]],
     out: IO[bytes],
     sep: str | None = None,
+    rows: Iterable[Any] | None = None,
 ) -> int:
-    """The member list as CSV, every field quoted; ``sep`` defaults to :func:`csv_delimiter`."""
+    """The member list as CSV, every field quoted; ``sep`` defaults to :func:`csv_delimiter`;
+    ``rows`` as for :func:`write_members_xlsx`."""
     text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="", write_through=False)
     writer = csv.writer(
         text, delimiter=sep or csv_delimiter(), quoting=csv.QUOTE_ALL, lineterminator="\r\n"
     )
     writer.writerow([neutralise(label) for label, _kind in headers])
     n = 0
-    for row in _chunks(state.db.session, stmt):
+    for row in _chunks(state.db.session, stmt) if rows is None else rows:
         writer.writerow([text_value(v) for v in row])
         n += 1
     text.flush()

@@ -46,6 +46,7 @@ def _job(job_id: str) -> tuple[AvgState, Job]:
 
 
 def _describe(state: AvgState, job: Job) -> dict[str, Any]:
+    kind = state.jobs.kinds.get(job.kind)
     return {
         "id": job.id,
         "status": job.status,
@@ -59,6 +60,8 @@ def _describe(state: AvgState, job: Job) -> dict[str, Any]:
             else None
         ),
         "expires_at": job.expires_at.isoformat() if job.expires_at else None,
+        # the kind's own page about the work (a purge run's counts), if it has one
+        "link": kind.link(job) if kind is not None and kind.link is not None else None,
     }
 
 

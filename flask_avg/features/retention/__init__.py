@@ -10,6 +10,7 @@ guard, the retention page and the ``purge`` and ``ledger`` commands.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,12 +60,21 @@ class RetentionPlugin(Plugin):
     def init_app(self, app: Any, state: AvgState) -> None:
         from flask_avg.features.retention.ledger import install_login_guard, watch_reused_keys
         from flask_avg.features.retention.runs import schedule_times
+        from flask_avg.features.retention.service import register_job
 
         schedule_times(app.config["AVG_PURGE_SCHEDULE"])  # a wrong schedule fails at start-up
         app.jinja_env.filters["avg_purge_time"] = _when
         state.lifecycle = Lifecycle(state)
         install_login_guard(app, state)
         watch_reused_keys(state.db)
+        register_job(state)
+
+    def checklist(self, state: AvgState) -> Iterable[Any]:
+        """The security checklist's purge line, from the purge runs the retention page
+        shows (one source of truth: a dry run or a preview is no purge)."""
+        from flask_avg.features.retention.runs import checklist_line
+
+        yield checklist_line(state)
 
     def create_blueprint(self, state: AvgState) -> Any:
         from flask_avg.features.retention.views import create_blueprint

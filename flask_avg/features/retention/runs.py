@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 
 from flask_avg.core.config import ConfigurationError, config_value
+from flask_avg.core.jobs import Job, JobContext
 from flask_avg.core.types import utcnow
 from flask_avg.features.retention.lock import TTL
 from flask_avg.features.retention.models import PurgeRun
@@ -27,6 +30,8 @@ if TYPE_CHECKING:
     from flask_avg.extension import AvgState
 
 RUN: Any = PurgeRun.__table__
+#: the job kind of a purge (the board's "purge now", ``flask avg purge``)
+JOB_KIND = "retention.purge"
 #: no finished purge for this long: the page and the dashboard warn
 SILENT = timedelta(days=2)
 #: a "running" or "queued" row whose beat stopped this long ago was cut off
@@ -99,12 +104,63 @@ def open_run(
     return int(row.id)
 
 
+#: runs carried out by a job (run id -> the job's context): their progress is the job's
+_JOBS: dict[int, JobContext] = {}
+
+
+@contextmanager
+def linked(run_id: int, ctx: JobContext) -> Iterator[None]:
+    """While the purge of run ``run_id`` runs as job ``ctx``, every progress report of
+    the run is the job's progress too, in the same transaction."""
+    _JOBS[run_id] = ctx
+    try:
+        yield
+    finally:
+        _JOBS.pop(run_id, None)
+
+
 def progress(session: Any, run_id: int, done: int, batches: int, total: int | None = None) -> None:
-    """Progress in the caller's transaction (the batch's: committed with it)."""
+    """Progress in the caller's transaction (the batch's: committed with it); the
+    run's job, when it has one, reports the same progress in the same transaction."""
     values: dict[str, Any] = {"done_rows": done, "batches": batches, "beat_at": utcnow()}
     if total is not None:
         values.update(total_rows=total, status="running")
     session.execute(update(RUN).where(RUN.c.id == run_id).values(values))
+    ctx = _JOBS.get(run_id)
+    if ctx is not None:
+        ctx.progress_in(session, done, total)
+
+
+def reopen(state: AvgState, run_id: int) -> None:
+    """A finished run tried again (its job retried): queued afresh, outcome cleared."""
+    session = state.db.session
+    values: dict[str, Any] = {
+        "status": "queued",
+        "beat_at": utcnow(),
+        "finished_at": None,
+        "error": None,
+        "counts_json": None,
+        "done_rows": 0,
+        "batches": 0,
+    }
+    session.execute(update(RUN).where(RUN.c.id == run_id).values(values))
+    session.commit()
+
+
+def job_params(run_id: int, *, wait: float, actor: str | None) -> dict[str, Any]:
+    """The purge job's parameters: the run first, so :func:`job_of` finds the job."""
+    return {"run": int(run_id), "wait": float(wait), "who": actor}
+
+
+def job_of(state: AvgState, run_id: int) -> Job | None:
+    """The job that carries out run ``run_id`` (None: a run of the host's code)."""
+    prefix = json.dumps({"run": int(run_id)})[:-1] + ","
+    return state.db.session.scalars(
+        select(Job)
+        .where(Job.kind == JOB_KIND, Job.params_json.startswith(prefix, autoescape=True))
+        .order_by(Job.created_at.desc())
+        .limit(1)
+    ).first()
 
 
 def close_run(
@@ -264,3 +320,25 @@ def status(state: AvgState, *, now: datetime | None = None, recent: int = 5) -> 
         warning=silent and running is None,
         recent=views,
     )
+
+
+def checklist_line(state: AvgState, *, now: datetime | None = None) -> Any:
+    """The security checklist's purge line: fails while no purge has finished, or
+    the last one finished more than two days ago (the same runs, and the same two
+    days, as the retention page's warning)."""
+    from flask_avg.core.checklist import FAIL, OK, CheckLine
+    from flask_avg.core.i18n import lazy_gettext as _l
+
+    label = _l("Retention purge")
+    now = now or utcnow()
+    last = status(state, now=now).last_done
+    if last is None:
+        advice = _l("The purge has never run: schedule flask avg purge daily (cron or a worker).")
+        return CheckLine("purge", label, FAIL, advice)
+    if now - (last.finished_at or last.started_at) > SILENT:
+        advice = _l(
+            "The last purge ran more than two days ago: is the daily job "
+            "(flask avg purge) still scheduled?"
+        )
+        return CheckLine("purge", label, FAIL, advice)
+    return CheckLine("purge", label, OK)

@@ -38,6 +38,7 @@ from flask_avg.features.retention.engine import ModelCounts
 from flask_avg.features.retention.erase import PURGE_RUNNING, anchor_label, check, refusals
 from flask_avg.features.retention.plan import Plan, erase_setting
 from flask_avg.features.retention.preview import preview, preview_run, shared_on_purge
+from flask_avg.features.retention.runs import job_of
 from flask_avg.features.retention.service import (
     PurgeLocked,
     RunView,
@@ -47,6 +48,7 @@ from flask_avg.features.retention.service import (
     is_confirmed,
     purge,
     purge_status,
+    run_purge,
     save_settings,
     start_purge,
 )
@@ -219,11 +221,15 @@ def purge_now() -> Any:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     state = get_state()
-    run_id, thread = start_purge(state, actor=current_actor())
-    if thread is None:
+    before = purge_status(state).running
+    run_id, _handle = start_purge(state, actor=current_actor())
+    if before is not None and before.id == run_id:
         flash(_("A purge is already running: its progress is shown below."), "info")
     else:
-        state.audit.record("retention.purge_started", detail={"run": run_id})
+        job = job_of(state, run_id)
+        state.audit.record(
+            "retention.purge_started", detail={"run": run_id, "job": job.id if job else None}
+        )
         state.db.session.commit()
     return redirect(url_for("avg_retention.run", run_id=run_id))
 
@@ -242,7 +248,18 @@ def run(run_id: int) -> Any:
     found = _run_or_404(run_id)
     state = get_state()
     labels = {key: cat.label for key, cat in state.catalogue.retention.items()}
-    return render_template("avg/retention/run.html", run=found, category_labels=labels)
+    job = job_of(state, run_id)
+    job_url = (
+        url_for("avg_jobs.status", job_id=job.id)
+        if job is not None
+        and job.owner is not None
+        and job.owner == current_actor()
+        and "avg_jobs.status" in current_app.view_functions
+        else None
+    )
+    return render_template(
+        "avg/retention/run.html", run=found, category_labels=labels, job=job, job_url=job_url
+    )
 
 
 @require("avg.retention.manage")
@@ -368,14 +385,22 @@ def register_commands(group: Any) -> None:
         """Remove personal data past its retention date (run daily from cron)."""
         state = current_app.extensions["avg"]
         day = date.fromisoformat(as_of) if as_of else None
-        try:
-            result = purge(state, day, dry_run=dry_run, actor="cli", wait=wait, trigger="scheduled")
-        except PurgeLocked as exc:
-            click.echo(f"purge skipped: {exc}", err=True)
-            sys.exit(75)
-        except Exception as exc:  # noqa: BLE001 - cron needs a non-zero exit and a message
-            click.echo(f"purge failed: {type(exc).__name__}: {exc}", err=True)
-            sys.exit(1)
+        if dry_run:
+            try:
+                result = purge(state, day, dry_run=True, actor="cli", wait=wait)
+            except PurgeLocked as exc:
+                click.echo(f"purge skipped: {exc}", err=True)
+                sys.exit(75)
+        else:  # a job with a progress bar, recorded like the board's "purge now"
+            job, done = run_purge(state, as_of=day, actor="cli", wait=wait)
+            if done is None:
+                run = get_run(state, int(job.params["run"]))
+                if run is not None and run.status == "skipped":
+                    click.echo(f"purge skipped: {job.error}", err=True)
+                    sys.exit(75)
+                click.echo(f"purge failed: {job.error} (job {job.id})", err=True)
+                sys.exit(1)
+            result = done
         head = "dry run, nothing changed" if dry_run else f"{result.batches} batch(es)"
         click.echo(f"purge as of {result.as_of.isoformat()} ({head})")
         _print_counts(result.categories)

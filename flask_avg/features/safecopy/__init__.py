@@ -15,6 +15,11 @@ from flask_avg.core.plugins import Plugin
 class SafeCopyPlugin(Plugin):
     name = "safecopy"
 
+    def init_app(self, app: Any, state: Any) -> None:
+        from flask_avg.features.safecopy.cli import register_kind
+
+        register_kind(state)
+
     def register_commands(self, group: Any) -> None:
         from flask_avg.features.safecopy.cli import register
 

@@ -1,11 +1,80 @@
-"""``flask avg anonymised-copy``."""
+"""``flask avg anonymised-copy``, run as a job (``safecopy``).
+
+The target URL may carry a password: the job's row keeps it with the password
+masked, and the real URL is handed to the job in this process only, so a
+failed copy is made again by running the command again, not by a retry.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from flask import current_app
+
+from flask_avg.core.i18n import lazy_gettext as _l
+from flask_avg.core.jobs import JobContext, JobFailed, Kind, run_in_cli
+
+if TYPE_CHECKING:
+    from flask_avg.extension import AvgState
+    from flask_avg.features.safecopy.service import CopyResult
+
+KIND = "safecopy"
+#: job id -> the target URL, password included (never written to the database)
+_TARGETS: dict[str, str] = {}
+
+
+def register_kind(state: AvgState) -> None:
+    """Make the anonymised copy a job kind (the safecopy plugin's ``init_app``)."""
+    state.jobs.register(
+        Kind(KIND, run=run, action="avg.acl.manage", label=_l("Anonymised copy of the database"))
+    )
+
+
+def masked(url: str) -> str:
+    """The URL as the job's row keeps it: no password."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not a URL: the copy says so itself
+        return "(not a database URL)"
+
+
+def run(ctx: JobContext) -> CopyResult:
+    """Make the copy (one step: the service reports no progress of its own)."""
+    from sqlalchemy.exc import ArgumentError, OperationalError
+
+    from flask_avg.features.safecopy.service import CopyError, anonymised_copy
+
+    state: AvgState = current_app.extensions["avg"]
+    url = _TARGETS.pop(ctx.job_id, None)
+    if url is None:
+        raise JobFailed("the target URL is not kept: run flask avg anonymised-copy again")
+    params = ctx.params
+    ctx.progress(0, 1)
+    try:
+        result = anonymised_copy(
+            state, url, strict=bool(params.get("strict")), batch_size=int(params["batch_size"])
+        )
+    except ArgumentError:
+        raise JobFailed(f"not a database URL: {params.get('to')!r}") from None
+    except OperationalError as exc:
+        raise JobFailed(f"cannot reach the target database: {exc.orig}") from None
+    except CopyError as exc:
+        raise JobFailed(str(exc)) from None
+    ctx.progress(1, 1)
+    state.audit.record(
+        "safecopy.made",
+        actor=ctx.owner,
+        detail={
+            "tables": len(result.rows),
+            "strict": bool(params.get("strict")),
+            "dialect": url.split(":")[0],
+        },
+    )
+    state.db.session.commit()
+    return result
 
 
 def register(group: Any) -> None:
@@ -25,19 +94,15 @@ def register(group: Any) -> None:
     @click.option("--batch-size", type=click.IntRange(1, 100_000), default=1000, show_default=True)
     def anonymised_copy_command(url: str, strict: bool, batch_size: int) -> None:
         """Copy the whole database into another, every personal value anonymised."""
-        from sqlalchemy.exc import ArgumentError, OperationalError
-
-        from flask_avg.features.safecopy.service import CopyError, anonymised_copy
-
         state = current_app.extensions["avg"]
+        params = {"to": masked(url), "strict": strict, "batch_size": batch_size}
+        job = state.jobs.create(KIND, owner=None, params=params)
+        state.db.session.commit()
+        _TARGETS[job.id] = url
         try:
-            result = anonymised_copy(state, url, strict=strict, batch_size=batch_size)
-        except ArgumentError:
-            raise click.ClickException(f"not a database URL: {url!r}") from None
-        except OperationalError as exc:
-            raise click.ClickException(f"cannot reach the target database: {exc.orig}") from None
-        except CopyError as exc:
-            raise click.ClickException(str(exc)) from None
+            _job, result = run_in_cli(KIND, label="copying", job=job)
+        finally:
+            _TARGETS.pop(job.id, None)
         if strict:
             for name in result.blanked:
                 click.echo(f"blanked: {name}")
@@ -46,8 +111,3 @@ def register(group: Any) -> None:
             f"{len(result.anonymised)} column(s) anonymised, {len(result.blanked)} blanked, "
             f"{len(result.emptied)} of flask-avg's table(s) left empty."
         )
-        state.audit.record(
-            "safecopy.made",
-            detail={"tables": len(result.rows), "strict": strict, "dialect": url.split(":")[0]},
-        )
-        state.db.session.commit()

@@ -16,6 +16,11 @@ from flask_avg.core.plugins import Plugin
 class ScanPlugin(Plugin):
     name = "scan"
 
+    def init_app(self, app: Any, state: Any) -> None:
+        from flask_avg.features.scan.cli import register_kind
+
+        register_kind(state)
+
     def register_commands(self, group: Any) -> None:
         from flask_avg.features.scan.cli import register
 
