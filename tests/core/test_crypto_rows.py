@@ -293,3 +293,47 @@ def test_the_row_key_of_a_text_key_is_unambiguous():
         ring.open(token, "t", "c", "x|1|2")
     with pytest.raises(CryptoError, match="does not know its row"):
         dataclasses.replace(ring, row_bound=True).seal("x", "t", "c", None)
+
+
+def test_erasure_with_a_fixed_value_seals_one_constant_it_recognises(app, db_url):
+    """``anonymise="fixed"`` on an encrypted column: erasure writes the constant sealed
+    once (format c2, the same in every row), reads it back, and a second run sees the
+    row as done."""
+    from flask_avg.features.retention import anonymise
+
+    with club(db_url, OLD) as site:
+        state = site.extensions["avg"]
+        model = next(m for m in state.registry if m.table is TABLE)
+        spec = model.columns["medical_notes"]
+        model.columns["medical_notes"] = dataclasses.replace(
+            spec, anonymise="fixed", anonymise_value="geen"
+        )
+        try:
+            gone, kept = _member(1, "astma"), _member(2, "diabetes")
+            db.session.add_all([gone, kept])
+            db.session.commit()
+            state.erase_subject(gone.id, actor="cli")
+            db.session.commit()
+            constant = _stored(gone.id)
+            assert constant.startswith("c2:t1:")
+            assert _read_orm(gone.id) == "geen" and _read_orm(kept.id) == "diabetes"
+            assert _stored(kept.id).startswith("v2:t1:")
+            vals = anonymise.values(model)
+            assert anonymise.sql(vals)["medical_notes"] is not None
+            with db.engine.connect() as conn:
+                todo = select(sa.func.count()).select_from(TABLE)
+                left = todo.where(TABLE.c.id == gone.id, anonymise.not_anonymised(model, vals))
+                assert conn.execute(left).scalar() == 0
+                other = todo.where(TABLE.c.id == kept.id, anonymise.not_anonymised(model, vals))
+                assert conn.execute(other).scalar() == 1
+        finally:
+            model.columns["medical_notes"] = spec
+        db.session.remove()
+    # rotation keeps a constant a constant, under the new key
+    with club(db_url, f"{NEW},{OLD}") as rotating:
+        result = rotating.test_cli_runner().invoke(args=["avg", "rotate-keys"])
+        assert result.exit_code == 0, result.output
+        assert _stored(gone.id).startswith("c2:t2:")
+        assert _stored(kept.id).startswith("v2:t2:")
+        assert _read_orm(gone.id) == "geen" and _read_orm(kept.id) == "diabetes"
+        db.session.remove()
