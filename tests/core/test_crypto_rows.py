@@ -14,11 +14,14 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
+from flask import Flask
+from flask_login import LoginManager
+from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import insert, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Mapped, aliased, mapped_column
 
 from example_app.models import Member, db
-from flask_avg import ConfigurationError
+from flask_avg import AVG, ConfigurationError, Encrypted, SubjectMixin
 from flask_avg.core import crypto
 from flask_avg.core.crypto import CryptoError, DecryptionError
 from tests.core.test_crypto import NEW, OLD, _raw_notes, club
@@ -337,3 +340,56 @@ def test_erasure_with_a_fixed_value_seals_one_constant_it_recognises(app, db_url
         assert _stored(kept.id).startswith("v2:t2:")
         assert _read_orm(gone.id) == "geen" and _read_orm(kept.id) == "diabetes"
         db.session.remove()
+
+
+def test_a_composite_text_key_binds_unambiguously(app, db_url):
+    """A key of a text and a number, the text holding ``|`` and ``%``: each value reads in
+    its own row only, on every leg."""
+    database = SQLAlchemy()
+
+    class Person(database.Model, SubjectMixin):
+        __tablename__ = "crypto_pair_people"
+        id: Mapped[int] = mapped_column(primary_key=True)
+
+    class Note(database.Model):
+        __tablename__ = "crypto_pair_notes"
+        code: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+        n: Mapped[int] = mapped_column(primary_key=True)
+        body: Mapped[str | None] = mapped_column(Encrypted())
+
+    host = Flask(__name__)
+    host.config.update(SECRET_KEY="t", SQLALCHEMY_DATABASE_URI=db_url, AVG_ENCRYPTION_KEYS=OLD)
+    database.init_app(host)
+    LoginManager(host)
+    with host.app_context():
+        database.create_all()
+    try:
+        AVG(host, database)
+        with host.app_context():
+            # "a|b",1 and "a",... would join alike without escaping: "a|b|1"
+            database.session.add_all(
+                [
+                    Note(code="a|b", n=1, body="een"),
+                    Note(code="a", n=1, body="twee"),
+                    Note(code="100%", n=2, body="drie"),
+                ]
+            )
+            database.session.commit()
+            notes = Note.__table__
+            with database.engine.connect() as conn:
+                rows = conn.execute(select(notes.c.code, notes.c.body).order_by(notes.c.n)).all()
+                assert sorted(rows) == [("100%", "drie"), ("a", "twee"), ("a|b", "een")]
+                stored = dict(conn.execute(select(notes.c.code, crypto.raw(notes.c.body))).all())
+            with database.engine.begin() as conn:
+                conn.execute(
+                    update(notes)
+                    .where(notes.c.code == "a")
+                    .values(body=sa.type_coerce(stored["a|b"], sa.Text()))
+                )
+            with database.engine.connect() as conn, pytest.raises(DecryptionError):
+                conn.execute(select(notes.c.body).where(notes.c.code == "a")).scalar_one()
+            database.session.remove()
+    finally:
+        with host.app_context():
+            database.drop_all()
+            database.engine.dispose()
