@@ -957,13 +957,13 @@ def rotate_column(
     names the old ciphertext). Anonymised constants (``c2``) stay constants.
     """
     table, name = item.column.table.name, item.column.name
-    reader = replace(keyring, row_bound=False)  # v1 values are what this upgrades
+    ring = replace(keyring, row_bound=False)  # v1 values are what this upgrades
 
     def reseal(row: str, value: str) -> str:
-        plain = reader.open(value, table, name, row)
-        if split_token(value)[0] == CONSTANT:
-            return keyring.seal_constant(plain, table, name)
-        return replace(keyring, row_bound=False).seal(plain, table, name, row)
+        plain = ring.open(value, table, name, row)
+        if value.startswith(f"{CONSTANT}:"):
+            return ring.seal_constant(plain, table, name)
+        return ring.seal(plain, table, name, row)
 
     return _walk(item, _not_primary(item.column, keyring), reseal, batch_size, on_batch)
 
