@@ -42,7 +42,7 @@ import re
 import secrets
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -120,6 +120,14 @@ class Keyring:
     primary: str
     keys: dict[str, bytes]
     row_bound: bool = False
+    #: one AESGCM object per key id, made on first use (making one costs more than a seal)
+    _ciphers: dict[str, AESGCM] = field(default_factory=dict, compare=False, repr=False)
+
+    def _cipher(self, kid: str) -> AESGCM:
+        cipher = self._ciphers.get(kid)
+        if cipher is None:
+            cipher = self._ciphers[kid] = AESGCM(self.keys[kid])
+        return cipher
 
     @classmethod
     def parse(cls, spec: str | Iterable[str]) -> Keyring:
@@ -157,7 +165,7 @@ class Keyring:
 
     def _seal(self, version: str, plaintext: str, aad: bytes, nonce: bytes | None = None) -> str:
         nonce = nonce or os.urandom(NONCE_BYTES)
-        sealed = AESGCM(self.keys[self.primary]).encrypt(nonce, plaintext.encode("utf-8"), aad)
+        sealed = self._cipher(self.primary).encrypt(nonce, plaintext.encode("utf-8"), aad)
         return f"{version}:{self.primary}:{base64.b64encode(nonce + sealed).decode()}"
 
     def seal(self, plaintext: str, table: str, column: str, row: str | None) -> str:
@@ -215,14 +223,14 @@ class Keyring:
         version, kid, body = split_token(token)
         if version not in FORMATS:
             raise DecryptionError(f"unknown encrypted-value format {version!r}")
-        key = self.keys.get(kid)
-        if key is None:
+        if kid not in self.keys:
             raise DecryptionError(
                 f"the value is encrypted with key {kid!r}, which {ENV} does not hold"
             )
         try:
             raw_bytes = base64.b64decode(body, validate=True)
-            plain = AESGCM(key).decrypt(raw_bytes[:NONCE_BYTES], raw_bytes[NONCE_BYTES:], aad)
+            cipher = self._cipher(kid)
+            plain = cipher.decrypt(raw_bytes[:NONCE_BYTES], raw_bytes[NONCE_BYTES:], aad)
         except (InvalidTag, binascii.Error, ValueError):
             raise DecryptionError(
                 f"the value does not decrypt with key {kid!r}: a wrong key, or a value "
