@@ -205,3 +205,60 @@ def plugins_retry() -> None:
     click.echo(f"external erasures: {done} done, {failed} failed")
     if failed:
         raise SystemExit(1)
+
+
+@avg_cli.command("encrypt-existing")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 100_000),
+    default=1000,
+    show_default=True,
+    help="Rows encrypted per transaction.",
+)
+def encrypt_existing(batch_size: int) -> None:
+    """Encrypt the plain text left in columns declared encrypted after they held data.
+
+    Run it once after widening the column to TEXT and deploying with
+    AVG_ENCRYPTION_KEYS. Values that already look encrypted are never touched, so a
+    second run does nothing and a stopped (or killed) run is finished by running it
+    again.
+    """
+    from flask_avg.core import crypto
+
+    keyring = _state().keyring
+    try:
+        plan = crypto.rotation_plan(_state().db)
+    except crypto.CryptoError as err:
+        raise click.ClickException(str(err)) from None
+    if not plan:
+        click.echo("no encrypted columns: nothing to encrypt")
+        return
+    if keyring is None:
+        raise click.ClickException("no encryption keys: set AVG_ENCRYPTION_KEYS")
+    todo = {item.name: crypto.plaintext_pending(item) for item in plan}
+    done = 0
+    with click.progressbar(
+        length=sum(todo.values()), label=f"encrypting under key {keyring.primary}"
+    ) as bar:
+        for item in plan:
+            if todo[item.name]:
+                try:
+                    done += crypto.encrypt_column(
+                        item, keyring, batch_size=batch_size, on_batch=bar.update
+                    )
+                except crypto.CryptoError as err:
+                    raise click.ClickException(str(err)) from None
+    left = sum(crypto.plaintext_pending(item) for item in plan)
+    odd = {item.name: crypto.lookalikes(item) for item in plan}
+    click.echo(
+        f"{done} plain-text value(s) encrypted under key {keyring.primary} in {len(plan)} "
+        f"column(s); {left} left"
+    )
+    for name, count in odd.items():
+        if count:
+            click.echo(
+                f"{name}: {count} value(s) start like an encrypted value but are not one; "
+                "left untouched: correct them by hand"
+            )
+    if left or any(odd.values()):
+        raise SystemExit(1)

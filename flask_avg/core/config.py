@@ -164,6 +164,11 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
         'Keys of the encrypted columns as ``"k2:<base64>,k1:<base64>"`` (32-byte keys): '
         "the first encrypts, all decrypt. Unset: the environment variable of the same name.",
     ),
+    "ENCRYPTION_ROW_BOUND": (
+        False,
+        "True: refuse encrypted values not bound to their row (format v1, or a Core write); "
+        "set it once ``flask avg rotate-keys`` reports nothing left.",
+    ),
     "ROLE_GROUPS": (
         {},
         "The host's own role names mapped to flask-avg group keys "

@@ -1,6 +1,6 @@
 """Encrypted columns: the example club's medical notes, on every database leg.
 
-Values are stored as ``v1:<key id>:...`` ciphertext bound to table and column; a
+Values are stored as ``v2:<key id>:...`` ciphertext bound to table, column and row; a
 wrong or missing key stops the app at start-up; ``flask avg rotate-keys`` moves
 every value to the primary key in committed batches and finishes a killed run;
 export, erasure and the inventory see the plaintext as before.
@@ -86,7 +86,7 @@ def test_round_trip_stores_only_ciphertext(app, db_url):
         built = full_member(1)
         db.session.commit()
         (stored,) = _raw_notes()
-        assert stored is not None and stored.startswith("v1:t1:") and "medisch" not in stored
+        assert stored is not None and stored.startswith("v2:t1:") and "medisch" not in stored
         db.session.expire_all()
         assert db.session.get(Member, built.member.id).medical_notes == "medisch 1"
         # the same plaintext encrypts differently every time (a fresh nonce)
@@ -128,7 +128,7 @@ def test_a_value_moved_to_another_column_or_altered_does_not_decrypt(app, db_url
         finally:
             other.drop_all(db.engine)
         # one character changed in the stored value: refused, never shown
-        at = len("v1:t1:") + 30  # inside the ciphertext, past the nonce
+        at = len("v2:t1:") + 30  # inside the ciphertext, past the nonce
         altered = stored[:at] + ("A" if stored[at] != "A" else "B") + stored[at + 1 :]
         table = Member.__table__
         with db.engine.begin() as conn:
@@ -258,7 +258,7 @@ def test_export_erasure_and_inventory_work_on_encrypted_notes(app, client):
     give_login(board, "board")
     give_login(member)
     db.session.commit()
-    prefix = f"v1:{app.extensions['avg'].keyring.primary}:"
+    prefix = f"v2:{app.extensions['avg'].keyring.primary}:"
     assert all(v is not None and v.startswith(prefix) for v in _raw_notes())
 
     # the member's own export (self-service) holds the plaintext
@@ -327,12 +327,12 @@ def test_rotation_killed_mid_run_then_rerun_ends_under_the_new_key(app, db_url):
 
     with club(db_url, both) as new_club:
         stored = _raw_notes()
-        assert sum(v.startswith("v1:t2:") for v in stored) == 6  # one whole batch
-        assert sum(v.startswith("v1:t1:") for v in stored) == 34
+        assert sum(v.startswith("v2:t2:") for v in stored) == 6  # one whole batch
+        assert sum(v.startswith("v2:t1:") for v in stored) == 34
         result = new_club.test_cli_runner().invoke(args=["avg", "rotate-keys", "--batch-size", "7"])
         assert result.exit_code == 0, result.output
         assert "34 value(s) re-encrypted under key t2 in 1 column(s); 0 left" in result.output
-        assert all(v.startswith("v1:t2:") for v in _raw_notes())
+        assert all(v.startswith("v2:t2:") for v in _raw_notes())
         again = new_club.test_cli_runner().invoke(args=["avg", "rotate-keys"])
         assert "0 value(s) re-encrypted" in again.output and again.exit_code == 0
         db.session.remove()
@@ -375,7 +375,7 @@ def test_a_member_corrects_encrypted_notes_through_self_service(app):
     )
     assert response.status_code == 302
     (stored,) = _raw_notes()
-    prefix = f"v1:{app.extensions['avg'].keyring.primary}:"
+    prefix = f"v2:{app.extensions['avg'].keyring.primary}:"
     assert stored.startswith(prefix) and "pinda" not in stored
     db.session.expire_all()
     assert db.session.get(Member, built.member.id).medical_notes == "pinda-allergie"

@@ -17,6 +17,11 @@ an anonymised row are rotated too.
 
 A callable anonymiser is called as ``func(column, primary_key_column)`` and
 returns a SQL expression or a constant.
+
+An encrypted column (:mod:`flask_avg.core.crypto`) anonymised with ``fixed`` gets the
+value sealed once as an anonymised constant (format ``c2``, the same in every row, its
+plain text public), so anonymising stays one ``UPDATE`` per batch and a second run
+recognises it; every other anonymiser of an encrypted column gives NULL.
 """
 
 from __future__ import annotations
@@ -47,8 +52,9 @@ from sqlalchemy.exc import CompileError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
-from sqlalchemy.types import Integer
+from sqlalchemy.types import Integer, Text
 
+from flask_avg.core import crypto
 from flask_avg.core.registry import DeclaredModel, is_secret, looks_secret
 
 KEEP = object()
@@ -233,8 +239,19 @@ def _unique_text(model: DeclaredModel, col: Any, email: bool) -> Any:
     return Derived(_pk_text(model), None)
 
 
-def target(model: DeclaredModel, name: str) -> Any:
-    """The SQL value for column ``name`` of ``model`` when anonymised, or :data:`KEEP`."""
+def _sealed_constant(model: DeclaredModel, col: Any, value: Any, keyring: Any) -> Any:
+    """A ``fixed`` value of an encrypted column: sealed once, the same in every row."""
+    if value is None:
+        return null()
+    ring = keyring if keyring is not None else crypto.current_keyring()
+    token = ring.seal_constant(str(value), model.table.name, col.name)
+    return Derived(literal(token, Text()), f"{crypto.CONSTANT}:%")
+
+
+def target(model: DeclaredModel, name: str, *, keyring: Any = None) -> Any:
+    """The SQL value for column ``name`` of ``model`` when anonymised, or :data:`KEEP`.
+
+    ``keyring`` seals a ``fixed`` value of an encrypted column (default: the app's)."""
     col = model.table.c[name]
     spec = model.columns.get(name)
     how: Any = spec.anonymise if spec is not None else "auto"
@@ -248,6 +265,8 @@ def target(model: DeclaredModel, name: str) -> Any:
     if how == "null":
         return null()
     if how == "fixed":
+        if crypto.is_encrypted(col):
+            return _sealed_constant(model, col, spec.anonymise_value if spec else None, keyring)
         return literal(spec.anonymise_value if spec else None, col.type)
     if how == "mask":
         return literal("***", String)
@@ -282,11 +301,14 @@ def _auto(model: DeclaredModel, col: Any) -> Any:
     return KEEP
 
 
-def values(model: DeclaredModel, null_fks: tuple[str, ...] = ()) -> dict[str, Any]:
-    """``{column: value}`` for anonymising rows of ``model`` (see :func:`sql`)."""
+def values(
+    model: DeclaredModel, null_fks: tuple[str, ...] = (), *, keyring: Any = None
+) -> dict[str, Any]:
+    """``{column: value}`` for anonymising rows of ``model`` (see :func:`sql`);
+    ``keyring`` as for :func:`target`."""
     out: dict[str, Any] = {}
     for name in model.columns:
-        value = target(model, name)
+        value = target(model, name, keyring=keyring)
         if value is not KEEP:
             out[name] = value
     for col in model.table.columns:
@@ -318,6 +340,8 @@ def not_anonymised(model: DeclaredModel, vals: dict[str, Any]) -> ColumnElement[
     checks: list[Any] = []
     for name, value in vals.items():
         col = table.c[name]
+        if crypto.is_encrypted(col):
+            col = crypto.raw(col)  # compared as stored: SQL cannot see the plain text
         if isinstance(value, Derived) and value.random and not value.pattern:
             continue  # a fresh random value never equals the last one
         if isinstance(value, Derived) and value.pattern:

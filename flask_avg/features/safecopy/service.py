@@ -9,7 +9,12 @@ replacements, so no personal value ever leaves it, not even into the copy's free
 pages. Primary and foreign keys are copied as they are, so every foreign key still
 resolves; unique columns get values derived from the row's key, so unique
 constraints hold. Secrets (declared, or named like one) are nulled or get a fresh
-random value; columns declared ``encrypted`` are blanked; flask-avg's records
+random value. Encrypted columns (declared ``encrypted``, or of the type
+:class:`flask_avg.Encrypted`) never carry a value of the source into the copy: they
+are blanked (NULL), or hold their declared ``anonymise="fixed"`` value (an empty text
+when NOT NULL) sealed under a throw-away key made for the copy
+(:attr:`CopyResult.keys`: give it to the copy's app as ``AVG_ENCRYPTION_KEYS``), so
+the production keys never meet the copy; flask-avg's records
 about people (audit log, erasure ledger, requests, consent records, mails, jobs)
 are left empty, its configuration (settings, groups, rules, consent texts) and
 its version stamps are kept.
@@ -19,6 +24,7 @@ are blanked too.
 
 from __future__ import annotations
 
+import base64
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -31,6 +37,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
     cast,
     create_engine,
@@ -46,6 +53,7 @@ from sqlalchemy.exc import SAWarning
 from sqlalchemy.sql.elements import quoted_name
 from sqlalchemy.sql.util import ClauseAdapter
 
+from flask_avg.core import crypto
 from flask_avg.core.models import AvgBase
 from flask_avg.core.registry import looks_secret
 from flask_avg.features.retention import anonymise
@@ -73,6 +81,12 @@ class CopyResult:
     anonymised: list[str] = field(default_factory=list)
     blanked: list[str] = field(default_factory=list)
     emptied: list[str] = field(default_factory=list)
+    #: ``table.column`` of encrypted columns whose anonymised value was sealed under
+    #: the copy's throw-away key
+    sealed: list[str] = field(default_factory=list)
+    #: the throw-away key (``"id:base64"``, for the copy's ``AVG_ENCRYPTION_KEYS``);
+    #: None when no value was sealed (every encrypted column blanked)
+    keys: str | None = None
 
 
 def encrypted(col: Any, spec: Any = None) -> bool:
@@ -105,6 +119,15 @@ def _blank(col: Any, table: Table) -> Any:
     if isinstance(col.type, LargeBinary) and not _unique(col, table):
         return literal(b"", LargeBinary)
     return None
+
+
+def _plain_types(table: Table) -> Table:
+    """Encrypted columns of a copied table written as stored text: the copy's values
+    are sealed here, under the copy's key, never again by the column's type."""
+    for col in table.columns:
+        if crypto.is_encrypted(col):
+            col.type = Text()
+    return table
 
 
 def _generic(table: Table, md: MetaData, same_dialect: bool) -> Table:
@@ -142,22 +165,34 @@ def anonymised_copy(
     strict: bool = False,
     batch_size: int = 1000,
     suspicious: Iterable[str] = (),
+    keys: str | None = None,
 ) -> CopyResult:
     """Copy the host's database into the empty database at ``url``, anonymised.
 
     ``suspicious`` names undeclared ``table.column`` to blank besides what the scan
-    finds with ``strict``.
+    finds with ``strict``. ``keys`` (``"id:base64"``) seals the anonymised values of
+    encrypted columns; by default a fresh throw-away key, returned in the result.
     """
     source = state.db.engine
     target = create_engine(url)
+    ring = crypto.Keyring.parse(keys or f"copy:{crypto.generate_key()}")
     try:
-        return _copy(state, source, target, strict, batch_size, set(suspicious))
+        result = _copy(state, source, target, strict, batch_size, set(suspicious), ring)
     finally:
         target.dispose()
+    if result.sealed:
+        result.keys = keys or f"copy:{base64.b64encode(ring.keys['copy']).decode()}"
+    return result
 
 
 def _copy(
-    state: AvgState, source: Any, target: Any, strict: bool, batch_size: int, blank: set[str]
+    state: AvgState,
+    source: Any,
+    target: Any,
+    strict: bool,
+    batch_size: int,
+    blank: set[str],
+    ring: crypto.Keyring,
 ) -> CopyResult:
     if inspect(target).get_table_names():
         raise CopyError("the target database already has tables: give an empty one")
@@ -175,7 +210,7 @@ def _copy(
         model_table = known.get(table.name)
         if model_table is not None and set(model_table.c.keys()) == set(table.c.keys()):
             src = model_table
-            dst = model_table.to_metadata(out_md)
+            dst = _plain_types(model_table.to_metadata(out_md))
         else:
             src = table
             dst = _generic(table, out_md, same)
@@ -191,7 +226,7 @@ def _copy(
             result.rows[table.name] = 0
             continue
         mysql = source.dialect.name in ("mysql", "mariadb")
-        exprs = _select_list(src, models.get(table.name), blank, result, mysql)
+        exprs = _select_list(src, models.get(table.name), blank, result, mysql, ring)
         query = select(*exprs)
         n = 0
         with source.connect() as sc, target.begin() as tc:
@@ -206,9 +241,10 @@ def _copy(
 
 
 def _select_list(
-    src: Table, model: Any, blank: set[str], result: CopyResult, mysql: bool
+    src: Table, model: Any, blank: set[str], result: CopyResult, mysql: bool, ring: Any
 ) -> list[Any]:
-    values: dict[str, Any] = anonymise.sql(anonymise.values(model)) if model is not None else {}
+    raw_values = anonymise.values(model, keyring=ring) if model is not None else {}
+    values: dict[str, Any] = anonymise.sql(raw_values)
     if model is not None and src is not model.table:
         # the database's table differs from the model's (a column added by hand, a
         # migration not run): the replacements refer to the database's columns instead
@@ -219,7 +255,18 @@ def _select_list(
         name = f"{src.name}.{col.name}"
         spec = model.columns.get(col.name) if model is not None else None
         declared = model.table.c.get(col.name) if model is not None else None
-        if encrypted(col, spec) or encrypted(declared) or name in blank:
+        fixed = raw_values.get(col.name)
+        if crypto.is_encrypted(declared) or crypto.is_encrypted(col):
+            if isinstance(fixed, anonymise.Derived) and fixed.pattern == f"{crypto.CONSTANT}:%":
+                expr = values[col.name]  # the declared constant, under the copy's key
+                result.sealed.append(name)
+            elif col.nullable:
+                expr = null()
+                result.blanked.append(name)
+            else:  # NOT NULL: an empty text, sealed
+                expr = literal(ring.seal_constant("", src.name, col.name), Text())
+                result.sealed.append(name)
+        elif encrypted(col, spec) or encrypted(declared) or name in blank:
             expr = _blank(col, src)
             if expr is None:
                 raise CopyError(f"{name} cannot be blanked: it is NOT NULL and not text")
