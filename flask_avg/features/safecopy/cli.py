@@ -111,3 +111,6 @@ def register(group: Any) -> None:
             f"{len(result.anonymised)} column(s) anonymised, {len(result.blanked)} blanked, "
             f"{len(result.emptied)} of flask-avg's table(s) left empty."
         )
+        if result.keys:
+            # the copy's own throw-away key: the production keys never reach the copy
+            click.echo(f"AVG_ENCRYPTION_KEYS for the copy: {result.keys}")
