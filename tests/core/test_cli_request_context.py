@@ -60,6 +60,7 @@ CASES: dict[tuple[str, ...], Args] = {
     ("restore",): lambda tmp: [str(tmp / "club.avgbak"), "--key-file", _key(tmp)],
     ("generate-key",): lambda tmp: ["--id", "k2"],
     ("rotate-keys",): lambda tmp: [],
+    ("encrypt-existing",): lambda tmp: [],
     ("audit", "head"): lambda tmp: ["-o", str(tmp / "audit-head.json")],
     ("audit", "verify"): lambda tmp: ["--head", str(tmp / "audit-head.json")],
     ("jobs", "export-members"): lambda tmp: ["--format", "csv", "-o", str(tmp / "members.csv")],

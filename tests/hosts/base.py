@@ -18,6 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from flask_login import current_user
 
+from flask_avg.core import crypto
 from tests.support.app import csrf_token
 
 MARK_START = "# --- flask-avg integration"
@@ -114,7 +115,10 @@ class Host:
         with self.db.engine.connect() as conn:
             # typed like the table's columns, so values compare with the ORM's
             return {
-                table: list(conn.execute(sa.text(sql).columns(*tables[table].c), params))
+                table: [
+                    _opened(tables[table], row)
+                    for row in conn.execute(sa.text(sql).columns(*_typed(tables[table])), params)
+                ]
                 for table, sql in self.owned_sql.items()
             }
 
@@ -176,3 +180,35 @@ def form_login(
 
 def whoami(client: FlaskClient) -> str:
     return client.get(WHOAMI).get_data(as_text=True)
+
+
+def _typed(table: sa.Table) -> list[Any]:
+    """The table's columns as types for a text query; an encrypted column read as its
+    stored text (a text query selects no row key, which a row-bound value needs)."""
+    return [sa.column(c.name, sa.Text()) if crypto.is_encrypted(c) else c for c in table.columns]
+
+
+class _OpenedRow(tuple[Any, ...]):
+    """A row whose encrypted values were opened: a tuple with ``_mapping``, like a Row."""
+
+    names: tuple[str, ...] = ()
+
+    @property
+    def _mapping(self) -> dict[str, Any]:
+        return dict(zip(self.names, self, strict=True))
+
+
+def _opened(table: sa.Table, row: sa.Row[Any]) -> Any:
+    """``row`` with its encrypted values opened with the row's own key, as the ORM does."""
+    sealed = [c for c in table.columns if crypto.is_encrypted(c)]
+    if not sealed:
+        return row
+    values = dict(row._mapping)
+    where = crypto.row_text(table, [values[c.name] for c in table.primary_key.columns])
+    ring = crypto.current_keyring()
+    for col in sealed:
+        if values[col.name] is not None:
+            values[col.name] = ring.open(values[col.name], table.name, col.name, where)
+    opened = _OpenedRow(values.values())
+    opened.names = tuple(values)
+    return opened

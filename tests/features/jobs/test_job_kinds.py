@@ -142,7 +142,7 @@ def test_key_rotation_is_a_job_with_progress(db_url, results):
         assert "100%" in done.output
         (job,) = _jobs(ROTATE_KEYS)
         assert (job.status, job.progress, job.total, job.attempts) == (DONE, 25, 25, 1)
-        assert all(v.startswith("v1:t2:") for v in _raw_notes() if v)
+        assert all(v.startswith("v2:t2:") for v in _raw_notes() if v)
         db.session.remove()
 
 
