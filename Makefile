@@ -35,7 +35,7 @@ test: $(VENV)/.dev chromium axe
 	$(BIN)/ruff format --check flask_avg example_app tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --durations=25
 	$(BIN)/sphinx-build -W -q -b html docs docs/_build/html
 
 ## make test-lowest: the suite on SQLite with the lowest version of every dependency setup.cfg allows

@@ -36,7 +36,7 @@ from flask_avg.core.crypto.keyring import (
 )
 from flask_avg.core.crypto.orm import host_metadatas, install
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("flask_avg.core.crypto")  # the package's name: what a host configures
 
 # -- checks at init_app ----------------------------------------------------------
 
